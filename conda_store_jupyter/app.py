@@ -1,0 +1,49 @@
+"""`CondaStoreApp`: the Jupyter Server extension, and `jupyter conda-store` (standalone mode)."""
+
+from __future__ import annotations
+
+import sys
+
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import default
+
+from . import __version__
+from .config import CondaStore
+from .handlers import API_PREFIX, ROUTES
+
+
+class CondaStoreApp(ExtensionApp):
+    name = "conda_store_jupyter"
+    description = "Manage conda environments the conda-store way, inside Jupyter."
+    version = __version__
+
+    # `jupyter conda-store` is a service: only this extension, no browser, land on the API.
+    load_other_extensions = False
+    extension_url = f"/{API_PREFIX}/"
+    classes = [CondaStore]
+
+    @default("open_browser")
+    def _default_open_browser(self) -> bool:
+        return False
+
+    @default("config_file_name")
+    def _default_config_file_name(self) -> str:
+        return "jupyter_conda_store_config"
+
+    def initialize_settings(self) -> None:
+        self.conda_store = CondaStore(parent=self)
+        self.settings["conda_store"] = self.conda_store
+        self.log.info(
+            "conda-store-jupyter %s: store %s, channels %s",
+            __version__,
+            self.conda_store.store_dir,
+            ", ".join(self.conda_store.channels),
+        )
+
+    def initialize_handlers(self) -> None:
+        self.handlers.extend(ROUTES)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of `jupyter conda-store`: a Jupyter Server running only this extension."""
+    CondaStoreApp.launch_instance(argv if argv is not None else sys.argv[1:])
