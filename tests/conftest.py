@@ -34,3 +34,41 @@ def jp_server_config(conda_store_config) -> Config:
             "CondaStore": conda_store_config,
         }
     )
+
+
+def _service_unavailable(what: str, error: Exception):
+    message = f"{what} is not reachable ({error}); shared-deployment tests need it"
+    if require_services():
+        pytest.fail(f"{message}, and CSJ_REQUIRE_SERVICES=1", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """A real PostgreSQL (127.0.0.1:5432, database `test`), or a skip naming why (a failure in CI)."""
+    import sqlalchemy
+
+    url = os.environ.get("CSJ_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    try:
+        engine = sqlalchemy.create_engine(url, connect_args={"connect_timeout": 3})
+        with engine.connect() as connection:
+            connection.execute(sqlalchemy.text("SELECT 1"))
+        engine.dispose()
+    except Exception as error:  # any driver or connection error means "not available here"
+        _service_unavailable(f"PostgreSQL at {url}", error)
+    return url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """A real Redis (127.0.0.1:6379), or a skip naming why (a failure in CI)."""
+    import redis
+
+    url = os.environ.get("CSJ_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=3)
+        client.ping()
+        client.close()
+    except Exception as error:
+        _service_unavailable(f"Redis at {url}", error)
+    return url
