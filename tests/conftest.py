@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from traitlets.config import Config
@@ -10,9 +11,24 @@ from traitlets.config import Config
 pytest_plugins = ("pytest_jupyter.jupyter_server",)
 
 
+REPO = Path(__file__).resolve().parent.parent
+
+
 def require_services() -> bool:
     """CI sets CSJ_REQUIRE_SERVICES=1: a missing PostgreSQL or Redis fails instead of skipping."""
     return os.environ.get("CSJ_REQUIRE_SERVICES") == "1"
+
+
+@pytest.fixture(scope="session")
+def local_channel() -> str:
+    """The file:// URL of the local test channel (see conda_store_jupyter.testing.channel).
+
+    Built into $CSJ_TEST_CHANNEL_DIR (default <repo>/.cache/test-channel), which persists across
+    runs: only the first run pays for the build.
+    """
+    from conda_store_jupyter.testing.channel import build_channel
+
+    return build_channel(os.environ.get("CSJ_TEST_CHANNEL_DIR", REPO / ".cache" / "test-channel"))
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""Helpers for testing conda-store-jupyter without access to a real conda channel."""
