@@ -15,3 +15,19 @@ test.describe('conda-store sidebar', () => {
     await page.screenshot({ path: 'test-results/sidebar-first-light.png' });
   });
 });
+
+test.describe('conda-store sidebar without the server extension', () => {
+  test('tells the user how to enable it', async ({ page }) => {
+    // A server without conda_store_jupyter answers 404 on its routes; answer that way here
+    // rather than running a second server without the extension.
+    await page.route(/\/conda-store\/api\/v1/, route =>
+      route.fulfill({ status: 404, contentType: 'text/html', body: 'Not Found' })
+    );
+    await page.reload();
+    const sidebar = await openSidebar(page);
+    const alert = sidebar.getByRole('alert');
+    await expect(alert).toContainText('server extension is not available');
+    await expect(alert).toContainText('jupyter server extension list');
+    await page.screenshot({ path: 'test-results/sidebar-extension-missing.png' });
+  });
+});

@@ -1,0 +1,62 @@
+"""A build's log: timestamped lines written as they happen, readable from a byte offset.
+
+Written by the build process only (append, flushed line by line) and read by anyone while the
+build runs; the byte offset lets a client ask for "what is new since last time".
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from pathlib import Path
+
+MAX_READ = 1 << 20  # one answer never carries more than 1 MiB; the client asks again from there
+
+
+class BuildLog:
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        # Line-buffered text append: each line reaches the file (and readers) when written.
+        self._file = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+
+    def write(self, message: str) -> None:
+        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+        for line in message.rstrip("\n").split("\n"):
+            self._file.write(f"{stamp} {line}\n")
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> BuildLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_log(path: Path, offset: int = 0, limit: int = MAX_READ) -> tuple[bytes, int]:
+    """Bytes of the log from `offset` (at most `limit`, ending on a line boundary when possible)
+    and the offset to ask from next time. A missing log reads as empty."""
+    if offset < 0:
+        raise ValueError("offset must be >= 0")
+    try:
+        with open(path, "rb") as file:
+            file.seek(offset)
+            data = file.read(limit)
+    except FileNotFoundError:
+        return b"", offset
+    # Only complete lines: one still being written comes whole next time. A single line longer
+    # than `limit` is handed out in pieces, or the reader would never move on.
+    end = data.rfind(b"\n") + 1
+    if end == 0 and len(data) == limit:
+        end = limit
+    data = data[:end]
+    return data, offset + len(data)
+
+
+def log_size(path: Path) -> int:
+    try:
+        return os.path.getsize(path)
+    except FileNotFoundError:
+        return 0

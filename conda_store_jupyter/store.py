@@ -1,0 +1,114 @@
+"""The store on disk: where prefixes, environment links, artifacts and the package cache live.
+
+    <store_dir>/<namespace>/<sha256[:8]>-<unix_ts>-<build_id>-<name>/  immutable build prefix
+    <store_dir>/<namespace>/envs/<name> -> ../<build dir>              swapped atomically
+    <store_dir>/.artifacts/<build_id>/                                 log, lock file, archive...
+    <store_dir>/.pkgs/                                                 shared package cache
+    <store_dir>/.trash/                                                prefixes being removed
+
+Only this module knows the layout; everything else asks it for paths.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+TRASH = ".trash"
+
+
+class StoreLayout:
+    def __init__(self, store_dir: str | os.PathLike[str]):
+        self.root = Path(store_dir)
+
+    # -- paths ------------------------------------------------------------------------------
+    @property
+    def package_cache(self) -> Path:
+        return self.root / ".pkgs"
+
+    @property
+    def repodata_cache(self) -> Path:
+        return self.root / ".cache" / "repodata"
+
+    @staticmethod
+    def build_dir_name(spec_sha256: str, timestamp: int, build_id: int, name: str) -> str:
+        return f"{spec_sha256[:8]}-{timestamp}-{build_id}-{name}"
+
+    def namespace_dir(self, namespace: str) -> Path:
+        return self.root / namespace
+
+    def build_prefix(self, namespace: str, build_dir: str) -> Path:
+        return self.root / namespace / build_dir
+
+    def environment_link(self, namespace: str, name: str) -> Path:
+        return self.root / namespace / "envs" / name
+
+    def artifacts_dir(self, build_id: int) -> Path:
+        return self.root / ".artifacts" / str(build_id)
+
+    def log_path(self, build_id: int) -> Path:
+        return self.artifacts_dir(build_id) / "build.log"
+
+    # -- changes ----------------------------------------------------------------------------
+    def point_environment(self, namespace: str, name: str, build_dir: str) -> Path:
+        """Make envs/<name> point at a build prefix, atomically: readers see the old or the new
+        prefix, never a missing or half-written link (symlink to a temp name, then rename)."""
+        link = self.environment_link(namespace, name)
+        link.parent.mkdir(parents=True, exist_ok=True)
+        temporary = link.parent / f".{name}.{uuid.uuid4().hex}.tmp"
+        os.symlink(Path("..") / build_dir, temporary)
+        try:
+            os.replace(temporary, link)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+        return link
+
+    def linked_build_dir(self, namespace: str, name: str) -> str | None:
+        """The build directory envs/<name> points at, or None."""
+        link = self.environment_link(namespace, name)
+        try:
+            return Path(os.readlink(link)).name
+        except (FileNotFoundError, OSError):
+            return None
+
+    def remove_environment_link(self, namespace: str, name: str) -> None:
+        self.environment_link(namespace, name).unlink(missing_ok=True)
+
+    def remove_tree(self, path: Path) -> None:
+        """Remove a directory so that it stops being reachable at once: rename it into the trash
+        (atomic), then delete. A crash mid-delete leaves garbage only in .trash/."""
+        if not path.exists() and not path.is_symlink():
+            return
+        trash = self.root / TRASH
+        trash.mkdir(parents=True, exist_ok=True)
+        doomed = trash / f"{path.name}.{uuid.uuid4().hex}"
+        os.rename(path, doomed)
+        shutil.rmtree(doomed, ignore_errors=True)
+
+    def remove_prefix(self, namespace: str, build_dir: str) -> None:
+        self.remove_tree(self.build_prefix(namespace, build_dir))
+
+    def empty_trash(self) -> None:
+        shutil.rmtree(self.root / TRASH, ignore_errors=True)
+
+
+def disk_usage(path: Path) -> int:
+    """Bytes used under `path`, counting each hard-linked inode once (the package cache and many
+    prefixes share files, so a naive sum would count them again and again)."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for directory, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                stat = os.lstat(os.path.join(directory, name))
+            except FileNotFoundError:
+                continue
+            key = (stat.st_dev, stat.st_ino)
+            if key in seen:
+                continue
+            seen.add(key)
+            total += stat.st_size
+    return total
