@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from traitlets.config import Config
 
 pytest_plugins = ("pytest_jupyter.jupyter_server",)
@@ -88,3 +91,28 @@ def redis_url() -> str:
     except Exception as error:
         _service_unavailable(f"Redis at {url}", error)
     return url
+
+
+@pytest.fixture
+def pg_database_url(postgres_url: str) -> Iterator[str]:
+    """A PostgreSQL URL whose connections live in a fresh schema of their own (search_path set
+    through libpq `options`), dropped afterwards: tests sharing the `test` database never
+    collide and always start from an empty schema."""
+    schema = f"csj_test_{secrets.token_hex(6)}"
+    admin = sa.create_engine(postgres_url)
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    url = sa.make_url(postgres_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    if request.param == "postgresql":
+        return request.getfixturevalue("pg_database_url")
+    return f"sqlite:///{tmp_path}/data/store.sqlite"  # parent directory does not exist yet

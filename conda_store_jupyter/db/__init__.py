@@ -1,0 +1,43 @@
+"""Persistence: SQLAlchemy models, engines and sessions, Alembic migrations, the build queue."""
+
+from .engine import (
+    alembic_config,
+    create_engine_for,
+    open_database,
+    upgrade_database,
+)
+from .models import (
+    Base,
+    Build,
+    BuildArtifact,
+    BuildArtifactType,
+    BuildPackage,
+    BuildStatus,
+    Environment,
+    Namespace,
+    PackageManager,
+    Specification,
+    UTCDateTime,
+    utcnow,
+)
+from .queue import claim_next_build
+
+__all__ = [
+    "Base",
+    "Build",
+    "BuildArtifact",
+    "BuildArtifactType",
+    "BuildPackage",
+    "BuildStatus",
+    "Environment",
+    "Namespace",
+    "PackageManager",
+    "Specification",
+    "UTCDateTime",
+    "alembic_config",
+    "claim_next_build",
+    "create_engine_for",
+    "open_database",
+    "upgrade_database",
+    "utcnow",
+]
