@@ -9,7 +9,10 @@ from traitlets import default
 
 from . import __version__
 from .config import CondaStore
+from .db import open_database
+from .executor import BuildExecutor
 from .handlers import API_PREFIX, ROUTES
+from .service import CondaStoreService, build_settings
 
 
 class CondaStoreApp(ExtensionApp):
@@ -20,7 +23,7 @@ class CondaStoreApp(ExtensionApp):
     # `jupyter conda-store` is a service: only this extension, no browser, land on the API.
     load_other_extensions = False
     extension_url = f"/{API_PREFIX}/"
-    classes = [CondaStore]
+    classes = [CondaStore, BuildExecutor]
 
     @default("open_browser")
     def _default_open_browser(self) -> bool:
@@ -32,7 +35,14 @@ class CondaStoreApp(ExtensionApp):
 
     def initialize_settings(self) -> None:
         self.conda_store = CondaStore(parent=self)
+        # Migrations run here, before the server answers anything.
+        self.engine, sessions = open_database(self.conda_store.database_url)
+        self.executor = BuildExecutor(
+            parent=self, sessions=sessions, settings=build_settings(self.conda_store)
+        )
+        self.service = CondaStoreService(self.conda_store, sessions, self.executor.wake)
         self.settings["conda_store"] = self.conda_store
+        self.settings["conda_store_service"] = self.service
         self.log.info(
             "conda-store-jupyter %s: store %s, channels %s",
             __version__,
@@ -42,6 +52,13 @@ class CondaStoreApp(ExtensionApp):
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(ROUTES)
+
+    async def _start_jupyter_server_extension(self, serverapp) -> None:  # noqa: ANN001
+        await self.executor.start()
+
+    async def stop_extension(self) -> None:
+        await self.executor.stop()
+        self.engine.dispose()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from jupyter_core.paths import jupyter_data_dir
-from traitlets import List, TraitError, Unicode, default, validate
+from traitlets import Float, List, TraitError, Unicode, default, validate
 from traitlets.config import LoggingConfigurable
 
 # Namespace names become directory names and URL segments: keep them boring.
@@ -46,6 +46,68 @@ class CondaStore(LoggingConfigurable):
         "default",
         help="Namespace used when a request names none.",
     ).tag(config=True)
+
+    default_packages = List(
+        Unicode(),
+        help="Conda packages added to a specification that lists no conda dependencies.",
+    ).tag(config=True)
+
+    required_packages = List(
+        Unicode(),
+        help="Conda packages every specification must name (by package name); others are refused.",
+    ).tag(config=True)
+
+    included_packages = List(
+        Unicode(),
+        help="Conda packages added to every specification that does not name them already.",
+    ).tag(config=True)
+
+    pip_default_packages = List(Unicode(), help="As default_packages, for pip.").tag(config=True)
+    pip_required_packages = List(Unicode(), help="As required_packages, for pip.").tag(config=True)
+    pip_included_packages = List(Unicode(), help="As included_packages, for pip.").tag(config=True)
+
+    solve_platforms = List(
+        Unicode(),
+        help="Platforms every build solves for, so its lock file works there too (e.g. "
+        "linux-64, osx-arm64, win-64). The host platform is always solved and installed.",
+    ).tag(config=True)
+
+    build_artifacts = List(
+        Unicode(),
+        default_value=["lockfile", "yaml", "explicit"],
+        help="Artifacts written by every build: any of lockfile (conda-lock.yml), yaml "
+        "(environment.yaml with exact pins), explicit (@EXPLICIT spec), archive (conda-pack).",
+    ).tag(config=True)
+
+    solve_timeout = Float(
+        600.0, help="Seconds one solve may take before the build fails."
+    ).tag(config=True)
+
+    @default("solve_platforms")
+    def _default_solve_platforms(self) -> list[str]:
+        from .solver import host_platform
+
+        return [host_platform()]
+
+    @validate("solve_platforms")
+    def _validate_solve_platforms(self, proposal: dict) -> list[str]:
+        from .errors import SpecError
+        from .solver import validate_platform
+
+        try:
+            return [validate_platform(platform) for platform in proposal["value"]]
+        except SpecError as error:
+            raise TraitError(f"CondaStore.solve_platforms: {error.message}") from None
+
+    @validate("build_artifacts")
+    def _validate_build_artifacts(self, proposal: dict) -> list[str]:
+        known = ("lockfile", "yaml", "explicit", "archive")
+        unknown = [name for name in proposal["value"] if name not in known]
+        if unknown:
+            raise TraitError(
+                f"CondaStore.build_artifacts: unknown artifact(s) {unknown}; known: {known}"
+            )
+        return list(proposal["value"])
 
     @default("store_dir")
     def _default_store_dir(self) -> str:

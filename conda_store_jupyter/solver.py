@@ -77,7 +77,9 @@ async def solve(
     try:
         records = await rattler.solve(
             list(channels),
-            list(specs),
+            # Parsed as the specification was validated (lenient, as conda reads `python 3.11`);
+            # rattler.solve would parse strings strictly and refuse what validation accepted.
+            [rattler.MatchSpec(spec) for spec in specs],
             gateway=gateway,
             platforms=[platform, "noarch"],
             virtual_packages=virtual_packages(platform),
@@ -86,7 +88,9 @@ async def solve(
         )
     except SolverError as error:
         raise SolveFailed(platform, str(error)) from error
-    return rattler.RepoDataRecord.sort_topologically(records)
+    # sort_topologically hands back plain PackageRecords: map them to the solved records.
+    by_name = {record.name.normalized: record for record in records}
+    return [by_name[record.name.normalized] for record in rattler.PackageRecord.sort_topologically(records)]
 
 
 def make_gateway(cache_dir: Path) -> rattler.Gateway:

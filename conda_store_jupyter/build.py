@@ -1,0 +1,417 @@
+"""One build, start to end, in its own process: solve, install, pip, artifacts, make current.
+
+Runs in a child of the executor (or a Celery worker), never on the server's event loop. It opens
+its own database engine and shares no session with its parent. Template method: `before_start`
+→ `execute` → `on_complete` | `on_failure`; each step persists its state, so a kill at any point
+leaves a build that recovery can finish off (BUILDING with a stale heartbeat).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import os
+import time
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import rattler
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, sessionmaker
+
+from . import artifacts as artifact_writers
+from .buildlog import BuildLog
+from .db import Build, BuildArtifact, BuildArtifactType, BuildPackage, BuildStatus, Environment
+from .db import PackageManager, create_engine_for
+from .errors import CondaStoreError
+from .pip import PipFailed, install_pip_packages
+from .solver import SolveFailed, host_platform, make_gateway, solve
+from .spec import LockfileSpecification, Specification, parse_specification
+from .store import StoreLayout, disk_usage
+
+# Artifact names of the `build_artifacts` setting → file name and type.
+ARTIFACT_FILES = {
+    "lockfile": ("conda-lock.yml", BuildArtifactType.LOCKFILE),
+    "yaml": ("environment.yaml", BuildArtifactType.YAML),
+    "explicit": ("explicit.txt", BuildArtifactType.EXPLICIT),
+    "archive": ("environment.tar.gz", BuildArtifactType.CONDA_PACK),
+}
+
+
+@dataclass(frozen=True)
+class BuildSettings:
+    """What a build process needs to know: a picklable snapshot of the configuration."""
+
+    store_dir: str
+    database_url: str
+    solve_platforms: tuple[str, ...] = ()
+    build_artifacts: tuple[str, ...] = ("lockfile", "yaml", "explicit", "archive")
+    solve_timeout: float | None = 600.0
+    environment_variables: dict[str, str] = field(default_factory=dict)
+
+
+class BuildCanceled(Exception):
+    """The build's row was set to CANCELED while we worked: stop and clean up."""
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def _human(size: int | float | None) -> str:
+    if size is None:
+        return "? B"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size} B"
+
+
+class _LogReporter:
+    """py-rattler's installer callbacks → build log lines (downloads with sizes, links)."""
+
+    def __init__(self, log: BuildLog, records: list[rattler.RepoDataRecord]):
+        self._log = log
+        self._names: dict[int, str] = {}
+        self._sizes = {record.name.normalized: record.size for record in records}
+
+    def on_download_start(self, cache_entry: int) -> int:
+        return cache_entry
+
+    def on_populate_cache_start(self, operation: int, package_name: str) -> int:
+        self._names[operation] = package_name
+        return operation
+
+    def on_download_completed(self, download_idx: int) -> None:
+        name = self._names.get(download_idx, "?")
+        self._log.write(f"downloaded {name} ({_human(self._sizes.get(name))})")
+
+    def on_link_start(self, operation: int, package_name: str) -> int:
+        self._names[operation] = package_name
+        return operation
+
+    def on_link_complete(self, index: int) -> None:
+        name = self._names.get(index, "?")
+        self._log.write(f"linked {name} ({_human(self._sizes.get(name))})")
+
+
+class Builder:
+    def __init__(self, build_id: int, settings: BuildSettings, sessions: sessionmaker[Session]):
+        self.build_id = build_id
+        self.settings = settings
+        self.sessions = sessions
+        self.layout = StoreLayout(settings.store_dir)
+        self.log = BuildLog(self.layout.log_path(build_id))
+        self.prefix: Path | None = None
+
+    # -- template -------------------------------------------------------------------------
+    def run(self) -> BuildStatus:
+        started = time.monotonic()
+        try:
+            self.before_start()
+            self.execute()
+            self.on_complete()
+            status = BuildStatus.COMPLETED
+        except BuildCanceled:
+            self.on_canceled()
+            status = BuildStatus.CANCELED
+        except BaseException as error:  # noqa: BLE001: every failure must end the build
+            self.on_failure(error)
+            status = BuildStatus.FAILED
+        self.log.write(f"build {status.value} in {time.monotonic() - started:.2f} s")
+        self.log.close()
+        return status
+
+    def before_start(self) -> None:
+        with self.sessions() as session:
+            build = session.get(Build, self.build_id)
+            if build is None:
+                raise CondaStoreError(f"build {self.build_id} does not exist")
+            environment = build.environment
+            self.namespace = environment.namespace.name
+            self.environment_name = environment.name
+            self.build_dir = build.build_dir
+            self.variables: dict[str, str] = {}
+            spec = build.specification
+            self.is_lockfile = spec.is_lockfile
+            self.spec_sha256 = spec.sha256
+            self.spec_data = spec.spec
+        self.prefix = self.layout.build_prefix(self.namespace, self.build_dir)
+        self.log.write(
+            f"starting build {self.build_id} of {self.namespace}/{self.environment_name} "
+            f"(specification {self.spec_sha256[:12]}) on {os.uname().nodename}, pid {os.getpid()}"
+        )
+        self.log.write(f"prefix: {self.prefix}")
+
+    def execute(self) -> None:
+        asyncio.run(self._execute())
+
+    async def _execute(self) -> None:
+        gateway = make_gateway(self.layout.repodata_cache)
+        if self.is_lockfile:
+            spec: Specification | LockfileSpecification = LockfileSpecification.from_dict(
+                self.spec_data
+            )
+            records = await self._locked_records(spec, gateway)
+        else:
+            spec = parse_specification(self.spec_data)
+            self.variables = dict(spec.variables)
+            records = await self._solve(spec, gateway)
+        self.spec = spec
+        host = host_platform()
+        self._check_canceled()
+        await self._install(records[host])
+        self._check_canceled()
+        pip_packages = {}
+        if not self.is_lockfile and spec.pip:
+            with self._step("pip install (uv)"):
+                pip_packages = install_pip_packages(
+                    self.prefix, list(spec.pip), records, self.log
+                )
+        self._check_canceled()
+        self._write_artifacts(spec, records, pip_packages)
+        self._record_packages(records[host], pip_packages.get(host, []))
+
+    # -- steps ----------------------------------------------------------------------------
+    @contextmanager
+    def _step(self, what: str) -> Iterator[None]:
+        self.log.write(f"{what}: started")
+        started = time.monotonic()
+        yield
+        self.log.write(f"{what}: done in {time.monotonic() - started:.2f} s")
+
+    def _platforms(self) -> list[str]:
+        host = host_platform()
+        others = [p for p in self.settings.solve_platforms if p != host]
+        return [host, *others]
+
+    async def _solve(
+        self, spec: Specification, gateway: rattler.Gateway
+    ) -> dict[str, list[rattler.RepoDataRecord]]:
+        timeout = (
+            datetime.timedelta(seconds=self.settings.solve_timeout)
+            if self.settings.solve_timeout
+            else None
+        )
+        solved = {}
+        for platform in self._platforms():
+            self.log.write(
+                f"solving for {platform}: {', '.join(spec.dependencies) or '(nothing)'} "
+                f"from {', '.join(spec.channels)}"
+            )
+            started = time.monotonic()
+            records = await solve(spec.channels, spec.dependencies, platform, gateway, timeout)
+            self.log.write(
+                f"solved for {platform} in {time.monotonic() - started:.2f} s: "
+                f"{len(records)} packages"
+            )
+            for record in records:
+                self.log.write(
+                    f"  {record.name.normalized} {record.version} {record.build} "
+                    f"({record.subdir}, {_human(record.size)})"
+                )
+            solved[platform] = records
+            self._check_canceled()
+        return solved
+
+    async def _locked_records(
+        self, spec: LockfileSpecification, gateway: rattler.Gateway
+    ) -> dict[str, list[rattler.RepoDataRecord]]:
+        host = host_platform()
+        if host not in spec.platforms:
+            raise CondaStoreError(
+                f"the lock file has no packages for this machine's platform {host} "
+                f"(it locks {', '.join(spec.platforms)})"
+            )
+        records = {}
+        for platform in spec.platforms:
+            records[platform] = await artifact_writers.records_from_lockfile(
+                spec.lockfile, platform, gateway
+            )
+            self.log.write(f"lock file pins {len(records[platform])} packages for {platform}")
+        return records
+
+    async def _install(self, records: list[rattler.RepoDataRecord]) -> None:
+        assert self.prefix is not None
+        total = sum(record.size or 0 for record in records)
+        with self._step(f"installing {len(records)} packages ({_human(total)}) into the prefix"):
+            await rattler.install(
+                records,
+                self.prefix,
+                cache_dir=self.layout.package_cache,
+                show_progress=False,
+                reporter=_LogReporter(self.log, records),
+            )
+
+    def _write_artifacts(self, spec, records, pip_packages) -> None:
+        directory = self.layout.artifacts_dir(self.build_id)
+        host = host_platform()
+        written: list[tuple[BuildArtifactType, Path]] = []
+        for kind in self.settings.build_artifacts:
+            file_name, artifact_type = ARTIFACT_FILES[kind]
+            path = directory / file_name
+            with self._step(f"writing {file_name}"):
+                if kind == "lockfile":
+                    if self.is_lockfile:
+                        artifact_writers.write_lockfile_specification(path, spec)
+                    else:
+                        artifact_writers.write_conda_lock(
+                            path, spec=spec, records=records, pip=pip_packages
+                        )
+                elif kind == "yaml":
+                    artifact_writers.write_environment_yaml(
+                        path, spec=self._yaml_spec(spec), records=records[host],
+                        pip=pip_packages.get(host),
+                    )
+                elif kind == "explicit":
+                    artifact_writers.write_explicit(path, records[host])
+                elif kind == "archive":
+                    self._pack(path)
+            written.append((artifact_type, path))
+            self._check_canceled()
+        self.artifacts = written
+
+    @staticmethod
+    def _yaml_spec(spec: Specification | LockfileSpecification) -> Specification:
+        """The specification environment.yaml is written from; a lock file's is its channels."""
+        if isinstance(spec, Specification):
+            return spec
+        channels = [
+            channel["url"] if isinstance(channel, dict) else str(channel)
+            for channel in spec.lockfile.get("metadata", {}).get("channels", [])
+        ]
+        return Specification(name=spec.name, channels=tuple(channels))
+
+    def _pack(self, path: Path) -> None:
+        import conda_pack  # imported here: only archive builds pay for it
+
+        temporary = path.with_name(f".part-{path.name}")
+        conda_pack.pack(
+            prefix=str(self.prefix), output=str(temporary), format="tar.gz", force=True,
+            compress_level=1,
+        )
+        os.replace(temporary, path)
+
+    def _record_packages(self, records, pip_packages) -> None:
+        self.packages = [
+            BuildPackage(
+                name=record.name.normalized,
+                version=str(record.version),
+                build=str(record.build),
+                build_number=record.build_number,
+                channel=str(record.channel or ""),
+                subdir=record.subdir,
+                url=str(record.url),
+                sha256=record.sha256.hex() if record.sha256 else None,
+                md5=record.md5.hex() if record.md5 else None,
+                size=record.size,
+                manager=PackageManager.CONDA,
+            )
+            for record in records
+        ] + [
+            BuildPackage(
+                name=package.name,
+                version=package.version,
+                url=package.url or "",
+                sha256=package.sha256,
+                manager=PackageManager.PIP,
+                channel="pypi",
+            )
+            for package in pip_packages
+        ]
+
+    # -- endings --------------------------------------------------------------------------
+    def _check_canceled(self) -> None:
+        with self.sessions() as session:
+            status = session.scalar(sa.select(Build.status).where(Build.id == self.build_id))
+        if status == BuildStatus.CANCELED:
+            raise BuildCanceled()
+
+    def on_complete(self) -> None:
+        assert self.prefix is not None
+        size = disk_usage(self.prefix)
+        with self.sessions() as session, session.begin():
+            # Only a build still BUILDING may complete: a cancel or a recovery that got there
+            # first wins, and this prefix is then removed.
+            claimed = session.execute(
+                sa.update(Build)
+                .where(Build.id == self.build_id, Build.status == BuildStatus.BUILDING)
+                .values(status=BuildStatus.COMPLETED, ended_on=_now(), size=size)
+            ).rowcount
+            if claimed != 1:
+                raise BuildCanceled()
+            for artifact_type, path in self.artifacts:
+                session.add(
+                    BuildArtifact(
+                        build_id=self.build_id,
+                        artifact_type=artifact_type,
+                        key=str(path.relative_to(self.layout.root)),
+                        size=path.stat().st_size,
+                    )
+                )
+            for package in self.packages:
+                package.build_id = self.build_id
+                session.add(package)
+            environment = session.scalar(
+                sa.select(Environment).join(Build, Build.environment_id == Environment.id)
+                .where(Build.id == self.build_id)
+            )
+            if environment is not None and environment.deleted_on is None:
+                environment.current_build_id = self.build_id
+                environment.updated_on = _now()
+        # The database says this build is current; now the link follows. A crash between the
+        # two is repaired at start by reconciling every link with the database.
+        if environment is not None and environment.deleted_on is None:
+            self.layout.point_environment(self.namespace, self.environment_name, self.build_dir)
+            self.log.write(f"envs/{self.environment_name} now points at {self.build_dir}")
+        self.log.write(f"prefix size {_human(size)}")
+
+    def on_failure(self, error: BaseException) -> None:
+        if isinstance(error, SolveFailed):
+            self.log.write(f"solve failed for {error.platform}:\n{error.message}")
+            info = f"solve failed for {error.platform}: {_summary(error.message)}"
+        elif isinstance(error, PipFailed):
+            self.log.write(f"pip install failed:\n{error.output}")
+            info = f"pip install failed: {_summary(error.output)}"
+        elif isinstance(error, CondaStoreError):
+            self.log.write(f"error: {error.message}")
+            info = error.message
+        else:
+            self.log.write("unexpected error:\n" + "".join(traceback.format_exception(error)))
+            info = f"{type(error).__name__}: {error}"
+        self._remove_prefix()
+        with self.sessions() as session, session.begin():
+            session.execute(
+                sa.update(Build)
+                .where(Build.id == self.build_id, Build.status == BuildStatus.BUILDING)
+                .values(status=BuildStatus.FAILED, status_info=info[:2000], ended_on=_now())
+            )
+
+    def on_canceled(self) -> None:
+        self.log.write("build canceled: removing the partial prefix")
+        self._remove_prefix()
+
+    def _remove_prefix(self) -> None:
+        if self.prefix is not None:
+            self.layout.remove_tree(self.prefix)
+
+
+def _summary(message: str, limit: int = 400) -> str:
+    """The gist of a long tool message for status_info (the full text is in the log)."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    text = " ".join(lines)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def run_build(build_id: int, settings: BuildSettings) -> BuildStatus:
+    """Entry point of a build process (executor child or Celery task)."""
+    engine = create_engine_for(settings.database_url)
+    try:
+        sessions = sessionmaker(engine, expire_on_commit=False)
+        return Builder(build_id, settings, sessions).run()
+    finally:
+        engine.dispose()

@@ -1,0 +1,306 @@
+"""The local build executor: the build table is the queue, each build runs in a child process.
+
+The server's event loop only schedules: every database call runs in a thread, every solve,
+download and link in a child process (forked from a forkserver that has the build code
+imported, so a build starts in milliseconds rather than paying for interpreter start-up).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import datetime
+import multiprocessing
+import os
+import signal
+import socket
+import sys
+from dataclasses import dataclass
+from multiprocessing.context import BaseContext
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, sessionmaker
+from traitlets import Float, Int, default
+from traitlets.config import LoggingConfigurable
+
+from .build import BuildSettings, run_build
+from .buildlog import BuildLog
+from .db import Build, BuildStatus, Environment, claim_next_build
+from .store import StoreLayout
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def _build_process_main(build_id: int, settings: BuildSettings) -> None:
+    """Body of a build child: die with the forkserver (so with the server), then build."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: recovery at the next start cleans up instead
+        pass
+    run_build(build_id, settings)
+    # The outcome is in the database. Leave at once: py-rattler's runtime sometimes crashes while
+    # a process tears down after async work, and a crash exit code would read as a failed build.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+_context: BaseContext | None = None
+
+
+def _process_context() -> BaseContext:
+    global _context
+    if _context is None:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["conda_store_jupyter.build"])
+        _context = context
+    return _context
+
+
+@dataclass
+class _Running:
+    build_id: int
+    process: multiprocessing.process.BaseProcess
+    started: float  # loop time
+
+
+class BuildExecutor(LoggingConfigurable):
+    """Runs QUEUED builds, at most `max_workers` at once, each in its own process."""
+
+    max_workers = Int(help="Builds run at once (default: half the cores, at least 1).").tag(
+        config=True
+    )
+    build_timeout = Float(
+        3600.0, help="Seconds a build may run before it is killed and marked FAILED."
+    ).tag(config=True)
+    heartbeat_interval = Float(
+        2.0, help="Seconds between heartbeats written for running builds."
+    ).tag(config=True)
+    stale_after = Float(
+        60.0,
+        help="A BUILDING build whose heartbeat is older than this many seconds is considered "
+        "abandoned by a dead process and is failed by recovery.",
+    ).tag(config=True)
+    poll_interval = Float(
+        1.0, help="Seconds between looks at the queue when nothing woke the executor."
+    ).tag(config=True)
+
+    @default("max_workers")
+    def _default_max_workers(self) -> int:
+        return max(1, (os.cpu_count() or 2) // 2)
+
+    def __init__(self, *, sessions: sessionmaker[Session], settings: BuildSettings, **kwargs):
+        super().__init__(**kwargs)
+        self.sessions = sessions
+        self.settings = settings
+        self.layout = StoreLayout(settings.store_dir)
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
+        self._running: dict[int, _Running] = {}
+        self._wakeup: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._last_heartbeat = 0.0
+
+    # -- lifecycle --------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wakeup = asyncio.Event()
+        await asyncio.to_thread(self.recover)
+        self._task = asyncio.create_task(self._run(), name="conda-store build executor")
+
+    async def stop(self) -> None:
+        """Stop scheduling; builds still running are killed and failed (a later start would
+        find them abandoned anyway; doing it now says why)."""
+        self._stopping = True
+        self.wake()
+        if self._task is not None:
+            await self._task
+        for running in list(self._running.values()):
+            await asyncio.to_thread(
+                self._end_abnormally, running, BuildStatus.FAILED,
+                "the server stopped during the build",
+            )
+        self._running.clear()
+
+    def wake(self) -> None:
+        """Look at the queue now (thread-safe): called after a submit or a cancel."""
+        if self._loop is not None and self._wakeup is not None:
+            self._loop.call_soon_threadsafe(self._wakeup.set)
+
+    @property
+    def running_build_ids(self) -> list[int]:
+        return list(self._running)
+
+    # -- the loop ---------------------------------------------------------------------------
+    async def _run(self) -> None:
+        assert self._wakeup is not None
+        while not self._stopping:
+            try:
+                await self._tick()
+            except Exception:  # a bad tick (database hiccup) must not end the executor
+                self.log.exception("conda-store build executor: error while scheduling")
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), self.poll_interval if not self._running else 0.2)
+            except asyncio.TimeoutError:
+                pass
+            self._wakeup.clear()
+
+    async def _tick(self) -> None:
+        await self._reap()
+        if self._running:
+            await asyncio.to_thread(self._watch_running)
+        while not self._stopping and len(self._running) < self.max_workers:
+            build_id = await asyncio.to_thread(self._claim)
+            if build_id is None:
+                break
+            self._spawn(build_id)
+
+    def _claim(self) -> int | None:
+        with self.sessions() as session:
+            build = claim_next_build(session, self.worker_id)
+            return build.id if build is not None else None
+
+    def _spawn(self, build_id: int) -> None:
+        process = _process_context().Process(
+            target=_build_process_main,
+            args=(build_id, self.settings),
+            name=f"conda-store-build-{build_id}",
+            daemon=True,
+        )
+        process.start()
+        assert self._loop is not None
+        self._running[build_id] = _Running(build_id, process, self._loop.time())
+        self.log.info("conda-store: build %s started (pid %s)", build_id, process.pid)
+
+    async def _reap(self) -> None:
+        for running in list(self._running.values()):
+            exitcode = running.process.exitcode
+            if exitcode is None:
+                continue
+            running.process.join(0)
+            if exitcode != 0:
+                how = f"killed by signal {-exitcode}" if exitcode < 0 else f"exit code {exitcode}"
+                await asyncio.to_thread(
+                    self._end_abnormally, running, BuildStatus.FAILED,
+                    f"the build process died ({how})",
+                )
+            del self._running[running.build_id]
+            self.log.info("conda-store: build %s process ended (%s)", running.build_id, exitcode)
+
+    def _watch_running(self) -> None:
+        """Heartbeat, cancellations and time limits of the builds this executor runs."""
+        assert self._loop is not None
+        now = self._loop.time()
+        ids = list(self._running)
+        with self.sessions() as session, session.begin():
+            if now - self._last_heartbeat >= self.heartbeat_interval:
+                session.execute(
+                    sa.update(Build)
+                    .where(Build.id.in_(ids), Build.status == BuildStatus.BUILDING)
+                    .values(heartbeat_on=_now())
+                )
+                self._last_heartbeat = now
+            canceled = set(
+                session.scalars(
+                    sa.select(Build.id).where(
+                        Build.id.in_(ids), Build.status == BuildStatus.CANCELED
+                    )
+                )
+            )
+        for build_id in ids:
+            running = self._running.get(build_id)
+            if running is None:
+                continue
+            # A build leaves `_running` only once its process is dead and its prefix gone.
+            if build_id in canceled:
+                self._end_abnormally(running, BuildStatus.CANCELED, "canceled")
+                self._running.pop(build_id)
+            elif now - running.started > self.build_timeout:
+                self._end_abnormally(
+                    running, BuildStatus.FAILED,
+                    f"the build timed out after {self.build_timeout:.0f} s "
+                    "(BuildExecutor.build_timeout)",
+                )
+                self._running.pop(build_id)
+
+    def _end_abnormally(self, running: _Running, status: BuildStatus, reason: str) -> None:
+        """Kill the child if alive, remove its prefix, record the end (unless already final)."""
+        if running.process.is_alive():
+            running.process.kill()
+        running.process.join(10)
+        self._finish_build(running.build_id, status, reason)
+
+    def _finish_build(self, build_id: int, status: BuildStatus, reason: str) -> None:
+        with self.sessions() as session, session.begin():
+            build = session.get(Build, build_id)
+            if build is None:
+                return
+            if build.build_dir:
+                self.layout.remove_prefix(build.environment.namespace.name, build.build_dir)
+            if build.status == BuildStatus.BUILDING:
+                build.status = status
+                build.status_info = reason
+            if build.status in (BuildStatus.CANCELED, BuildStatus.FAILED) and build.ended_on is None:
+                build.ended_on = _now()
+        with BuildLog(self.layout.log_path(build_id)) as log:
+            log.write(f"build {status.value}: {reason}; partial prefix removed")
+        self.log.info("conda-store: build %s %s: %s", build_id, status.value, reason)
+
+    # -- recovery ---------------------------------------------------------------------------
+    def recover(self) -> None:
+        """At start: fail builds left BUILDING by a dead process, then make every environment
+        link agree with the database, and empty the trash."""
+        host = socket.gethostname()
+        stale_before = _now() - datetime.timedelta(seconds=self.stale_after)
+        with self.sessions() as session:
+            abandoned = []
+            for build in session.scalars(sa.select(Build).where(Build.status == BuildStatus.BUILDING)):
+                worker_host, _, pid = (build.worker or "").rpartition(":")
+                dead_here = worker_host == host and pid.isdigit() and not _pid_alive(int(pid))
+                stale = build.heartbeat_on is None or build.heartbeat_on < stale_before
+                if dead_here or stale or build.worker == self.worker_id:
+                    abandoned.append((build.id, build.worker, build.heartbeat_on))
+        for build_id, worker, heartbeat in abandoned:
+            self._finish_build(
+                build_id, BuildStatus.FAILED,
+                f"the process building it stopped (worker {worker}, last heartbeat "
+                f"{heartbeat.isoformat() if heartbeat else 'never'})",
+            )
+        self.reconcile_links()
+        self.layout.empty_trash()
+
+    def reconcile_links(self) -> None:
+        with self.sessions() as session:
+            rows = session.execute(
+                sa.select(Environment, Build.build_dir).outerjoin(
+                    Build, Build.id == Environment.current_build_id
+                )
+            ).all()
+            for environment, build_dir in rows:
+                namespace = environment.namespace.name
+                if environment.deleted_on is not None or not build_dir:
+                    if environment.deleted_on is not None:
+                        self.layout.remove_environment_link(namespace, environment.name)
+                    continue
+                if self.layout.linked_build_dir(namespace, environment.name) != build_dir:
+                    self.layout.point_environment(namespace, environment.name, build_dir)
+                    self.log.warning(
+                        "conda-store: %s/%s pointed at the wrong build; now at %s",
+                        namespace, environment.name, build_dir,
+                    )
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

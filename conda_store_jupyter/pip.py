@@ -1,0 +1,134 @@
+"""`pip:` dependencies with uv: resolve for every solve platform (for the lock file), install on
+the host into the build prefix, after the conda packages (so the prefix's own python is used)."""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+import tomllib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import rattler
+from uv import find_uv_bin
+
+from .artifacts import PipPackage
+from .buildlog import BuildLog
+from .solver import host_platform
+
+# conda subdir → the target triple uv resolves for.
+PLATFORM_TRIPLES = {
+    "linux-64": "x86_64-unknown-linux-gnu",
+    "linux-aarch64": "aarch64-unknown-linux-gnu",
+    "osx-64": "x86_64-apple-darwin",
+    "osx-arm64": "aarch64-apple-darwin",
+    "win-64": "x86_64-pc-windows-msvc",
+}
+# Wheel file name fragments that fit each platform, to pick the URL the lock file records.
+_WHEEL_TAGS = {
+    "linux-64": ("manylinux", "x86_64"),
+    "linux-aarch64": ("manylinux", "aarch64"),
+    "osx-64": ("macosx", "x86_64"),
+    "osx-arm64": ("macosx", "arm64"),
+    "win-64": ("win_amd64", ""),
+}
+
+
+class PipFailed(Exception):
+    def __init__(self, output: str):
+        super().__init__(output)
+        self.output = output
+
+
+def _python_version(records: Sequence[rattler.RepoDataRecord]) -> str | None:
+    for record in records:
+        if record.name.normalized == "python":
+            return ".".join(str(record.version).split(".")[:2])
+    return None
+
+
+def _run(command: list[str], log: BuildLog, stdin: str | None = None) -> str:
+    """Run uv, writing its stderr to the build log line by line; return stdout."""
+    with tempfile.TemporaryFile("w+") as stdout_file:
+        process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=stdout_file, stderr=subprocess.PIPE, text=True
+        )
+        assert process.stdin is not None and process.stderr is not None
+        process.stdin.write(stdin or "")
+        process.stdin.close()
+        errors = []
+        for line in process.stderr:
+            log.write(f"uv: {line.rstrip()}")
+            errors.append(line)
+        if process.wait() != 0:
+            raise PipFailed("".join(errors) or f"uv exited with {process.returncode}")
+        stdout_file.seek(0)
+        return stdout_file.read()
+
+
+def _wheel_for(platform: str, wheels: list[dict]) -> dict | None:
+    pure = [w for w in wheels if w["url"].endswith("-none-any.whl")]
+    if pure:
+        return pure[0]
+    system, arch = _WHEEL_TAGS.get(platform, ("", ""))
+    for wheel in wheels:
+        name = wheel["url"].rsplit("/", 1)[-1]
+        if system in name and arch in name:
+            return wheel
+    return None
+
+
+def resolve(requirements: Sequence[str], platform: str, python_version: str, log: BuildLog) -> tuple[str, list[PipPackage]]:
+    """Resolve for one platform: (the pylock.toml text, the pinned packages)."""
+    triple = PLATFORM_TRIPLES.get(platform)
+    if triple is None:
+        raise PipFailed(f"pip dependencies cannot be resolved for {platform} (no uv target)")
+    text = _run(
+        [find_uv_bin(), "pip", "compile", "-", "--format", "pylock.toml", "--no-header",
+         "--python-version", python_version, "--python-platform", triple, "--quiet"],
+        log,
+        stdin="\n".join(requirements) + "\n",
+    )
+    packages = []
+    for entry in tomllib.loads(text).get("packages", []):
+        chosen = _wheel_for(platform, entry.get("wheels", [])) or entry.get("sdist")
+        if chosen is None:
+            raise PipFailed(f"no wheel or source archive of {entry['name']} {entry['version']} fits {platform}")
+        packages.append(
+            PipPackage(
+                name=entry["name"],
+                version=entry["version"],
+                url=chosen["url"],
+                sha256=chosen.get("hashes", {}).get("sha256"),
+            )
+        )
+    return text, packages
+
+
+def install_pip_packages(
+    prefix: Path,
+    requirements: Sequence[str],
+    records: Mapping[str, Sequence[rattler.RepoDataRecord]],
+    log: BuildLog,
+) -> dict[str, list[PipPackage]]:
+    """Resolve for every platform, install the host's resolution; returns packages per platform."""
+    resolved: dict[str, list[PipPackage]] = {}
+    host = host_platform()
+    for platform, platform_records in records.items():
+        python_version = _python_version(platform_records)
+        if python_version is None:
+            raise PipFailed(
+                f"pip dependencies need python among the conda dependencies (none for {platform})"
+            )
+        log.write(f"resolving pip dependencies for {platform} (python {python_version})")
+        lock_text, resolved[platform] = resolve(requirements, platform, python_version, log)
+        if platform == host:
+            with tempfile.TemporaryDirectory() as directory:
+                lock = Path(directory, "pylock.toml")
+                lock.write_text(lock_text)
+                _run(
+                    [find_uv_bin(), "pip", "install", "--python", str(prefix / "bin" / "python"),
+                     "--no-deps", "-r", str(lock)],
+                    log,
+                )
+    return resolved

@@ -1,0 +1,406 @@
+"""The service layer: every lifecycle operation of namespaces, environments and builds.
+
+Pure Python, no HTTP: REST handlers, the CLI and workers all call these methods. Each method is
+one unit of work in its own session; inputs are validated before anything is written, so a
+refused request changes nothing stored. Blocking (database, disk): call from a thread when on
+an event loop.
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from .build import BuildSettings
+from .buildlog import read_log
+from .config import CondaStore
+from .db import Build, BuildArtifact, BuildArtifactType, BuildStatus, Environment, Namespace
+from .db import Specification as SpecificationRow
+from .errors import Conflict, NotFound, SpecError
+from .spec import (
+    LockfileSpecification,
+    Specification,
+    SpecPolicy,
+    apply_policy,
+    parse_lockfile_specification,
+    parse_specification,
+    validate_name,
+)
+from .store import StoreLayout
+
+ACTIVE = (BuildStatus.QUEUED, BuildStatus.BUILDING)
+# Deleting a build frees its disk but keeps what is needed to know and redo it exactly.
+KEPT_ARTIFACTS = (BuildArtifactType.LOGS, BuildArtifactType.LOCKFILE)
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def spec_policy(config: CondaStore) -> SpecPolicy:
+    return SpecPolicy(
+        channels=tuple(config.channels),
+        allowed_channels=tuple(config.allowed_channels),
+        default_packages=tuple(config.default_packages),
+        required_packages=tuple(config.required_packages),
+        included_packages=tuple(config.included_packages),
+        pip_default_packages=tuple(config.pip_default_packages),
+        pip_required_packages=tuple(config.pip_required_packages),
+        pip_included_packages=tuple(config.pip_included_packages),
+    )
+
+
+def build_settings(config: CondaStore) -> BuildSettings:
+    return BuildSettings(
+        store_dir=config.store_dir,
+        database_url=config.database_url,
+        solve_platforms=tuple(config.solve_platforms),
+        build_artifacts=tuple(config.build_artifacts),
+        solve_timeout=config.solve_timeout,
+    )
+
+
+class CondaStoreService:
+    def __init__(
+        self,
+        config: CondaStore,
+        sessions: sessionmaker[Session],
+        wake_executor: Callable[[], None] = lambda: None,
+    ):
+        self.config = config
+        self.sessions = sessions
+        self.layout = StoreLayout(config.store_dir)
+        self.policy = spec_policy(config)
+        self._wake_executor = wake_executor
+
+    # -- namespaces -------------------------------------------------------------------------
+    def list_namespaces(self) -> list[Namespace]:
+        with self.sessions() as session:
+            return list(
+                session.scalars(
+                    sa.select(Namespace).where(Namespace.deleted_on.is_(None)).order_by(Namespace.name)
+                )
+            )
+
+    def get_namespace(self, name: str) -> Namespace:
+        with self.sessions() as session:
+            return self._namespace(session, name)
+
+    def create_namespace(self, name: str) -> Namespace:
+        validate_name("namespace", name)
+        with self.sessions() as session, session.begin():
+            if self._find_namespace(session, name) is not None:
+                raise Conflict(f"namespace {name!r} already exists")
+            namespace = Namespace(name=name)
+            session.add(namespace)
+        return namespace
+
+    def delete_namespace(self, name: str) -> None:
+        """Delete a namespace and every environment in it (prefixes go; logs and locks stay)."""
+        namespace = self.get_namespace(name)
+        for environment in self.list_environments(namespace=name):
+            self.delete_environment(name, environment.name)
+        with self.sessions() as session, session.begin():
+            row = session.get(Namespace, namespace.id)
+            assert row is not None
+            row.deleted_on = _now()
+
+    # -- environments -----------------------------------------------------------------------
+    def list_environments(
+        self, namespace: str | None = None, name: str | None = None
+    ) -> list[Environment]:
+        with self.sessions() as session:
+            query = (
+                sa.select(Environment)
+                .join(Namespace)
+                .where(Environment.deleted_on.is_(None))
+                .options(selectinload(Environment.namespace), selectinload(Environment.current_build))
+                .order_by(Namespace.name, Environment.name)
+            )
+            if namespace is not None:
+                query = query.where(Namespace.name == namespace)
+            if name is not None:
+                query = query.where(Environment.name == name)
+            return list(session.scalars(query))
+
+    def get_environment(self, namespace: str, name: str) -> Environment:
+        with self.sessions() as session:
+            return self._environment(session, namespace, name)
+
+    def submit_specification(
+        self,
+        namespace: str,
+        specification: str | bytes | Mapping[str, Any],
+        *,
+        is_lockfile: bool = False,
+        environment_name: str | None = None,
+        description: str | None = None,
+    ) -> Build:
+        """Create or update `namespace/name` from a specification; returns its build.
+
+        The same specification for the same environment makes no second build: the queued,
+        running or completed build of it is returned (and made current if it is completed).
+        """
+        validate_name("namespace", namespace)
+        spec: Specification | LockfileSpecification
+        if is_lockfile:
+            if isinstance(specification, Mapping):
+                raise SpecError("a lock file specification must be the lock file's text")
+            if environment_name is None:
+                raise SpecError("a lock file specification needs an environment name")
+            spec = parse_lockfile_specification(specification, validate_name("environment", environment_name))
+        else:
+            spec = parse_specification(specification)
+            if environment_name is not None:
+                spec = _renamed(spec, validate_name("environment", environment_name))
+        spec = apply_policy(spec, self.policy)
+        if description is None:
+            description = getattr(spec, "description", None)
+
+        with self.sessions() as session, session.begin():
+            namespace_row = self._find_namespace(session, namespace)
+            if namespace_row is None:
+                namespace_row = Namespace(name=namespace)
+                session.add(namespace_row)
+                session.flush()
+            environment = session.scalar(
+                sa.select(Environment).where(
+                    Environment.namespace_id == namespace_row.id,
+                    Environment.name == spec.name,
+                    Environment.deleted_on.is_(None),
+                )
+            )
+            if environment is None:
+                environment = Environment(namespace=namespace_row, name=spec.name, description=description or "")
+                session.add(environment)
+                session.flush()
+            elif description is not None:
+                environment.description = description
+            spec_row = self._specification_row(session, spec, is_lockfile)
+            existing = session.scalar(
+                sa.select(Build)
+                .where(
+                    Build.environment_id == environment.id,
+                    Build.specification_id == spec_row.id,
+                    Build.deleted_on.is_(None),
+                    Build.status.in_([*ACTIVE, BuildStatus.COMPLETED]),
+                )
+                .order_by(Build.id.desc())
+                .limit(1)
+            )
+            if existing is not None:
+                if existing.status == BuildStatus.COMPLETED and environment.current_build_id != existing.id:
+                    self._make_current(environment, existing, namespace)
+                return existing
+            build = self._queue_build(session, environment, spec_row)
+        self._wake_executor()
+        return build
+
+    def rebuild(self, build_id: int) -> Build:
+        """A new build of the same specification for the same environment."""
+        with self.sessions() as session, session.begin():
+            old = self._build(session, build_id)
+            environment = old.environment
+            if environment.deleted_on is not None:
+                raise Conflict(f"environment of build {build_id} was deleted; it cannot be rebuilt")
+            build = self._queue_build(session, environment, old.specification)
+        self._wake_executor()
+        return build
+
+    def rollback(self, namespace: str, name: str, build_id: int) -> Environment:
+        """Point the environment at one of its older COMPLETED builds (nothing is rebuilt)."""
+        with self.sessions() as session, session.begin():
+            environment = self._environment(session, namespace, name)
+            build = self._build(session, build_id)
+            if build.environment_id != environment.id:
+                raise Conflict(f"build {build_id} is not a build of {namespace}/{name}")
+            if build.status != BuildStatus.COMPLETED or build.deleted_on is not None:
+                raise Conflict(
+                    f"build {build_id} is {'deleted' if build.deleted_on else build.status.value}; "
+                    "only a completed build can be made current"
+                )
+            self._make_current(environment, build, namespace)
+        return environment
+
+    def update_description(self, namespace: str, name: str, description: str) -> Environment:
+        with self.sessions() as session, session.begin():
+            environment = self._environment(session, namespace, name)
+            environment.description = description
+        return environment
+
+    def delete_environment(self, namespace: str, name: str) -> None:
+        """Remove the environment: its link and prefixes go, its builds' logs and locks stay."""
+        with self.sessions() as session, session.begin():
+            environment = self._environment(session, namespace, name)
+            environment.deleted_on = _now()
+            environment.current_build_id = None
+            for build in environment.builds:
+                if build.status in ACTIVE:
+                    build.status = BuildStatus.CANCELED
+                    build.status_info = "canceled: the environment was deleted"
+                    build.ended_on = _now()
+                self._free_build(session, build, namespace)
+        self.layout.remove_environment_link(namespace, name)
+        self._wake_executor()
+
+    # -- builds -----------------------------------------------------------------------------
+    def list_builds(
+        self, environment_id: int | None = None, status: BuildStatus | None = None
+    ) -> list[Build]:
+        with self.sessions() as session:
+            query = sa.select(Build).where(Build.deleted_on.is_(None)).order_by(Build.id)
+            if environment_id is not None:
+                query = query.where(Build.environment_id == environment_id)
+            if status is not None:
+                query = query.where(Build.status == status)
+            return list(session.scalars(query.options(selectinload(Build.specification))))
+
+    def get_build(self, build_id: int) -> Build:
+        with self.sessions() as session:
+            build = self._build(session, build_id)
+            # What callers read after the session closes.
+            _ = build.specification, build.artifacts, build.packages, build.environment.namespace
+            return build
+
+    def cancel_build(self, build_id: int) -> Build:
+        """QUEUED or BUILDING → CANCELED; the executor kills a running build's process."""
+        with self.sessions() as session, session.begin():
+            build = self._build(session, build_id)
+            changed = session.execute(
+                sa.update(Build)
+                .where(Build.id == build_id, Build.status.in_(ACTIVE))
+                .values(status=BuildStatus.CANCELED, status_info="canceled by request", ended_on=_now())
+            ).rowcount
+            if changed != 1:
+                raise Conflict(
+                    f"build {build_id} is {build.status.value}; only a queued or running build can be canceled"
+                )
+        self._wake_executor()
+        return self.get_build(build_id)
+
+    def delete_build(self, build_id: int) -> None:
+        """Delete a finished build that is not current: its prefix and archive go."""
+        with self.sessions() as session, session.begin():
+            build = self._build(session, build_id)
+            if build.status in ACTIVE:
+                raise Conflict(f"build {build_id} is {build.status.value}; cancel it before deleting it")
+            if build.environment.current_build_id == build.id:
+                raise Conflict(
+                    f"build {build_id} is the current build of "
+                    f"{build.environment.namespace.name}/{build.environment.name}; "
+                    "roll back to another build first"
+                )
+            self._free_build(session, build, build.environment.namespace.name)
+            build.deleted_on = _now()
+
+    def read_log(self, build_id: int, offset: int = 0) -> tuple[bytes, int]:
+        """The build log from a byte offset, and where to read from next time."""
+        with self.sessions() as session:
+            self._build(session, build_id)
+        if offset < 0:
+            raise SpecError("offset must be 0 or more")
+        return read_log(self.layout.log_path(build_id), offset)
+
+    def wait_for_build(self, build_id: int, timeout: float = 600.0, interval: float = 0.1) -> Build:
+        """Block until the build is final (for scripts and tests)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            build = self.get_build(build_id)
+            if build.status not in ACTIVE:
+                return build
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"build {build_id} still {build.status.value} after {timeout} s")
+            time.sleep(interval)
+
+    # -- internals --------------------------------------------------------------------------
+    @staticmethod
+    def _find_namespace(session: Session, name: str) -> Namespace | None:
+        return session.scalar(
+            sa.select(Namespace).where(Namespace.name == name, Namespace.deleted_on.is_(None))
+        )
+
+    def _namespace(self, session: Session, name: str) -> Namespace:
+        namespace = self._find_namespace(session, name)
+        if namespace is None:
+            raise NotFound(f"namespace {name!r} does not exist")
+        return namespace
+
+    def _environment(self, session: Session, namespace: str, name: str) -> Environment:
+        environment = session.scalar(
+            sa.select(Environment)
+            .join(Namespace)
+            .where(
+                Namespace.name == namespace,
+                Namespace.deleted_on.is_(None),
+                Environment.name == name,
+                Environment.deleted_on.is_(None),
+            )
+            .options(selectinload(Environment.namespace), selectinload(Environment.current_build))
+        )
+        if environment is None:
+            raise NotFound(f"environment {namespace}/{name} does not exist")
+        return environment
+
+    @staticmethod
+    def _build(session: Session, build_id: int) -> Build:
+        build = session.get(Build, build_id)
+        if build is None or build.deleted_on is not None:
+            raise NotFound(f"build {build_id} does not exist")
+        return build
+
+    @staticmethod
+    def _specification_row(
+        session: Session, spec: Specification | LockfileSpecification, is_lockfile: bool
+    ) -> SpecificationRow:
+        sha256 = spec.sha256
+        row = session.scalar(sa.select(SpecificationRow).where(SpecificationRow.sha256 == sha256))
+        if row is None:
+            # Another request may insert the same spec at the same moment: a savepoint keeps
+            # our transaction alive when the unique sha256 index says it won.
+            try:
+                with session.begin_nested():
+                    row = SpecificationRow(
+                        name=spec.name, spec=spec.to_dict(), sha256=sha256, is_lockfile=is_lockfile
+                    )
+                    session.add(row)
+            except sa.exc.IntegrityError:
+                row = session.scalar(sa.select(SpecificationRow).where(SpecificationRow.sha256 == sha256))
+                assert row is not None
+        return row
+
+    def _queue_build(
+        self, session: Session, environment: Environment, spec_row: SpecificationRow
+    ) -> Build:
+        build = Build(environment=environment, specification=spec_row, status=BuildStatus.QUEUED)
+        session.add(build)
+        session.flush()
+        build.build_dir = StoreLayout.build_dir_name(
+            spec_row.sha256, int(build.scheduled_on.timestamp()), build.id, environment.name
+        )
+        return build
+
+    def _make_current(self, environment: Environment, build: Build, namespace: str) -> None:
+        environment.current_build_id = build.id
+        environment.updated_on = _now()
+        assert build.build_dir is not None
+        self.layout.point_environment(namespace, environment.name, build.build_dir)
+
+    def _free_build(self, session: Session, build: Build, namespace: str) -> None:
+        """Remove a build's prefix and large artifacts from disk; keep its log and lock file."""
+        if build.build_dir:
+            self.layout.remove_prefix(namespace, build.build_dir)
+        for artifact in list(build.artifacts):
+            if artifact.artifact_type not in KEPT_ARTIFACTS:
+                (self.layout.root / artifact.key).unlink(missing_ok=True)
+                session.delete(artifact)
+
+
+def _renamed(spec: Specification, name: str) -> Specification:
+    import dataclasses
+
+    return dataclasses.replace(spec, name=name)
