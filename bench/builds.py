@@ -186,7 +186,7 @@ def bench_disk(work: Path, channel: str) -> None:
         store.build("one", SIZES["40"])
         one = disk_usage(Path(store.config.store_dir))
         for i in range(9):
-            store.build(f"more-{i}", [*SIZES["40"], "alpha 1.0" if i % 2 else "beta"])
+            store.build(f"more-{i}", [*SIZES["40"], "conflict-a" if i % 2 else "conflict-b"])
         ten = disk_usage(Path(store.config.store_dir))
     finally:
         store.close()

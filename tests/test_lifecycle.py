@@ -69,9 +69,13 @@ class Store:
         return (Path(self.config.store_dir) / ".artifacts" / str(build_id) / "build.log").read_text()
 
 
-@pytest.fixture
-def store_config(tmp_path, local_channel) -> CondaStore:
-    return CondaStore(store_dir=str(tmp_path / "store"), channels=[local_channel])
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_config(request, tmp_path, local_channel) -> CondaStore:
+    """The store on the embedded SQLite default, and on PostgreSQL as shared deployments use."""
+    config = CondaStore(store_dir=str(tmp_path / "store"), channels=[local_channel])
+    if request.param == "postgresql":
+        config.database_url = request.getfixturevalue("pg_database_url")
+    return config
 
 
 @pytest.fixture

@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 
@@ -16,6 +11,8 @@ from tornado.httpclient import HTTPClientError
 
 from conda_store_jupyter import __version__
 from conda_store_jupyter.handlers import ROUTES
+
+from .servers import StandaloneServer
 
 
 async def test_status_answers_version(jp_fetch):
@@ -68,51 +65,23 @@ async def test_every_route_is_authorized(deny_all_config, jp_fetch):
         assert raised.value.code == 403, path
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_jupyter_conda_store_runs_only_this_extension(tmp_path):
     """`jupyter conda-store` is the standalone service: our API answers, JupyterLab does not."""
-    port = _free_port()
-    token = "standalone-test-token"
-    config = tmp_path / "jupyter_conda_store_config.py"
-    config.write_text(f"c.CondaStore.channels = ['file:///nowhere']\n")
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path), "JUPYTER_DATA_DIR": str(tmp_path / "data")}
-    server = subprocess.Popen(
-        [
-            os.path.join(os.path.dirname(sys.executable), "jupyter"), "conda-store",
-            f"--ServerApp.port={port}", f"--IdentityProvider.token={token}",
-            f"--ServerApp.root_dir={tmp_path}", "--ServerApp.ip=127.0.0.1",
-            "--ServerApp.allow_root=True",
-        ],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    (tmp_path / "jupyter_conda_store_config.py").write_text(
+        "c.CondaStore.channels = ['file:///nowhere']\n"
     )
-    base = f"http://127.0.0.1:{port}"
+    server = StandaloneServer(tmp_path).start()
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                request = urllib.request.Request(
-                    f"{base}/conda-store/api/v1/", headers={"Authorization": f"token {token}"}
-                )
-                with urllib.request.urlopen(request, timeout=5) as response:
-                    assert json.load(response)["data"]["version"] == __version__
-                break
-            except (urllib.error.URLError, ConnectionError):
-                assert server.poll() is None, server.stdout.read()
-                assert time.monotonic() < deadline, "jupyter conda-store did not start in 60 s"
-                time.sleep(0.3)
+        assert server.get("")["data"]["version"] == __version__
         with pytest.raises(urllib.error.HTTPError) as raised:
             urllib.request.urlopen(
-                urllib.request.Request(f"{base}/lab", headers={"Authorization": f"token {token}"}),
+                urllib.request.Request(
+                    f"{server.url}/lab", headers={"Authorization": f"token {server.token}"}
+                ),
                 timeout=5,
             )
         assert raised.value.code == 404
     finally:
-        server.terminate()
-        output, _ = server.communicate(timeout=30)
+        output = server.stop()
     # The config file named after the app was honoured.
     assert "channels file:///nowhere" in output, output

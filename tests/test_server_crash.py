@@ -1,0 +1,67 @@
+"""A real `jupyter conda-store` process killed with SIGKILL in the middle of a build, restarted:
+every environment is on a complete build and no partial prefix is left."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import yaml
+
+from conda_store_jupyter.config import CondaStore
+from conda_store_jupyter.db import BuildStatus, open_database
+from conda_store_jupyter.service import CondaStoreService
+
+from .servers import StandaloneServer
+
+
+def _wait(predicate, timeout: float = 120, interval: float = 0.02) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(interval)
+
+
+def test_server_killed_mid_build_then_restarted(tmp_path, local_channel):
+    store_dir = tmp_path / "store"
+    args = (
+        f"--CondaStore.store_dir={store_dir}",
+        f"--CondaStore.channels={local_channel}",
+        "--BuildExecutor.poll_interval=0.1",
+    )
+    # A client of the same store (the REST API comes later): same database, same directory.
+    config = CondaStore(store_dir=str(store_dir), channels=[local_channel])
+    server = StandaloneServer(tmp_path, *args).start()
+    engine, sessions = open_database(config.database_url)
+    service = CondaStoreService(config, sessions)
+    try:
+        good = service.submit_specification("default", yaml.safe_dump({"name": "env", "dependencies": ["alpha"]}))
+        good = service.wait_for_build(good.id, timeout=120)
+        assert good.status == BuildStatus.COMPLETED
+
+        doomed = service.submit_specification(
+            "default", yaml.safe_dump({"name": "env", "dependencies": ["alpha", "csj-bigdata"]})
+        )
+        log = store_dir / ".artifacts" / str(doomed.id) / "build.log"
+        _wait(lambda: log.exists() and "installing" in log.read_text())
+        server.kill()
+
+        prefix = store_dir / "default" / service.get_build(doomed.id).build_dir
+        link = store_dir / "default" / "envs" / "env"
+        assert service.get_build(doomed.id).status == BuildStatus.BUILDING  # as the crash left it
+
+        server = StandaloneServer(tmp_path, *args).start()
+        recovered = service.get_build(doomed.id)
+        assert recovered.status == BuildStatus.FAILED
+        assert "process building it stopped" in recovered.status_info
+        time.sleep(1)  # an orphaned build process, had one survived, would write again by now
+        assert not prefix.exists()
+        assert link.resolve() == (store_dir / "default" / good.build_dir).resolve()
+        assert service.get_environment("default", "env").current_build_id == good.id
+
+        # The restarted server builds again.
+        again = service.wait_for_build(service.rebuild(doomed.id).id, timeout=120)
+        assert again.status == BuildStatus.COMPLETED
+    finally:
+        server.stop()
+        engine.dispose()
