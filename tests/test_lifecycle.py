@@ -365,3 +365,67 @@ def test_pip_dependencies_installed_with_uv_and_locked(store):
     pip = [p for p in lock.package if p.manager == "pip"]
     assert [(p.name, p.version) for p in pip] == [("six", "1.17.0")]
     assert {(p.name, p.manager) for p in build.packages} >= {("six", "pip"), ("python", "conda")}
+
+
+def test_build_timeout_kills_and_fails_the_build(tmp_path, local_channel):
+    config = CondaStore(store_dir=str(tmp_path / "store"), channels=[local_channel])
+    store = Store(config)
+    try:
+        store.executor.build_timeout = 0.3
+        build = wait(store, store.service.submit_specification("default", spec("slow", "csj-bigdata")))
+        assert build.status == BuildStatus.FAILED
+        assert "timed out after" in build.status_info and "build_timeout" in build.status_info
+        assert not store.prefix(build).exists()
+    finally:
+        store.close()
+
+
+def test_max_workers_limits_concurrent_builds(store):
+    assert store.executor.max_workers == max(1, (os.cpu_count() or 2) // 2)  # the default
+    store.executor.max_workers = 1
+    big = store.service.submit_specification("default", spec("first", "csj-bigdata"))
+    small = store.service.submit_specification("default", spec("second", "alpha"))
+    _wait_for_log_line(store, big.id, "installing")
+    assert store.service.get_build(small.id).status == BuildStatus.QUEUED
+    assert wait(store, small).status == BuildStatus.COMPLETED
+    assert wait(store, big).status == BuildStatus.COMPLETED
+    first, second = store.service.get_build(big.id), store.service.get_build(small.id)
+    assert second.started_on >= first.ended_on
+
+
+def test_log_is_readable_from_an_offset_while_the_build_runs(store):
+    build = store.service.submit_specification("default", spec("logged", "csj-bigdata"))
+    chunks, offset = [], 0
+    while store.service.get_build(build.id).status in (BuildStatus.QUEUED, BuildStatus.BUILDING):
+        data, offset = store.service.read_log(build.id, offset)
+        chunks.append(data)
+        time.sleep(0.01)
+    data, offset = store.service.read_log(build.id, offset)
+    chunks.append(data)
+    text = b"".join(chunks).decode()
+    assert text == store.log(build.id)  # every byte exactly once, in order
+    assert sum(1 for chunk in chunks if chunk) > 1  # read in pieces as it was written
+    assert all(chunk.endswith(b"\n") for chunk in chunks if chunk)  # whole lines only
+    with pytest.raises(SpecError):
+        store.service.read_log(build.id, -1)
+    with pytest.raises(NotFound):
+        store.service.read_log(999_999)
+
+
+def test_namespaces(store):
+    service = store.service
+    service.create_namespace("team-a")
+    with pytest.raises(Conflict, match="already exists"):
+        service.create_namespace("team-a")
+    with pytest.raises(SpecError, match="namespace name"):
+        service.create_namespace("../etc")
+    build = wait(store, service.submit_specification("team-a", spec("tool", "alpha")))
+    assert [n.name for n in service.list_namespaces()] == ["team-a"]
+    assert [e.name for e in service.list_environments(namespace="team-a")] == ["tool"]
+    service.delete_namespace("team-a")
+    assert service.list_namespaces() == []
+    assert not store.prefix(build).exists()
+    assert not store.link("team-a", "tool").exists()
+    with pytest.raises(NotFound):
+        service.get_namespace("team-a")
+    service.create_namespace("team-a")  # the name is free again
