@@ -8,7 +8,8 @@ from jupyter_server.extension.application import ExtensionApp
 from traitlets import default
 
 from . import __version__
-from .config import CondaStore
+from .auth import PERSONAL_BINDINGS, SHARED_BINDINGS
+from .config import NAME_PATTERN, CondaStore
 from .db import open_database
 from .executor import BuildExecutor
 from .handlers import API_PREFIX, ROUTES
@@ -43,12 +44,23 @@ class CondaStoreApp(ExtensionApp):
         self.service = CondaStoreService(self.conda_store, sessions, self.executor.wake)
         self.settings["conda_store"] = self.conda_store
         self.settings["conda_store_service"] = self.service
+        # `jupyter conda-store` serves many users; inside JupyterLab the server's user owns all.
+        shared = isinstance(self.serverapp.starter_app, CondaStoreApp)
+        self.settings["conda_store_role_bindings"] = self.conda_store.role_bindings or (
+            SHARED_BINDINGS if shared else PERSONAL_BINDINGS
+        )
+        self.settings["conda_store_primary_namespace"] = (
+            self._primary_namespace if shared else lambda _username: self.conda_store.default_namespace
+        )
         self.log.info(
             "conda-store-jupyter %s: store %s, channels %s",
             __version__,
             self.conda_store.store_dir,
             ", ".join(self.conda_store.channels),
         )
+
+    def _primary_namespace(self, username: str) -> str:
+        return username if NAME_PATTERN.match(username) else self.conda_store.default_namespace
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(ROUTES)

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from jupyter_core.paths import jupyter_data_dir
-from traitlets import Float, List, TraitError, Unicode, default, validate
+from traitlets import Dict, Float, List, TraitError, Unicode, default, validate
 from traitlets.config import LoggingConfigurable
 
 # Namespace names become directory names and URL segments: keep them boring.
@@ -82,6 +82,28 @@ class CondaStore(LoggingConfigurable):
     solve_timeout = Float(
         600.0, help="Seconds one solve may take before the build fails."
     ).tag(config=True)
+
+    role_bindings = Dict(
+        value_trait=List(Unicode()),
+        default_value=None,
+        allow_none=True,
+        help="Roles (viewer, editor, admin) per entity pattern 'namespace/environment', "
+        "with {username} replaced by the caller's name, e.g. "
+        "{'{username}/*': ['admin'], 'default/*': ['viewer'], 'team-*/*': ['editor']}. "
+        "Default: the server's user is admin of everything inside JupyterLab (personal mode); "
+        "{username}/* admin and default/* viewer under `jupyter conda-store` (shared mode).",
+    ).tag(config=True)
+
+    @validate("role_bindings")
+    def _validate_role_bindings(self, proposal: dict) -> dict | None:
+        from .auth import check_bindings
+
+        if proposal["value"] is not None:
+            try:
+                check_bindings(proposal["value"])
+            except ValueError as error:
+                raise TraitError(f"CondaStore.role_bindings: {error}") from None
+        return proposal["value"]
 
     @default("solve_platforms")
     def _default_solve_platforms(self) -> list[str]:

@@ -8,11 +8,15 @@ an event loop.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
+import os
 import time
-from collections.abc import Callable, Mapping
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import rattler
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -27,15 +31,37 @@ from .spec import (
     Specification,
     SpecPolicy,
     apply_policy,
+    check_channels_allowed,
     parse_lockfile_specification,
     parse_specification,
     validate_name,
 )
+from .auth import Caller
+from .db import BuildPackage
+from .solver import SolveFailed, host_platform, make_gateway, solve
 from .store import StoreLayout
 
 ACTIVE = (BuildStatus.QUEUED, BuildStatus.BUILDING)
 # Deleting a build frees its disk but keeps what is needed to know and redo it exactly.
 KEPT_ARTIFACTS = (BuildArtifactType.LOGS, BuildArtifactType.LOCKFILE)
+
+
+@dataclasses.dataclass(frozen=True)
+class Page:
+    """One page of a list: 1-based page number, page size, sort column names and order."""
+
+    page: int = 1
+    size: int = 100
+    sort_by: tuple[str, ...] = ()
+    order: str = "asc"
+
+    def apply(self, query: sa.Select, columns: Mapping[str, Any], default: Sequence[Any]) -> sa.Select:
+        unknown = [name for name in self.sort_by if name not in columns]
+        if unknown:
+            raise SpecError(f"cannot sort by {', '.join(unknown)}; sort_by may be {', '.join(columns)}")
+        keys = [columns[name] for name in self.sort_by] or list(default)
+        direction = sa.desc if self.order == "desc" else sa.asc
+        return query.order_by(*(direction(key) for key in keys)).limit(self.size).offset((self.page - 1) * self.size)
 
 
 def _now() -> datetime.datetime:
@@ -77,6 +103,7 @@ class CondaStoreService:
         self.layout = StoreLayout(config.store_dir)
         self.policy = spec_policy(config)
         self._wake_executor = wake_executor
+        self._gateway: rattler.Gateway | None = None
 
     # -- namespaces -------------------------------------------------------------------------
     def list_namespaces(self) -> list[Namespace]:
@@ -140,8 +167,10 @@ class CondaStoreService:
         is_lockfile: bool = False,
         environment_name: str | None = None,
         description: str | None = None,
+        caller: Caller | None = None,
     ) -> Build:
         """Create or update `namespace/name` from a specification; returns its build.
+        With a `caller`, their roles are checked against the environment the spec names.
 
         The same specification for the same environment makes no second build: the queued,
         running or completed build of it is returned (and made current if it is completed).
@@ -159,12 +188,16 @@ class CondaStoreService:
             if environment_name is not None:
                 spec = _renamed(spec, validate_name("environment", environment_name))
         spec = apply_policy(spec, self.policy)
+        if caller is not None:
+            caller.require("environment::create", namespace, spec.name)
         if description is None:
             description = getattr(spec, "description", None)
 
         with self.sessions() as session, session.begin():
             namespace_row = self._find_namespace(session, namespace)
             if namespace_row is None:
+                if caller is not None:
+                    caller.require("namespace::create", namespace)
                 namespace_row = Namespace(name=namespace)
                 session.add(namespace_row)
                 session.flush()
@@ -317,6 +350,211 @@ class CondaStoreService:
                 raise TimeoutError(f"build {build_id} still {build.status.value} after {timeout} s")
             time.sleep(interval)
 
+    # -- archives, solving and searching ----------------------------------------------------
+    def ensure_archive(self, build_id: int) -> str:
+        """The build's conda-pack archive, made now if the build did not make one."""
+        with self.sessions() as session:
+            build = self._build(session, build_id)
+            namespace = build.environment.namespace.name
+            status, build_dir = build.status, build.build_dir
+        path = self.layout.artifacts_dir(build_id) / "environment.tar.gz"
+        if path.is_file():
+            return str(path)
+        if status != BuildStatus.COMPLETED or not build_dir:
+            raise NotFound(f"build {build_id} is {status.value}: only a completed build has an archive")
+        import conda_pack  # only archive downloads pay for the import
+
+        temporary = path.with_name(f".part-{uuid.uuid4().hex}-{path.name}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conda_pack.pack(
+            prefix=str(self.layout.build_prefix(namespace, build_dir)), output=str(temporary),
+            format="tar.gz", force=True, compress_level=1,
+        )
+        os.replace(temporary, path)
+        with self.sessions() as session, session.begin():
+            exists = session.scalar(
+                sa.select(BuildArtifact.id).where(
+                    BuildArtifact.build_id == build_id,
+                    BuildArtifact.artifact_type == BuildArtifactType.CONDA_PACK,
+                )
+            )
+            if exists is None:
+                session.add(BuildArtifact(
+                    build_id=build_id, artifact_type=BuildArtifactType.CONDA_PACK,
+                    key=str(path.relative_to(self.layout.root)), size=path.stat().st_size,
+                ))
+        return str(path)
+
+    def channels(self) -> list[dict[str, Any]]:
+        return [{"id": index, "name": channel} for index, channel in enumerate(self.config.channels, 1)]
+
+    @property
+    def gateway(self) -> rattler.Gateway:
+        if self._gateway is None:
+            self._gateway = make_gateway(self.layout.repodata_cache)
+        return self._gateway
+
+    async def dry_run_solve(
+        self, channels: Sequence[str], conda: Sequence[str], pip: Sequence[str]
+    ) -> list[dict[str, Any]]:
+        """Solve without building (coroutine: rattler solves off the event loop)."""
+        document: dict[str, Any] = {"name": "dry-run", "dependencies": list(conda)}
+        if channels:
+            document["channels"] = list(channels)
+        if pip:
+            document["dependencies"].append({"pip": list(pip)})
+        spec = apply_policy(parse_specification(document), self.policy)
+        try:
+            records = await solve(spec.channels, spec.dependencies, host_platform(), self.gateway)
+        except SolveFailed as error:
+            raise SpecError(f"cannot solve for {error.platform}: {error.message}") from None
+        return [
+            {"name": r.name.normalized, "version": str(r.version), "build": str(r.build),
+             "channel": str(r.channel or ""), "subdir": r.subdir, "url": str(r.url)}
+            for r in records
+        ]
+
+    async def search_packages(self, search: str, channels: Sequence[str] = ()) -> list[dict[str, str]]:
+        """Package names in the channels containing `search` (prefix matches first)."""
+        check_channels_allowed(channels, self.policy)
+        sources = list(channels or self.config.channels)
+        names = await self.gateway.names(sources, [host_platform(), "noarch"])
+        needle = search.lower()
+        found = sorted(
+            {str(name.normalized) for name in names if needle in name.normalized},
+            key=lambda name: (not name.startswith(needle), name),
+        )
+        return [{"name": name} for name in found]
+
+    # -- pages, for the API (filtered by what the caller may read, paginated in SQL) ------------
+    def page_namespaces(self, caller: Caller, page: Page) -> tuple[list[Namespace], int]:
+        query = sa.select(Namespace).where(
+            Namespace.deleted_on.is_(None), caller.readable_filter(Namespace.name)
+        )
+        return self._page(query, page, {"name": Namespace.name, "id": Namespace.id}, [Namespace.name])
+
+    def page_environments(
+        self,
+        caller: Caller,
+        page: Page,
+        *,
+        namespace: str | None = None,
+        name: str | None = None,
+        status: BuildStatus | None = None,
+        search: str | None = None,
+        packages: Sequence[str] = (),
+    ) -> tuple[list[Environment], int]:
+        current = sa.orm.aliased(Build)
+        query = (
+            sa.select(Environment)
+            .join(Namespace, Namespace.id == Environment.namespace_id)
+            .where(
+                Environment.deleted_on.is_(None),
+                Namespace.deleted_on.is_(None),
+                caller.readable_filter(Namespace.name, Environment.name),
+            )
+        )
+        if namespace is not None:
+            query = query.where(Namespace.name == namespace)
+        if name is not None:
+            query = query.where(Environment.name == name)
+        if search:
+            query = query.where(Environment.name.ilike(f"%{_escape_like(search)}%", escape="\\"))
+        if status is not None or packages:
+            query = query.join(current, current.id == Environment.current_build_id)
+        if status is not None:
+            query = query.where(current.status == status)
+        for package in packages:
+            query = query.where(
+                sa.exists().where(BuildPackage.build_id == current.id, BuildPackage.name == package)
+            )
+        columns = {"name": Environment.name, "namespace": Namespace.name, "id": Environment.id,
+                   "updated_on": Environment.updated_on}
+        return self._page(
+            query.options(
+                selectinload(Environment.namespace),
+                selectinload(Environment.current_build).selectinload(Build.artifacts),
+            ),
+            page, columns, [Namespace.name, Environment.name],
+        )
+
+    def page_builds(
+        self,
+        caller: Caller,
+        page: Page,
+        *,
+        status: BuildStatus | None = None,
+        environment_id: int | None = None,
+        namespace: str | None = None,
+        name: str | None = None,
+        packages: Sequence[str] = (),
+        artifact: str | None = None,
+    ) -> tuple[list[Build], int]:
+        query = (
+            sa.select(Build)
+            .join(Environment, Environment.id == Build.environment_id)
+            .join(Namespace, Namespace.id == Environment.namespace_id)
+            .where(Build.deleted_on.is_(None), caller.readable_filter(Namespace.name, Environment.name))
+        )
+        if status is not None:
+            query = query.where(Build.status == status)
+        if environment_id is not None:
+            query = query.where(Build.environment_id == environment_id)
+        if namespace is not None:
+            query = query.where(Namespace.name == namespace)
+        if name is not None:
+            query = query.where(Environment.name == name)
+        for package in packages:
+            query = query.where(sa.exists().where(BuildPackage.build_id == Build.id, BuildPackage.name == package))
+        if artifact is not None:
+            query = query.where(
+                sa.exists().where(BuildArtifact.build_id == Build.id, BuildArtifact.artifact_type == artifact)
+            )
+        columns = {"id": Build.id, "scheduled_on": Build.scheduled_on, "started_on": Build.started_on,
+                   "ended_on": Build.ended_on, "status": Build.status, "size": Build.size}
+        return self._page(
+            query.options(selectinload(Build.artifacts)), page, columns, [Build.id]
+        )
+
+    def page_packages(
+        self, build_id: int, page: Page, search: str | None = None
+    ) -> tuple[list[BuildPackage], int]:
+        with self.sessions() as session:
+            self._build(session, build_id)
+        query = sa.select(BuildPackage).where(BuildPackage.build_id == build_id)
+        if search:
+            query = query.where(BuildPackage.name.ilike(f"%{_escape_like(search)}%", escape="\\"))
+        columns = {"name": BuildPackage.name, "version": BuildPackage.version, "size": BuildPackage.size}
+        return self._page(query, page, columns, [BuildPackage.name])
+
+    def diff_builds(self, old_id: int, new_id: int) -> dict[str, list[dict[str, Any]]]:
+        """Packages added, removed and changed from build `old_id` to build `new_id`."""
+        with self.sessions() as session:
+            old = {p.name: p for p in self._build(session, old_id).packages}
+            new = {p.name: p for p in self._build(session, new_id).packages}
+
+        def brief(package: BuildPackage) -> dict[str, Any]:
+            return {"name": package.name, "version": package.version, "build": package.build,
+                    "manager": package.manager.value}
+
+        return {
+            "added": [brief(new[name]) for name in sorted(new.keys() - old.keys())],
+            "removed": [brief(old[name]) for name in sorted(old.keys() - new.keys())],
+            "changed": [
+                {"name": name, "old": brief(old[name]), "new": brief(new[name])}
+                for name in sorted(old.keys() & new.keys())
+                if (old[name].version, old[name].build) != (new[name].version, new[name].build)
+            ],
+        }
+
+    def _page(
+        self, query: sa.Select, page: Page, columns: Mapping[str, Any], default: Sequence[Any]
+    ) -> tuple[list[Any], int]:
+        with self.sessions() as session:
+            count = session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))
+            items = list(session.scalars(page.apply(query, columns, default)).unique())
+        return items, count or 0
+
     # -- internals --------------------------------------------------------------------------
     @staticmethod
     def _find_namespace(session: Session, name: str) -> Namespace | None:
@@ -340,7 +578,10 @@ class CondaStoreService:
                 Environment.name == name,
                 Environment.deleted_on.is_(None),
             )
-            .options(selectinload(Environment.namespace), selectinload(Environment.current_build))
+            .options(
+                selectinload(Environment.namespace),
+                selectinload(Environment.current_build).selectinload(Build.artifacts),
+            )
         )
         if environment is None:
             raise NotFound(f"environment {namespace}/{name} does not exist")
@@ -401,6 +642,8 @@ class CondaStoreService:
 
 
 def _renamed(spec: Specification, name: str) -> Specification:
-    import dataclasses
-
     return dataclasses.replace(spec, name=name)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

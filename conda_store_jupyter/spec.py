@@ -613,6 +613,12 @@ def _check_channels(channels: Iterable[str], allowed: tuple[str, ...]) -> None:
             )
 
 
+def check_channels_allowed(channels: Iterable[str], policy: SpecPolicy) -> None:
+    """Refuse channels the policy does not allow (any channel is fine without allowed_channels)."""
+    if policy.allowed_channels:
+        _check_channels(channels, policy.allowed_channels)
+
+
 @overload
 def apply_policy(spec: Specification, policy: SpecPolicy) -> Specification: ...
 

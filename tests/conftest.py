@@ -116,3 +116,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
     if request.param == "postgresql":
         return request.getfixturevalue("pg_database_url")
     return f"sqlite:///{tmp_path}/data/store.sqlite"  # parent directory does not exist yet
+
+
+@pytest.fixture
+def jp_started_server(jp_serverapp, jp_asyncio_loop):
+    """The test server with its extensions started as `jupyter server` starts them (pytest-jupyter
+    only initializes it): the build executor runs."""
+    jp_asyncio_loop.run_until_complete(jp_serverapp.extension_manager.start_all_extensions())
+    return jp_serverapp

@@ -50,19 +50,52 @@ async def test_configuration_reaches_the_service(jp_serverapp, store_dir, conda_
 
 
 
+VERBS = ("get", "post", "put", "delete")
+
+
+def route_examples() -> list[tuple[str, str]]:
+    """(method, path) for every verb of every route, with sample values in the path."""
+    examples = []
+    for pattern, handler in ROUTES:
+        path = (
+            pattern.replace("([^/]+)", "x").replace(r"(\d+)", "1")
+            .replace("(lockfile|yaml|explicit|archive)", "lockfile").removesuffix("/?")
+        )
+        for verb in VERBS:
+            if verb in vars(handler) or any(verb in vars(base) for base in handler.__mro__[1:-1]
+                                            if base.__module__.startswith("conda_store_jupyter")):
+                examples.append((verb.upper(), path + "/"))
+    return examples
+
+
 @pytest.fixture
 def deny_all_config(jp_server_config):
     jp_server_config["ServerApp"]["authorizer_class"] = "tests.authorizers.DenyAllAuthorizer"
     return jp_server_config
 
 
-async def test_every_route_is_authorized(deny_all_config, jp_fetch):
-    assert ROUTES, "no routes registered"
-    for pattern, _handler in ROUTES:
-        path = pattern.rstrip("?").rstrip("/") + "/"
-        with pytest.raises(HTTPClientError) as raised:
-            await jp_fetch(*path.split("/"))
-        assert raised.value.code == 403, path
+@pytest.mark.parametrize(("method", "path"), route_examples())
+async def test_every_verb_is_authenticated(jp_fetch, method, path):
+    with pytest.raises(HTTPClientError) as raised:
+        await jp_fetch(*path.split("/"), method=method, headers={"Authorization": ""},
+                       body=b"{}" if method in ("POST", "PUT") else None, allow_nonstandard_methods=True)
+    assert raised.value.code == 403
+
+
+@pytest.mark.parametrize(("method", "path"), route_examples())
+async def test_every_verb_is_authorized(deny_all_config, jp_fetch, method, path):
+    """With an authorizer that refuses everything, every verb of every route answers 403:
+    no handler skips `@authorized`."""
+    with pytest.raises(HTTPClientError) as raised:
+        await jp_fetch(*path.split("/"), method=method,
+                       body=b"{}" if method in ("POST", "PUT") else None, allow_nonstandard_methods=True)
+    assert raised.value.code == 403, raised.value.response.body
+
+
+def test_every_route_has_examples():
+    methods = {method for method, _ in route_examples()}
+    assert methods == {"GET", "POST", "PUT", "DELETE"}
+    assert len(route_examples()) >= len(ROUTES)
 
 
 def test_jupyter_conda_store_runs_only_this_extension(tmp_path):

@@ -4,6 +4,8 @@ default) and PostgreSQL (shared deployments)."""
 from __future__ import annotations
 
 import hashlib
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -33,13 +35,29 @@ def _parse_url(url: str | URL) -> URL:
     return parsed
 
 
+def _enable_wal(cursor: Any) -> None:
+    """Switch the file to WAL once (the mode persists in the file). SQLite answers "database is
+    locked" to this pragma without waiting on busy_timeout while another process starts up on a
+    fresh file, so wait here."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def _configure_sqlite_connection(dbapi_connection: Any, _connection_record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
         # busy_timeout first, so the journal-mode switch below also waits for other processes.
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         # WAL: readers never block the writer (API reads while a build reports progress).
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _enable_wal(cursor)
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
     finally:

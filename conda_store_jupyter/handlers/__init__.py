@@ -1,9 +1,48 @@
-"""REST routes, relative to the server's base_url (ExtensionApp prepends it)."""
+"""REST routes, relative to the server's base_url (ExtensionApp prepends it).
 
-from .status import StatusHandler
+Path segments are matched loosely (`[^/]+`) and validated in the handler, so a hostile name
+gets a 400 naming the problem rather than a bare 404.
+"""
+
+from .builds import (
+    BuildArtifactHandler,
+    BuildCancelHandler,
+    BuildDiffHandler,
+    BuildHandler,
+    BuildListHandler,
+    BuildLogHandler,
+    BuildLogStreamHandler,
+    BuildPackagesHandler,
+)
+from .environments import EnvironmentHandler, EnvironmentListHandler, EnvironmentLockfileHandler
+from .namespaces import NamespaceHandler, NamespaceListHandler
+from .openapi import OpenAPIHandler
+from .search import ChannelHandler, PackageHandler
+from .specifications import SpecificationHandler
+from .status import PermissionHandler, StatusHandler
 
 API_PREFIX = "conda-store/api/v1"
+_NAME = r"([^/]+)"
+_ID = r"(\d+)"
 
 ROUTES = [
     (rf"{API_PREFIX}/?", StatusHandler),
+    (rf"{API_PREFIX}/openapi.json", OpenAPIHandler),
+    (rf"{API_PREFIX}/permission/?", PermissionHandler),
+    (rf"{API_PREFIX}/namespace/?", NamespaceListHandler),
+    (rf"{API_PREFIX}/namespace/{_NAME}/?", NamespaceHandler),
+    (rf"{API_PREFIX}/environment/?", EnvironmentListHandler),
+    (rf"{API_PREFIX}/environment/{_NAME}/{_NAME}/lockfile/?", EnvironmentLockfileHandler),
+    (rf"{API_PREFIX}/environment/{_NAME}/{_NAME}/?", EnvironmentHandler),
+    (rf"{API_PREFIX}/specification/?", SpecificationHandler),
+    (rf"{API_PREFIX}/build/?", BuildListHandler),
+    (rf"{API_PREFIX}/build/{_ID}/?", BuildHandler),
+    (rf"{API_PREFIX}/build/{_ID}/cancel/?", BuildCancelHandler),
+    (rf"{API_PREFIX}/build/{_ID}/packages/?", BuildPackagesHandler),
+    (rf"{API_PREFIX}/build/{_ID}/logs/?", BuildLogHandler),
+    (rf"{API_PREFIX}/build/{_ID}/logs/stream/?", BuildLogStreamHandler),
+    (rf"{API_PREFIX}/build/{_ID}/(lockfile|yaml|explicit|archive)/?", BuildArtifactHandler),
+    (rf"{API_PREFIX}/build/{_ID}/diff/{_ID}/?", BuildDiffHandler),
+    (rf"{API_PREFIX}/channel/?", ChannelHandler),
+    (rf"{API_PREFIX}/package/?", PackageHandler),
 ]

@@ -1,4 +1,4 @@
-"""GET `api/v1/`: is the service up, and which version."""
+"""GET `api/v1/` (is the service up, which version) and GET `permission/` (what may I do)."""
 
 from jupyter_server.auth.decorator import authorized
 from tornado import web
@@ -12,3 +12,22 @@ class StatusHandler(CondaStoreHandler):
     @authorized
     async def get(self) -> None:
         self.finish_ok({"version": __version__})
+
+
+class PermissionHandler(CondaStoreHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        caller = self.caller
+        self.finish_ok(
+            {
+                "authenticated": True,
+                "username": caller.username,
+                "primary_namespace": self.settings["conda_store_primary_namespace"](caller.username),
+                "entity_permissions": {
+                    pattern: sorted(permissions) for pattern, permissions in caller.bindings
+                },
+                "entity_roles": {pattern: list(roles) for pattern, roles in caller.roles},
+                "expiration": None,
+            }
+        )

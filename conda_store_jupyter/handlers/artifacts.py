@@ -1,0 +1,52 @@
+"""Build artifacts as downloads: the file itself, its content type and a file name to save as."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from ..db import Build
+from ..errors import NotFound
+from .base import CondaStoreHandler
+
+CHUNK = 1 << 20
+
+# kind in the URL → (file in the build's artifacts directory, content type, download suffix)
+ARTIFACTS = {
+    "logs": ("build.log", "text/plain; charset=utf-8", ".log"),
+    "lockfile": ("conda-lock.yml", "text/yaml; charset=utf-8", "-conda-lock.yml"),
+    "yaml": ("environment.yaml", "text/yaml; charset=utf-8", ".yaml"),
+    "explicit": ("explicit.txt", "text/plain; charset=utf-8", "-explicit.txt"),
+    "archive": ("environment.tar.gz", "application/gzip", ".tar.gz"),
+}
+
+
+async def readable_build(handler: CondaStoreHandler, build_id: int) -> Build:
+    """The build, if the caller may read its environment; otherwise it looks missing (404)."""
+    build = await handler.run(handler.service.get_build, build_id)
+    environment = build.environment
+    if not handler.caller.can("environment::read", environment.namespace.name, environment.name):
+        raise NotFound(f"build {build_id} does not exist")
+    return build
+
+
+async def send_artifact(handler: CondaStoreHandler, build_id: int, kind: str) -> None:
+    build = await readable_build(handler, build_id)
+    file_name, content_type, suffix = ARTIFACTS[kind]
+    if kind == "archive":
+        path = Path(await handler.run(handler.service.ensure_archive, build_id))
+    else:
+        path = handler.service.layout.artifacts_dir(build_id) / file_name
+    if not path.is_file():
+        raise NotFound(f"build {build_id} has no {kind} ({build.status.value})")
+    handler.set_header("Content-Type", content_type)
+    handler.set_header(
+        "Content-Disposition", f'attachment; filename="{build.environment.name}-{build_id}{suffix}"'
+    )
+    handler.set_header("Content-Length", str(path.stat().st_size))
+    # Large files go out in chunks read off the event loop.
+    with open(path, "rb") as file:
+        while chunk := await asyncio.to_thread(file.read, CHUNK):
+            handler.write(chunk)
+            await handler.flush()
+    handler.finish()

@@ -1,0 +1,166 @@
+"""Builds: list, get, rebuild, cancel, delete, packages, artifacts, logs (polling and live), diff."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+from tornado.iostream import StreamClosedError
+
+from ..api_models import build_json, package_json
+from ..db import BuildStatus
+from .artifacts import readable_build, send_artifact
+from .base import CondaStoreHandler
+from .environments import status_argument
+
+FINAL = (BuildStatus.COMPLETED, BuildStatus.FAILED, BuildStatus.CANCELED)
+LOG_POLL_SECONDS = 0.2
+
+
+class BuildListHandler(CondaStoreHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        page = self.page_argument()
+        namespace = self.get_argument("namespace", None)
+        name = self.get_argument("name", None)
+        environment_id = self.get_argument("environment_id", None)
+        builds, count = await self.run(
+            self.service.page_builds,
+            self.caller,
+            page,
+            status=status_argument(self),
+            environment_id=self.int_argument("environment_id", 0) if environment_id else None,
+            namespace=self.name_argument("namespace", namespace) if namespace is not None else None,
+            name=self.name_argument("environment", name) if name is not None else None,
+            packages=[p for value in self.get_arguments("packages") for p in value.split(",") if p],
+            artifact=self.get_argument("artifact", None),
+        )
+        self.finish_page([build_json(b, with_specification=False) for b in builds], count, page)
+
+
+class BuildHandler(CondaStoreHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, build_id: str) -> None:
+        build = await readable_build(self, self.id_argument(build_id))
+        self.finish_ok(build_json(build))
+
+    @web.authenticated
+    @authorized
+    async def put(self, build_id: str) -> None:
+        """Rebuild: a new build of the same specification."""
+        build = await readable_build(self, self.id_argument(build_id))
+        environment = build.environment
+        self.caller.require("environment::update", environment.namespace.name, environment.name)
+        new = await self.run(self.service.rebuild, build.id)
+        self.finish_ok({"build_id": new.id}, message="rebuild triggered")
+
+    @web.authenticated
+    @authorized
+    async def delete(self, build_id: str) -> None:
+        build = await readable_build(self, self.id_argument(build_id))
+        environment = build.environment
+        self.caller.require("build::delete", environment.namespace.name, environment.name)
+        await self.run(self.service.delete_build, build.id)
+        self.finish_ok()
+
+
+class BuildCancelHandler(CondaStoreHandler):
+    @web.authenticated
+    @authorized
+    async def put(self, build_id: str) -> None:
+        build = await readable_build(self, self.id_argument(build_id))
+        environment = build.environment
+        self.caller.require("build::cancel", environment.namespace.name, environment.name)
+        canceled = await self.run(self.service.cancel_build, build.id)
+        self.finish_ok(build_json(canceled), message="build canceled")
+
+
+class BuildPackagesHandler(CondaStoreHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, build_id: str) -> None:
+        build = await readable_build(self, self.id_argument(build_id))
+        page = self.page_argument()
+        packages, count = await self.run(
+            self.service.page_packages, build.id, page, self.get_argument("search", None)
+        )
+        self.finish_page([package_json(p) for p in packages], count, page)
+
+
+class BuildArtifactHandler(CondaStoreHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, build_id: str, kind: str) -> None:
+        await send_artifact(self, self.id_argument(build_id), kind)
+
+
+class BuildLogHandler(CondaStoreHandler):
+    """The log as text: whole, or from `?offset=` for clients that poll. `X-Log-Offset` says
+    where to ask from next time, `X-Build-Status` whether more will come."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, build_id: str) -> None:
+        if self.get_argument("offset", None) is None:
+            await send_artifact(self, self.id_argument(build_id), "logs")
+            return
+        build = await readable_build(self, self.id_argument(build_id))
+        offset = self.int_argument("offset", 0)
+        data, next_offset = await self.run(self.service.read_log, build.id, offset)
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.set_header("X-Log-Offset", str(next_offset))
+        self.set_header("X-Build-Status", build.status.value)
+        self.finish(data)
+
+
+class BuildLogStreamHandler(CondaStoreHandler):
+    """The log pushed as server-sent events: everything from `?offset=` (or `Last-Event-ID`),
+    then each new line as it is written; a `status` event whenever the build's state changes,
+    and an `end` event with the final status closes it. Each `log` event carries one line; its
+    id is the byte offset after that line (resume with `Last-Event-ID` or `?offset=`)."""
+
+    @web.authenticated
+    @authorized
+    async def get(self, build_id: str) -> None:
+        build = await readable_build(self, self.id_argument(build_id))
+        resume = self.request.headers.get("Last-Event-ID")
+        offset = int(resume) if resume and resume.isdigit() else self.int_argument("offset", 0)
+        self.set_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.set_header("Cache-Control", "no-cache")
+        self.set_header("X-Accel-Buffering", "no")  # proxies must not hold lines back
+        last_status = None
+        try:
+            while True:
+                # Status first: a build seen final has written its last line before, so the
+                # read after it gets everything.
+                status = (await self.run(self.service.get_build, build.id)).status
+                if status != last_status:
+                    self.write(f"event: status\ndata: {json.dumps({'status': status.value})}\n\n")
+                    last_status = status
+                data, _ = await self.run(self.service.read_log, build.id, offset)
+                for raw in data.splitlines(keepends=True):
+                    offset += len(raw)
+                    line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+                    self.write(f"event: log\nid: {offset}\ndata: {line}\n\n")
+                if status in FINAL:
+                    self.write(f"event: end\ndata: {json.dumps({'status': status.value})}\n\n")
+                    await self.flush()
+                    break
+                await self.flush()
+                await asyncio.sleep(LOG_POLL_SECONDS)
+        except StreamClosedError:
+            return  # the client went away
+        self.finish()
+
+
+class BuildDiffHandler(CondaStoreHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, build_id: str, other_id: str) -> None:
+        old = await readable_build(self, self.id_argument(build_id))
+        new = await readable_build(self, self.id_argument(other_id))
+        self.finish_ok(await self.run(self.service.diff_builds, old.id, new.id))

@@ -1,0 +1,251 @@
+"""The REST API on a real Jupyter Server, with real builds against the local channel."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import pytest
+import yaml
+from tornado.httpclient import HTTPClientError
+
+from conda_store_jupyter.db import Build
+
+API = ("conda-store", "api", "v1")
+
+
+@pytest.fixture
+def conda_store_config(store_dir, local_channel) -> dict:
+    return {"store_dir": str(store_dir), "channels": [local_channel], "allowed_channels": [local_channel]}
+
+
+class Client:
+    def __init__(self, fetch, serverapp):
+        self.fetch = fetch
+        self.serverapp = serverapp
+
+    @property
+    def service(self):
+        return self.serverapp.web_app.settings["conda_store_service"]
+
+    async def call(self, method: str, *path: str, body=None, raw: bool = False, **params):
+        kwargs = {"method": method, "params": params}
+        if body is not None:
+            kwargs["body"] = body if isinstance(body, (str, bytes)) else json.dumps(body)
+        elif method in ("POST", "PUT"):
+            kwargs["body"] = b""
+            kwargs["allow_nonstandard_methods"] = True
+        response = await self.fetch(*API, *path, "", **kwargs)
+        return response if raw else json.loads(response.body)
+
+    async def error(self, method: str, *path: str, body=None, **params) -> tuple[int, str]:
+        with pytest.raises(HTTPClientError) as raised:
+            await self.call(method, *path, body=body, **params)
+        payload = json.loads(raised.value.response.body)
+        assert payload["status"] == "error"
+        return raised.value.code, payload["message"]
+
+    async def submit(self, name: str, *dependencies: str, namespace: str = "default", **extra) -> int:
+        text = yaml.safe_dump({"name": name, "dependencies": list(dependencies)})
+        answer = await self.call("POST", "specification", body={"namespace": namespace, "specification": text, **extra})
+        return answer["data"]["build_id"]
+
+    async def wait(self, build_id: int, timeout: float = 120) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            build = (await self.call("GET", "build", str(build_id)))["data"]
+            if build["status"] not in ("QUEUED", "BUILDING"):
+                return build
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+def api(jp_fetch, jp_started_server) -> Client:
+    return Client(jp_fetch, jp_started_server)
+
+
+async def test_create_wait_list_and_download(api):
+    build_id = await api.submit("demo", "gamma")
+    build = await api.wait(build_id)
+    assert build["status"] == "COMPLETED", build["status_info"]
+    assert build["specification"]["spec"]["dependencies"] == ["gamma"]
+    assert {a["artifact_type"] for a in build["build_artifacts"]} >= {"LOCKFILE", "YAML", "EXPLICIT"}
+
+    environments = await api.call("GET", "environment")
+    assert environments["count"] == 1 and environments["page"] == 1
+    environment = environments["data"][0]
+    assert environment["namespace"]["name"] == "default" and environment["name"] == "demo"
+    assert environment["current_build_id"] == build_id
+    assert environment["current_build"]["status"] == "COMPLETED"
+
+    namespaces = await api.call("GET", "namespace")
+    assert [n["name"] for n in namespaces["data"]] == ["default"]
+
+    packages = await api.call("GET", "build", str(build_id), "packages")
+    assert {(p["name"], p["version"]) for p in packages["data"]} == {("alpha", "1.1"), ("beta", "0.5"), ("gamma", "3.0")}
+
+    lock = await api.call("GET", "build", str(build_id), "lockfile", raw=True)
+    assert lock.headers["Content-Type"].startswith("text/yaml")
+    assert 'filename="demo-' in lock.headers["Content-Disposition"]
+    assert b"gamma" in lock.body
+    current = await api.call("GET", "environment", "default", "demo", "lockfile", raw=True)
+    assert current.body == lock.body
+    for kind in ("yaml", "explicit", "logs"):
+        response = await api.call("GET", "build", str(build_id), kind, raw=True)
+        assert response.code == 200 and response.body
+    archive = await api.call("GET", "build", str(build_id), "archive", raw=True)
+    assert archive.headers["Content-Type"] == "application/gzip" and archive.body[:2] == b"\x1f\x8b"
+
+
+async def test_update_rollback_diff_rebuild_delete(api):
+    first = await api.wait(await api.submit("evolve", "alpha 1.0"))
+    second = await api.wait(await api.submit("evolve", "alpha 2.0", "beta"))
+    assert (first["status"], second["status"]) == ("COMPLETED", "FAILED")  # beta needs alpha <2
+    third = await api.wait(await api.submit("evolve", "alpha 1.1", "beta"))
+    assert third["status"] == "COMPLETED"
+
+    diff = (await api.call("GET", "build", str(first["id"]), "diff", str(third["id"])))["data"]
+    assert [p["name"] for p in diff["added"]] == ["beta"]
+    assert [(c["name"], c["old"]["version"], c["new"]["version"]) for c in diff["changed"]] == [("alpha", "1.0", "1.1")]
+    assert diff["removed"] == []
+
+    rolled = await api.call("PUT", "environment", "default", "evolve", body={"build_id": first["id"]})
+    assert rolled["data"]["current_build_id"] == first["id"]
+    code, message = await api.error("PUT", "environment", "default", "evolve", body={"build_id": second["id"]})
+    assert code == 409 and "FAILED" in message
+    described = await api.call("PUT", "environment", "default", "evolve", body={"description": "for tests"})
+    assert described["data"]["description"] == "for tests"
+
+    rebuilt = await api.call("PUT", "build", str(first["id"]))
+    assert rebuilt["message"] == "rebuild triggered" and rebuilt["data"]["build_id"] > third["id"]
+    await api.wait(rebuilt["data"]["build_id"])
+
+    code, message = await api.error("DELETE", "build", str(rebuilt["data"]["build_id"]))
+    assert code == 409 and "current build" in message
+    assert (await api.call("DELETE", "build", str(third["id"])))["status"] == "ok"
+    code, _ = await api.error("GET", "build", str(third["id"]))
+    assert code == 404
+
+    builds = await api.call("GET", "build", status="FAILED")
+    assert [b["id"] for b in builds["data"]] == [second["id"]]
+    assert (await api.call("DELETE", "environment", "default", "evolve"))["status"] == "ok"
+    code, _ = await api.error("GET", "environment", "default", "evolve")
+    assert code == 404
+
+
+async def test_cancel_through_the_api(api):
+    build_id = await api.submit("big", "csj-bigdata")
+    deadline = time.monotonic() + 60
+    while (await api.call("GET", "build", str(build_id)))["data"]["status"] != "BUILDING":
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.02)
+    canceled = await api.call("PUT", "build", str(build_id), "cancel")
+    assert canceled["data"]["status"] == "CANCELED"
+    code, message = await api.error("PUT", "build", str(build_id), "cancel")
+    assert code == 409 and "only a queued or running build" in message
+
+
+async def test_live_log_stream_gets_every_line_once_in_order(api, jp_fetch):
+    # One worker (2 cores) busy with a large build: the next one waits in the queue.
+    blocker = await api.submit("blocker", "python", "ipykernel")
+    build_id = await api.submit("streamed", "gamma", "csj-bigdata")
+    assert (await api.call("GET", "build", str(build_id)))["data"]["status"] == "QUEUED"
+    chunks: list[bytes] = []
+    await jp_fetch(*API, "build", str(build_id), "logs", "stream", "",
+                   streaming_callback=chunks.append, request_timeout=120)
+    events = [event for event in b"".join(chunks).decode().split("\n\n") if event]
+    lines = [e.split("data: ", 1)[1] for e in events if e.startswith("event: log")]
+    assert events[-1] == 'event: end\ndata: {"status": "COMPLETED"}'
+    log = (await api.call("GET", "build", str(build_id), "logs", raw=True)).body.decode()
+    assert lines == log.splitlines()
+    statuses = [json.loads(e.split("data: ", 1)[1])["status"] for e in events if e.startswith("event: status")]
+    assert statuses == ["QUEUED", "BUILDING", "COMPLETED"]
+    assert len(chunks) > 2  # it arrived in pieces as the build ran, not at the end
+    assert (await api.wait(blocker))["status"] == "COMPLETED"
+
+
+async def test_log_polling_by_offset(api):
+    build_id = await api.submit("polled", "alpha")
+    await api.wait(build_id)
+    first = await api.call("GET", "build", str(build_id), "logs", raw=True, offset="0")
+    assert first.headers["X-Build-Status"] == "COMPLETED"
+    offset = int(first.headers["X-Log-Offset"])
+    assert offset == len(first.body)
+    rest = await api.call("GET", "build", str(build_id), "logs", raw=True, offset=str(offset))
+    assert rest.body == b"" and rest.headers["X-Log-Offset"] == str(offset)
+
+
+async def test_namespaces_and_permission(api):
+    assert (await api.call("POST", "namespace", "team-a"))["status"] == "ok"
+    code, message = await api.error("POST", "namespace", "team-a")
+    assert code == 409 and "already exists" in message
+    assert (await api.call("GET", "namespace", "team-a"))["data"]["name"] == "team-a"
+    assert (await api.call("DELETE", "namespace", "team-a"))["status"] == "ok"
+    code, message = await api.error("GET", "namespace", "team-a")
+    assert code == 404 and "does not exist" in message
+    permission = (await api.call("GET", "permission"))["data"]
+    assert permission["authenticated"] and permission["entity_roles"] == {"*/*": ["admin"]}
+    assert "environment::delete" in permission["entity_permissions"]["*/*"]
+    assert permission["primary_namespace"] == "default"
+
+
+async def test_dry_run_solve_channels_and_package_search(api, local_channel):
+    solved = await api.call("GET", "specification", conda="gamma")
+    assert {p["name"] for p in solved["data"]["packages"]} == {"alpha", "beta", "gamma"}
+    assert solved["solve"] == solved["data"]["packages"]
+    code, message = await api.error("GET", "specification", conda="conflict-a,conflict-b")
+    assert code == 400 and "conflict-base" in message
+    channels = await api.call("GET", "channel")
+    assert channels["data"] == [{"id": 1, "name": local_channel}]
+    found = await api.call("GET", "package", search="con")
+    names = [p["name"] for p in found["data"]]
+    assert names[:3] == ["conflict-a", "conflict-b", "conflict-base"]  # prefix matches first
+    assert "ipykernel" not in names
+
+
+async def test_pagination_and_filters(api):
+    for index in range(5):
+        await api.wait(await api.submit(f"env{index}", "alpha"))
+    page = await api.call("GET", "environment", page="2", size="2", sort_by="name", order="desc")
+    assert [e["name"] for e in page["data"]] == ["env2", "env1"]
+    assert (page["page"], page["size"], page["count"]) == (2, 2, 5)
+    assert (await api.call("GET", "environment", search="v3"))["count"] == 1
+    assert (await api.call("GET", "environment", status="COMPLETED", packages="alpha"))["count"] == 5
+    assert (await api.call("GET", "environment", packages="gamma"))["count"] == 0
+    assert (await api.call("GET", "environment", page="99"))["data"] == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "params", "status", "message"),
+    [
+        ("POST", ("specification",), b"{not json", {}, 400, "not valid JSON"),
+        ("POST", ("specification",), {"specification": "name: [bad"}, {}, 400, "Invalid YAML"),
+        ("POST", ("specification",), {"specification": "name: x\n", "colour": "red"}, {}, 400, "unknown field(s) colour"),
+        ("POST", ("specification",), {"namespace": "a/b", "specification": "name: x\n"}, {}, 400, "namespace name"),
+        ("POST", ("specification",), {"namespace": "..", "specification": "name: x\n"}, {}, 400, "namespace name"),
+        ("POST", ("specification",), {"namespace": "x" * 300, "specification": "name: x\n"}, {}, 400, "characters"),
+        ("POST", ("specification",), {"namespace": "a\x00b", "specification": "name: x\n"}, {}, 400, "namespace name"),
+        ("POST", ("specification",), {"specification": "name: x\ndependencies: [alpha]\nchannels: [https://evil.invalid/c]\n"}, {}, 400, "not allowed"),
+        ("GET", ("environment",), None, {"page": "-1"}, 400, "page must be between"),
+        ("GET", ("environment",), None, {"page": "99999999999"}, 400, "page must be between"),
+        ("GET", ("environment",), None, {"size": "100000"}, 400, "size must be between"),
+        ("GET", ("environment",), None, {"sort_by": "password"}, 400, "cannot sort by password"),
+        ("GET", ("environment",), None, {"status": "HAPPY"}, 400, "status must be one of"),
+        ("GET", ("build", "424242"), None, {}, 404, "build 424242 does not exist"),
+        ("GET", ("build", "9" * 30), None, {}, 404, "does not exist"),
+        ("GET", ("environment", "default", "nope"), None, {}, 404, "does not exist"),
+        ("GET", ("environment", "default", "a%2Fb"), None, {}, 400, "environment name"),
+        ("GET", ("namespace", ".."), None, {}, 400, "namespace name"),
+        ("PUT", ("environment", "default", "nope"), {"colour": 1}, {}, 400, "unknown field(s)"),
+        ("GET", ("build", "1", "logs"), None, {"offset": "-5"}, 404, "does not exist"),
+    ],
+)
+async def test_bad_input_gets_a_clear_4xx_and_changes_nothing(api, method, path, body, params, status, message):
+    before = [e["id"] for e in (await api.call("GET", "environment"))["data"]]
+    code, text = await api.error(method, *path, body=body, **params)
+    assert code == status and message in text, text
+    with api.service.sessions() as session:
+        assert session.query(Build).count() == 0
+    assert [e["id"] for e in (await api.call("GET", "environment"))["data"]] == before
