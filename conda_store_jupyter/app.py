@@ -13,6 +13,7 @@ from .config import NAME_PATTERN, CondaStore
 from .db import open_database
 from .executor import BuildExecutor
 from .handlers import API_PREFIX, ROUTES
+from .kernels import KernelRegistry
 from .service import CondaStoreService, build_settings
 
 
@@ -24,7 +25,7 @@ class CondaStoreApp(ExtensionApp):
     # `jupyter conda-store` is a service: only this extension, no browser, land on the API.
     load_other_extensions = False
     extension_url = f"/{API_PREFIX}/"
-    classes = [CondaStore, BuildExecutor]
+    classes = [CondaStore, BuildExecutor, KernelRegistry]
 
     @default("open_browser")
     def _default_open_browser(self) -> bool:
@@ -41,7 +42,11 @@ class CondaStoreApp(ExtensionApp):
         self.executor = BuildExecutor(
             parent=self, sessions=sessions, settings=build_settings(self.conda_store)
         )
-        self.service = CondaStoreService(self.conda_store, sessions, self.executor.wake)
+        self.kernels = KernelRegistry(
+            parent=self, sessions=sessions, store_dir=self.conda_store.store_dir
+        )
+        self.executor.on_build_end = self.kernels.wake
+        self.service = CondaStoreService(self.conda_store, sessions, self._store_changed)
         self.settings["conda_store"] = self.conda_store
         self.settings["conda_store_service"] = self.service
         # `jupyter conda-store` serves many users; inside JupyterLab the server's user owns all.
@@ -65,10 +70,16 @@ class CondaStoreApp(ExtensionApp):
     def initialize_handlers(self) -> None:
         self.handlers.extend(ROUTES)
 
+    def _store_changed(self) -> None:
+        self.executor.wake()
+        self.kernels.wake()
+
     async def _start_jupyter_server_extension(self, serverapp) -> None:  # noqa: ANN001
         await self.executor.start()
+        await self.kernels.start()
 
     async def stop_extension(self) -> None:
+        await self.kernels.stop()
         await self.executor.stop()
         self.engine.dispose()
 

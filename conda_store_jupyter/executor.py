@@ -15,6 +15,7 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.context import BaseContext
 
@@ -106,6 +107,8 @@ class BuildExecutor(LoggingConfigurable):
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._last_heartbeat = 0.0
+        # Told when a build process ends, whatever the outcome (the kernel registry listens).
+        self.on_build_end: Callable[[], None] = lambda: None
 
     # -- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
@@ -191,6 +194,7 @@ class BuildExecutor(LoggingConfigurable):
                     f"the build process died ({how})",
                 )
             del self._running[running.build_id]
+            self.on_build_end()
             self.log.info("conda-store: build %s process ended (%s)", running.build_id, exitcode)
 
     def _watch_running(self) -> None:

@@ -96,13 +96,15 @@ class CondaStoreService:
         self,
         config: CondaStore,
         sessions: sessionmaker[Session],
-        wake_executor: Callable[[], None] = lambda: None,
+        on_change: Callable[[], None] = lambda: None,
     ):
         self.config = config
         self.sessions = sessions
         self.layout = StoreLayout(config.store_dir)
         self.policy = spec_policy(config)
-        self._wake_executor = wake_executor
+        # Told whenever this service changed the store (queued or canceled a build, moved or
+        # deleted an environment): wakes the executor and the kernel registry.
+        self._on_change = on_change
         self._gateway: rattler.Gateway | None = None
 
     # -- namespaces -------------------------------------------------------------------------
@@ -231,7 +233,7 @@ class CondaStoreService:
                     self._make_current(environment, existing, namespace)
                 return existing
             build = self._queue_build(session, environment, spec_row)
-        self._wake_executor()
+        self._on_change()
         return build
 
     def rebuild(self, build_id: int) -> Build:
@@ -242,7 +244,7 @@ class CondaStoreService:
             if environment.deleted_on is not None:
                 raise Conflict(f"environment of build {build_id} was deleted; it cannot be rebuilt")
             build = self._queue_build(session, environment, old.specification)
-        self._wake_executor()
+        self._on_change()
         return build
 
     def rollback(self, namespace: str, name: str, build_id: int) -> Environment:
@@ -258,6 +260,7 @@ class CondaStoreService:
                     "only a completed build can be made current"
                 )
             self._make_current(environment, build, namespace)
+        self._on_change()
         return environment
 
     def update_description(self, namespace: str, name: str, description: str) -> Environment:
@@ -279,7 +282,7 @@ class CondaStoreService:
                     build.ended_on = _now()
                 self._free_build(session, build, namespace)
         self.layout.remove_environment_link(namespace, name)
-        self._wake_executor()
+        self._on_change()
 
     # -- builds -----------------------------------------------------------------------------
     def list_builds(
@@ -313,7 +316,7 @@ class CondaStoreService:
                 raise Conflict(
                     f"build {build_id} is {build.status.value}; only a queued or running build can be canceled"
                 )
-        self._wake_executor()
+        self._on_change()
         return self.get_build(build_id)
 
     def delete_build(self, build_id: int) -> None:

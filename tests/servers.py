@@ -60,8 +60,13 @@ class StandaloneServer:
                 time.sleep(0.2)
 
     def get(self, path: str) -> dict:
+        """GET a path of this extension's API."""
+        return self.get_json(f"conda-store/api/v1/{path}")
+
+    def get_json(self, path: str) -> dict:
+        """GET any path of the server (e.g. api/kernelspecs)."""
         request = urllib.request.Request(
-            f"{self.url}/conda-store/api/v1/{path}", headers={"Authorization": f"token {self.token}"}
+            f"{self.url}/{path}", headers={"Authorization": f"token {self.token}"}
         )
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.load(response)

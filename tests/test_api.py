@@ -46,8 +46,11 @@ class Client:
         assert payload["status"] == "error"
         return raised.value.code, payload["message"]
 
-    async def submit(self, name: str, *dependencies: str, namespace: str = "default", **extra) -> int:
-        text = yaml.safe_dump({"name": name, "dependencies": list(dependencies)})
+    async def submit(self, name: str, *dependencies: str, namespace: str = "default", variables=None, **extra) -> int:
+        document = {"name": name, "dependencies": list(dependencies)}
+        if variables:
+            document["variables"] = variables
+        text = yaml.safe_dump(document)
         answer = await self.call("POST", "specification", body={"namespace": namespace, "specification": text, **extra})
         return answer["data"]["build_id"]
 

@@ -1,0 +1,284 @@
+"""A kernel for every environment whose current build can run one, written as ordinary kernel
+specs so that JupyterLab, `jupyter kernelspec list`, nbconvert and papermill all see them.
+
+The store is the truth; the kernels directory follows it. `KernelRegistry.sync()` computes the
+kernel specs the store calls for and rewrites only what differs: it never touches a kernel spec
+it did not write (each carries a `conda_store` marker naming this store). Rolling back rewrites
+the spec to run the rolled-back build, deleting an environment removes its kernel, and a server
+start reconciles whatever changed while it was down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import re
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from jupyter_core.paths import jupyter_data_dir
+from sqlalchemy.orm import Session, sessionmaker
+from traitlets import Bool, Float, List, Unicode, default
+from traitlets.config import LoggingConfigurable
+
+from .db import Build, BuildStatus, Environment, Namespace
+from .store import StoreLayout
+
+MARKER = "conda_store"
+MANAGED_BY = "conda-store-jupyter"
+
+# Activation as `conda activate` does it for a kernel: CONDA_PREFIX and PATH, then the
+# environment's activate.d scripts, then exec the kernel (so signals reach it directly).
+ACTIVATE_AND_EXEC = (
+    'prefix="$1"; shift; '
+    'export CONDA_PREFIX="$prefix" CONDA_DEFAULT_ENV="$prefix" CONDA_SHLVL=1 '
+    'PATH="$prefix/bin:$PATH"; '
+    'for script in "$prefix"/etc/conda/activate.d/*.sh; do [ -f "$script" ] && . "$script"; done; '
+    'exec "$@"'
+)
+_UNSAFE = re.compile(r"[^a-z0-9._-]+")
+
+
+@dataclass
+class WantedKernel:
+    """One kernel spec the store calls for."""
+
+    name: str
+    spec: dict[str, Any]
+    resources: Path | None = None  # a kernel's own directory (logos) inside the prefix
+    files: dict[str, bytes] = field(default_factory=dict)
+
+
+def kernel_name(prefix: str, namespace: str, environment: str) -> str:
+    return _UNSAFE.sub("-", f"{prefix}{namespace}--{environment}".lower())
+
+
+def can_run_kernel(prefix: Path) -> list[Path]:
+    """The kernel spec directories an environment ships (ipykernel ships python3's)."""
+    kernels = prefix / "share" / "jupyter" / "kernels"
+    try:
+        return sorted(path for path in kernels.iterdir() if (path / "kernel.json").is_file())
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+class KernelRegistry(LoggingConfigurable):
+    """Keeps one kernel spec per environment (and per extra kernel an environment ships)."""
+
+    enabled = Bool(True, help="Register a kernel for every environment that can run one.").tag(
+        config=True
+    )
+    name_prefix = Unicode(
+        "conda-store-", help="Prefix of the kernel names (kernel names are lowercase)."
+    ).tag(config=True)
+    namespaces = List(
+        Unicode(),
+        default_value=["*"],
+        help="Namespaces (glob patterns) whose environments get kernels.",
+    ).tag(config=True)
+    kernels_dir = Unicode(
+        help="Where the kernel specs are written (default: the user's Jupyter data dir, where "
+        "every Jupyter tool looks)."
+    ).tag(config=True)
+    poll_interval = Float(
+        1.0, help="Seconds between checks of the store for changes made by other processes."
+    ).tag(config=True)
+    display_name_template = Unicode(
+        "{language} [conda-store: {namespace}/{environment}]",
+        help="Display name of a kernel; {language}, {namespace}, {environment} are replaced.",
+    ).tag(config=True)
+
+    @default("kernels_dir")
+    def _default_kernels_dir(self) -> str:
+        return os.path.join(jupyter_data_dir(), "kernels")
+
+    def __init__(self, *, sessions: sessionmaker[Session], store_dir: str, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.sessions = sessions
+        self.layout = StoreLayout(store_dir)
+        self.store_dir = str(Path(store_dir).resolve())
+        self._fingerprint: tuple[Any, ...] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._wakeup: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------
+    async def start(self) -> None:
+        if not self.enabled:
+            return
+        self._loop = asyncio.get_running_loop()
+        self._wakeup = asyncio.Event()
+        await asyncio.to_thread(self.sync)
+        self._task = asyncio.create_task(self._watch(), name="conda-store kernel registry")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    def wake(self) -> None:
+        """Sync now (thread-safe): called when a build ends or an environment changes here."""
+        if self._loop is not None and self._wakeup is not None:
+            self._loop.call_soon_threadsafe(self._wakeup.set)
+
+    async def _watch(self) -> None:
+        assert self._wakeup is not None
+        while True:
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), self.poll_interval)
+            except asyncio.TimeoutError:
+                pass
+            self._wakeup.clear()
+            try:
+                await asyncio.to_thread(self.sync_if_changed)
+            except Exception:  # a bad pass (disk full, database hiccup) must not end the loop
+                self.log.exception("conda-store: kernel registry sync failed")
+
+    # -- sync -------------------------------------------------------------------------------
+    def _store_fingerprint(self) -> tuple[Any, ...]:
+        with self.sessions() as session:
+            return tuple(
+                session.execute(
+                    sa.select(sa.func.count(Environment.id), sa.func.max(Environment.updated_on),
+                              sa.func.max(Environment.current_build_id))
+                ).one()
+            )
+
+    def sync_if_changed(self) -> None:
+        """Cheap check first: environments change their updated_on whenever their current
+        build changes or they are deleted."""
+        fingerprint = self._store_fingerprint()
+        if fingerprint != self._fingerprint:
+            self.sync()
+            self._fingerprint = fingerprint
+
+    def wanted(self) -> dict[str, WantedKernel]:
+        with self.sessions() as session:
+            rows = session.execute(
+                sa.select(Environment.id, Environment.name, Namespace.name, Build.id, Build.build_dir,
+                          Build.specification_id)
+                .join(Namespace, Namespace.id == Environment.namespace_id)
+                .join(Build, Build.id == Environment.current_build_id)
+                .where(Environment.deleted_on.is_(None), Namespace.deleted_on.is_(None),
+                       Build.status == BuildStatus.COMPLETED)
+                .order_by(Environment.id)
+            ).all()
+            variables = self._variables(session, {row[5] for row in rows})
+        wanted: dict[str, WantedKernel] = {}
+        for environment_id, environment, namespace, build_id, build_dir, spec_id in rows:
+            if not build_dir or not self._registered_namespace(namespace):
+                continue
+            prefix = self.layout.build_prefix(namespace, build_dir)
+            base = kernel_name(self.name_prefix, namespace, environment)
+            if base in wanted:  # two names that differ only in case or unsafe characters
+                base = f"{base}-{hashlib.sha1(f'{namespace}/{environment}'.encode()).hexdigest()[:6]}"
+            for kernel_dir in can_run_kernel(prefix):
+                name = base if kernel_dir.name == "python3" else f"{base}-{_UNSAFE.sub('-', kernel_dir.name.lower())}"
+                wanted[name] = self._kernel(
+                    kernel_dir, prefix, name,
+                    metadata={"namespace": namespace, "environment": environment,
+                              "environment_id": environment_id, "build_id": build_id},
+                    variables=variables.get(spec_id, {}),
+                )
+        return wanted
+
+    def _registered_namespace(self, namespace: str) -> bool:
+        import fnmatch
+
+        return any(fnmatch.fnmatchcase(namespace, pattern) for pattern in self.namespaces)
+
+    @staticmethod
+    def _variables(session: Session, spec_ids: set[int]) -> dict[int, dict[str, str]]:
+        from .db import Specification
+
+        if not spec_ids:
+            return {}
+        result = {}
+        for spec_id, spec in session.execute(
+            sa.select(Specification.id, Specification.spec).where(Specification.id.in_(spec_ids))
+        ):
+            variables = spec.get("variables") if isinstance(spec, dict) else None
+            result[spec_id] = {str(k): str(v) for k, v in (variables or {}).items()}
+        return result
+
+    def _kernel(self, kernel_dir: Path, prefix: Path, name: str, metadata: dict[str, Any],
+                variables: dict[str, str]) -> WantedKernel:
+        shipped = json.loads((kernel_dir / "kernel.json").read_text())
+        argv = list(shipped.get("argv", []))
+        if argv and not os.path.isabs(argv[0]):
+            # ipykernel's own spec says "python": this environment's python, not the server's.
+            candidate = prefix / "bin" / argv[0]
+            argv[0] = str(candidate)
+        language = shipped.get("language", "python")
+        spec = {
+            **shipped,
+            "argv": ["/bin/bash", "-c", ACTIVATE_AND_EXEC, "conda-store-kernel", str(prefix), *argv],
+            "display_name": self.display_name_template.format(
+                language=language.capitalize() if language == "python" else shipped.get("display_name", language),
+                namespace=metadata["namespace"], environment=metadata["environment"],
+            ),
+            "language": language,
+            "env": {**shipped.get("env", {}), **variables},
+            "metadata": {
+                **shipped.get("metadata", {}),
+                MARKER: {"managed_by": MANAGED_BY, "store_dir": self.store_dir, **metadata},
+            },
+        }
+        return WantedKernel(name=name, spec=spec, resources=kernel_dir)
+
+    def _ours(self, directory: Path) -> bool:
+        try:
+            marker = json.loads((directory / "kernel.json").read_text()).get("metadata", {}).get(MARKER, {})
+        except (OSError, ValueError, AttributeError):
+            return False
+        return marker.get("managed_by") == MANAGED_BY and marker.get("store_dir") == self.store_dir
+
+    def registered(self) -> dict[str, dict[str, Any]]:
+        """Kernel specs on disk that this store wrote: {name: spec}."""
+        root = Path(self.kernels_dir)
+        found = {}
+        try:
+            candidates = [p for p in root.iterdir() if p.name.startswith(self.name_prefix)]
+        except FileNotFoundError:
+            return {}
+        for directory in candidates:
+            if self._ours(directory):
+                found[directory.name] = json.loads((directory / "kernel.json").read_text())
+        return found
+
+    def sync(self) -> None:
+        """Make the kernels directory match the store; only changed specs are written."""
+        wanted = self.wanted() if self.enabled else {}
+        present = self.registered()
+        root = Path(self.kernels_dir)
+        for name in present.keys() - wanted.keys():
+            shutil.rmtree(root / name, ignore_errors=True)
+            self.log.info("conda-store: kernel %s removed", name)
+        for name, kernel in wanted.items():
+            if present.get(name) == kernel.spec:
+                continue
+            if (root / name).exists() and name not in present:
+                self.log.warning("conda-store: kernel %s exists and is not ours; left alone", name)
+                continue
+            self._write(root / name, kernel)
+            self.log.info("conda-store: kernel %s -> build %s", name, kernel.spec["metadata"][MARKER]["build_id"])
+
+    @staticmethod
+    def _write(directory: Path, kernel: WantedKernel) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        if kernel.resources is not None:
+            for resource in kernel.resources.iterdir():
+                if resource.name != "kernel.json" and resource.is_file():
+                    shutil.copyfile(resource, directory / resource.name)
+        temporary = directory / f".kernel.json.{uuid.uuid4().hex}"
+        temporary.write_text(json.dumps(kernel.spec, indent=1))
+        os.replace(temporary, directory / "kernel.json")  # readers see the old or the new spec
