@@ -243,8 +243,8 @@ class BuildExecutor(LoggingConfigurable):
     def _finish_build(self, build_id: int, status: BuildStatus, reason: str) -> None:
         with self.sessions() as session, session.begin():
             build = session.get(Build, build_id)
-            if build is None:
-                return
+            if build is None or build.status == BuildStatus.COMPLETED:
+                return  # it finished well before we got to it: its prefix is the real thing
             if build.build_dir:
                 self.layout.remove_prefix(build.environment.namespace.name, build.build_dir)
             if build.status == BuildStatus.BUILDING:

@@ -34,14 +34,19 @@ MARKER = "conda_store"
 MANAGED_BY = "conda-store-jupyter"
 
 # Activation as `conda activate` does it for a kernel: CONDA_PREFIX and PATH, then the
-# environment's activate.d scripts, then exec the kernel (so signals reach it directly).
-ACTIVATE_AND_EXEC = (
-    'prefix="$1"; shift; '
-    'export CONDA_PREFIX="$prefix" CONDA_DEFAULT_ENV="$prefix" CONDA_SHLVL=1 '
-    'PATH="$prefix/bin:$PATH"; '
-    'for script in "$prefix"/etc/conda/activate.d/*.sh; do [ -f "$script" ] && . "$script"; done; '
-    'exec "$@"'
-)
+# environment's activate.d scripts, then exec the kernel (so signals reach it directly). Written
+# beside each kernel.json and named through {resource_dir}, which keeps the specs small: a
+# listing of a thousand of them stays cheap to read and to send.
+ACTIVATE_SCRIPT = "conda-store-activate.sh"
+ACTIVATE_AND_EXEC = """#!/bin/bash
+# Written by conda-store-jupyter: activate a conda environment, then run the kernel in it.
+prefix="$1"; shift
+export CONDA_PREFIX="$prefix" CONDA_DEFAULT_ENV="$prefix" CONDA_SHLVL=1 PATH="$prefix/bin:$PATH"
+for script in "$prefix"/etc/conda/activate.d/*.sh; do
+  [ -f "$script" ] && . "$script"
+done
+exec "$@"
+"""
 _UNSAFE = re.compile(r"[^a-z0-9._-]+")
 
 
@@ -221,7 +226,7 @@ class KernelRegistry(LoggingConfigurable):
         language = shipped.get("language", "python")
         spec = {
             **shipped,
-            "argv": ["/bin/bash", "-c", ACTIVATE_AND_EXEC, "conda-store-kernel", str(prefix), *argv],
+            "argv": ["/bin/bash", f"{{resource_dir}}/{ACTIVATE_SCRIPT}", str(prefix), *argv],
             "display_name": self.display_name_template.format(
                 language=language.capitalize() if language == "python" else shipped.get("display_name", language),
                 namespace=metadata["namespace"], environment=metadata["environment"],
@@ -279,6 +284,9 @@ class KernelRegistry(LoggingConfigurable):
             for resource in kernel.resources.iterdir():
                 if resource.name != "kernel.json" and resource.is_file():
                     shutil.copyfile(resource, directory / resource.name)
+        script = directory / ACTIVATE_SCRIPT
+        if not script.is_file() or script.read_text() != ACTIVATE_AND_EXEC:
+            script.write_text(ACTIVATE_AND_EXEC)
         temporary = directory / f".kernel.json.{uuid.uuid4().hex}"
         temporary.write_text(json.dumps(kernel.spec, indent=1))
         os.replace(temporary, directory / "kernel.json")  # readers see the old or the new spec

@@ -429,3 +429,17 @@ def test_namespaces(store):
     with pytest.raises(NotFound):
         service.get_namespace("team-a")
     service.create_namespace("team-a")  # the name is free again
+
+
+def test_stopping_right_after_a_build_completes_keeps_it(store):
+    """The executor may not have reaped a finished build process when the server stops: the
+    completed build must survive that (it once had its prefix removed)."""
+    service = store.service
+    for index in range(3):
+        build = service.submit_specification("default", spec(f"quick{index}", "alpha"))
+        wait_until(lambda: service.get_build(build.id).status == BuildStatus.COMPLETED, interval=0.001)
+        store.stop_executor()
+        done = service.get_build(build.id)
+        assert done.status == BuildStatus.COMPLETED
+        assert installed(store.prefix(done)) == {"alpha": "2.0"}
+        store.start_executor()
