@@ -59,12 +59,14 @@ def build_json(build: Build, *, with_specification: bool = True) -> dict[str, An
 
 
 def environment_json(environment: Environment) -> dict[str, Any]:
-    current = environment.current_build
+    # Until its first build completes, an environment reports that build as current (see
+    # CondaStoreService._attach_pending_builds).
+    current = environment.current_build or getattr(environment, "pending_build", None)
     return {
         "id": environment.id,
         "namespace": namespace_json(environment.namespace),
         "name": environment.name,
-        "current_build_id": environment.current_build_id,
+        "current_build_id": current.id if current else None,
         "current_build": build_json(current, with_specification=False) if current else None,
         "description": environment.description,
         "updated_on": iso(environment.updated_on),

@@ -9,12 +9,14 @@ from traitlets import default
 
 from . import __version__
 from .auth import PERSONAL_BINDINGS, SHARED_BINDINGS
-from .config import NAME_PATTERN, CondaStore
+from .config import CondaStore
 from .db import open_database
+from .errors import SpecError
 from .executor import BuildExecutor
 from .handlers import API_PREFIX, ROUTES
 from .kernels import KernelRegistry
 from .service import CondaStoreService, build_settings
+from .spec import validate_name
 
 
 class CondaStoreApp(ExtensionApp):
@@ -47,6 +49,7 @@ class CondaStoreApp(ExtensionApp):
         )
         self.executor.on_build_end = self.kernels.wake
         self.service = CondaStoreService(self.conda_store, sessions, self._store_changed)
+        self.service.ensure_namespace(self.conda_store.default_namespace)
         self.settings["conda_store"] = self.conda_store
         self.settings["conda_store_service"] = self.service
         # `jupyter conda-store` serves many users; inside JupyterLab the server's user owns all.
@@ -65,7 +68,10 @@ class CondaStoreApp(ExtensionApp):
         )
 
     def _primary_namespace(self, username: str) -> str:
-        return username if NAME_PATTERN.match(username) else self.conda_store.default_namespace
+        try:
+            return validate_name("namespace", username)
+        except SpecError:
+            return self.conda_store.default_namespace
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(ROUTES)

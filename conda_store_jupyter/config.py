@@ -7,15 +7,12 @@ same in `jupyter_server_config.py`, on the command line and in `jupyter conda-st
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 from jupyter_core.paths import jupyter_data_dir
 from traitlets import Dict, Float, List, TraitError, Unicode, default, validate
 from traitlets.config import LoggingConfigurable
 
-# Namespace names become directory names and URL segments: keep them boring.
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
 class CondaStore(LoggingConfigurable):
@@ -145,9 +142,10 @@ class CondaStore(LoggingConfigurable):
 
     @validate("default_namespace")
     def _validate_default_namespace(self, proposal: dict) -> str:
-        if not NAME_PATTERN.match(proposal["value"]):
-            raise TraitError(
-                f"CondaStore.default_namespace {proposal['value']!r} is not a valid namespace name "
-                "(letters, digits, '.', '_' and '-', starting with a letter or digit)"
-            )
-        return proposal["value"]
+        from .errors import SpecError
+        from .spec import validate_name
+
+        try:
+            return validate_name("namespace", proposal["value"])
+        except SpecError as error:
+            raise TraitError(f"CondaStore.default_namespace: {error.message}") from None

@@ -17,11 +17,12 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import rattler
+from rattler.exceptions import GatewayError, InvalidChannelError
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from .build import BuildSettings
-from .buildlog import read_log
+from .buildlog import log_size, read_log
 from .config import CondaStore
 from .db import Build, BuildArtifact, BuildArtifactType, BuildStatus, Environment, Namespace
 from .db import Specification as SpecificationRow
@@ -120,6 +121,16 @@ class CondaStoreService:
         with self.sessions() as session:
             return self._namespace(session, name)
 
+    def ensure_namespace(self, name: str) -> None:
+        """Create the namespace unless it exists (two processes may race: both succeed)."""
+        validate_name("namespace", name)
+        try:
+            with self.sessions() as session, session.begin():
+                if self._find_namespace(session, name) is None:
+                    session.add(Namespace(name=name))
+        except sa.exc.IntegrityError:
+            pass  # created meanwhile by another process
+
     def create_namespace(self, name: str) -> Namespace:
         validate_name("namespace", name)
         with self.sessions() as session, session.begin():
@@ -159,7 +170,9 @@ class CondaStoreService:
 
     def get_environment(self, namespace: str, name: str) -> Environment:
         with self.sessions() as session:
-            return self._environment(session, namespace, name)
+            environment = self._environment(session, namespace, name)
+            self._attach_pending_builds(session, [environment])
+            return environment
 
     def submit_specification(
         self,
@@ -340,7 +353,10 @@ class CondaStoreService:
             self._build(session, build_id)
         if offset < 0:
             raise SpecError("offset must be 0 or more")
-        return read_log(self.layout.log_path(build_id), offset)
+        path = self.layout.log_path(build_id)
+        if offset > log_size(path):  # nothing there yet (and seek() fails on absurd offsets)
+            return b"", offset
+        return read_log(path, offset)
 
     def wait_for_build(self, build_id: int, timeout: float = 600.0, interval: float = 0.1) -> Build:
         """Block until the build is final (for scripts and tests)."""
@@ -365,6 +381,9 @@ class CondaStoreService:
             return str(path)
         if status != BuildStatus.COMPLETED or not build_dir:
             raise NotFound(f"build {build_id} is {status.value}: only a completed build has an archive")
+        if not self.layout.build_prefix(namespace, build_dir).is_dir():
+            # Its environment (or namespace) was deleted: the prefix went, the archive can't be made.
+            raise NotFound(f"build {build_id} has no archive: its prefix was removed")
         import conda_pack  # only archive downloads pay for the import
 
         temporary = path.with_name(f".part-{uuid.uuid4().hex}-{path.name}")
@@ -411,6 +430,8 @@ class CondaStoreService:
             records = await solve(spec.channels, spec.dependencies, host_platform(), self.gateway)
         except SolveFailed as error:
             raise SpecError(f"cannot solve for {error.platform}: {error.message}") from None
+        except (GatewayError, InvalidChannelError) as error:  # unreachable or malformed channel
+            raise _channel_error(spec.channels, error) from None
         return [
             {"name": r.name.normalized, "version": str(r.version), "build": str(r.build),
              "channel": str(r.channel or ""), "subdir": r.subdir, "url": str(r.url)}
@@ -421,7 +442,10 @@ class CondaStoreService:
         """Package names in the channels containing `search` (prefix matches first)."""
         check_channels_allowed(channels, self.policy)
         sources = list(channels or self.config.channels)
-        names = await self.gateway.names(sources, [host_platform(), "noarch"])
+        try:
+            names = await self.gateway.names(sources, [host_platform(), "noarch"])
+        except (GatewayError, InvalidChannelError) as error:  # unreachable or malformed channel
+            raise _channel_error(sources, error) from None
         needle = search.lower()
         found = sorted(
             {str(name.normalized) for name in names if needle in name.normalized},
@@ -473,13 +497,16 @@ class CondaStoreService:
             )
         columns = {"name": Environment.name, "namespace": Namespace.name, "id": Environment.id,
                    "updated_on": Environment.updated_on}
-        return self._page(
+        environments, count = self._page(
             query.options(
                 selectinload(Environment.namespace),
                 selectinload(Environment.current_build).selectinload(Build.artifacts),
             ),
             page, columns, [Namespace.name, Environment.name],
         )
+        with self.sessions() as session:
+            self._attach_pending_builds(session, environments)
+        return environments, count
 
     def page_builds(
         self,
@@ -591,6 +618,27 @@ class CondaStoreService:
         return environment
 
     @staticmethod
+    def _attach_pending_builds(session: Session, environments: Sequence[Environment]) -> None:
+        """Set `pending_build` on environments that have no completed build yet: their newest
+        build, which the API reports as the current one (as conda-store does, so its clients can
+        wait on `namespace/name` right after creating it). The database keeps current_build_id
+        empty until a build completes: links and kernels only ever see complete builds."""
+        waiting = {e.id: e for e in environments if e.current_build_id is None}
+        for environment in environments:
+            environment.pending_build = None
+        if not waiting:
+            return
+        newest = (
+            sa.select(sa.func.max(Build.id))
+            .where(Build.environment_id.in_(waiting), Build.deleted_on.is_(None))
+            .group_by(Build.environment_id)
+        )
+        for build in session.scalars(
+            sa.select(Build).where(Build.id.in_(newest)).options(selectinload(Build.artifacts))
+        ):
+            waiting[build.environment_id].pending_build = build
+
+    @staticmethod
     def _build(session: Session, build_id: int) -> Build:
         build = session.get(Build, build_id)
         if build is None or build.deleted_on is not None:
@@ -646,6 +694,11 @@ class CondaStoreService:
 
 def _renamed(spec: Specification, name: str) -> Specification:
     return dataclasses.replace(spec, name=name)
+
+
+def _channel_error(channels: Sequence[str], error: Exception) -> SpecError:
+    reason = ": ".join(line.strip() for line in str(error).splitlines() if line.strip())
+    return SpecError(f"cannot read channel(s) {', '.join(channels)}: {reason}")
 
 
 def _escape_like(text: str) -> str:

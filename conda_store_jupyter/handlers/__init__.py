@@ -1,7 +1,7 @@
 """REST routes, relative to the server's base_url (ExtensionApp prepends it).
 
-Path segments are matched loosely (`[^/]+`) and validated in the handler, so a hostile name
-gets a 400 naming the problem rather than a bare 404.
+Path segments, names and build ids alike, are matched loosely (`[^/]+`) and validated in the
+handler, so a hostile name or id gets a JSON 400 naming the problem rather than a bare HTML 404.
 """
 
 from .builds import (
@@ -23,7 +23,7 @@ from .status import PermissionHandler, StatusHandler
 
 API_PREFIX = "conda-store/api/v1"
 _NAME = r"([^/]+)"
-_ID = r"(\d+)"
+_ID = r"([^/]+)"  # validated by CondaStoreHandler.id_argument (400 if not a number)
 
 ROUTES = [
     (rf"{API_PREFIX}/?", StatusHandler),

@@ -49,4 +49,5 @@ async def send_artifact(handler: CondaStoreHandler, build_id: int, kind: str) ->
         while chunk := await asyncio.to_thread(file.read, CHUNK):
             handler.write(chunk)
             await handler.flush()
-    handler.finish()
+    # An empty file flushes nothing: without this APIHandler.finish labels it application/json.
+    handler.finish(set_content_type=content_type)

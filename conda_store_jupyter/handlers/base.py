@@ -102,6 +102,9 @@ class CondaStoreHandler(ExtensionHandlerMixin, APIHandler):
 
     @staticmethod
     def id_argument(value: str) -> int:
+        if not (value.isascii() and value.isdigit()):
+            shown = value if len(value) <= 40 else f"{value[:40]}..."
+            raise SpecError(f"build id must be a non-negative integer, got {shown!r}")
         number = int(value)
         if number > MAX_ID:
             raise NotFound(f"build {value} does not exist")

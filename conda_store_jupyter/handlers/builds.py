@@ -111,10 +111,10 @@ class BuildLogHandler(CondaStoreHandler):
         build = await readable_build(self, self.id_argument(build_id))
         offset = self.int_argument("offset", 0)
         data, next_offset = await self.run(self.service.read_log, build.id, offset)
-        self.set_header("Content-Type", "text/plain; charset=utf-8")
         self.set_header("X-Log-Offset", str(next_offset))
         self.set_header("X-Build-Status", build.status.value)
-        self.finish(data)
+        # APIHandler.finish would otherwise label the text application/json.
+        self.finish(data, set_content_type="text/plain; charset=utf-8")
 
 
 class BuildLogStreamHandler(CondaStoreHandler):

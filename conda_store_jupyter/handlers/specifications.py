@@ -46,7 +46,9 @@ class SpecificationHandler(CondaStoreHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        channels = [c for value in self.get_arguments("channel") for c in value.split(",") if c]
+        # conda-store's client (`conda-store solve`) sends `channels`; its server reads `channel`.
+        given = self.get_arguments("channel") + self.get_arguments("channels")
+        channels = [c for value in given for c in value.split(",") if c]
         conda = [p for value in self.get_arguments("conda") for p in value.split(",") if p]
         pip = [p for value in self.get_arguments("pip") for p in value.split(",") if p]
         if not conda:
