@@ -86,9 +86,7 @@ class CondaStoreHandler(ExtensionHandlerMixin, APIHandler):
         order = self.get_argument("order", "asc").lower()
         if order not in ("asc", "desc"):
             raise SpecError(f"order must be asc or desc, got {order!r}")
-        sort_by = tuple(
-            name for value in self.get_arguments("sort_by") for name in value.split(",") if name
-        )
+        sort_by = tuple(self.list_argument("sort_by"))
         return Page(
             page=self.int_argument("page", 1, minimum=1, maximum=10**9),
             size=self.int_argument("size", default_size, minimum=1, maximum=MAX_PAGE_SIZE),
@@ -99,6 +97,15 @@ class CondaStoreHandler(ExtensionHandlerMixin, APIHandler):
     @staticmethod
     def name_argument(kind: str, value: str) -> str:
         return validate_name(kind, value)
+
+    def optional_name_argument(self, kind: str, argument: str) -> str | None:
+        """A validated name from the query (`?namespace=...`), or None when absent."""
+        value = self.get_argument(argument, None)
+        return None if value is None else validate_name(kind, value)
+
+    def list_argument(self, argument: str) -> list[str]:
+        """Repeated and comma-separated values alike: `?packages=a&packages=b,c`."""
+        return [item for value in self.get_arguments(argument) for item in value.split(",") if item]
 
     @staticmethod
     def id_argument(value: str) -> int:

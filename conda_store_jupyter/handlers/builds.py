@@ -24,8 +24,6 @@ class BuildListHandler(CondaStoreHandler):
     @authorized
     async def get(self) -> None:
         page = self.page_argument()
-        namespace = self.get_argument("namespace", None)
-        name = self.get_argument("name", None)
         environment_id = self.get_argument("environment_id", None)
         builds, count = await self.run(
             self.service.page_builds,
@@ -33,9 +31,9 @@ class BuildListHandler(CondaStoreHandler):
             page,
             status=status_argument(self),
             environment_id=self.int_argument("environment_id", 0) if environment_id else None,
-            namespace=self.name_argument("namespace", namespace) if namespace is not None else None,
-            name=self.name_argument("environment", name) if name is not None else None,
-            packages=[p for value in self.get_arguments("packages") for p in value.split(",") if p],
+            namespace=self.optional_name_argument("namespace", "namespace"),
+            name=self.optional_name_argument("environment", "name"),
+            packages=self.list_argument("packages"),
             artifact=self.get_argument("artifact", None),
         )
         self.finish_page([build_json(b, with_specification=False) for b in builds], count, page)

@@ -27,17 +27,15 @@ class EnvironmentListHandler(CondaStoreHandler):
     @authorized
     async def get(self) -> None:
         page = self.page_argument()
-        namespace = self.get_argument("namespace", None)
-        name = self.get_argument("name", None)
         environments, count = await self.run(
             self.service.page_environments,
             self.caller,
             page,
-            namespace=self.name_argument("namespace", namespace) if namespace is not None else None,
-            name=self.name_argument("environment", name) if name is not None else None,
+            namespace=self.optional_name_argument("namespace", "namespace"),
+            name=self.optional_name_argument("environment", "name"),
             status=status_argument(self),
             search=self.get_argument("search", None),
-            packages=[p for value in self.get_arguments("packages") for p in value.split(",") if p],
+            packages=self.list_argument("packages"),
         )
         self.finish_page([environment_json(e) for e in environments], count, page)
 

@@ -19,7 +19,7 @@ class PackageHandler(CondaStoreHandler):
     @authorized
     async def get(self) -> None:
         page = self.page_argument(default_size=50)
-        channels = [c for value in self.get_arguments("channel") for c in value.split(",") if c]
+        channels = self.list_argument("channel")
         names = await self.service.search_packages(self.get_argument("search", ""), channels)
         start = (page.page - 1) * page.size
         self.finish_page(names[start : start + page.size], len(names), page)

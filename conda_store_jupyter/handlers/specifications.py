@@ -47,10 +47,9 @@ class SpecificationHandler(CondaStoreHandler):
     @authorized
     async def get(self) -> None:
         # conda-store's client (`conda-store solve`) sends `channels`; its server reads `channel`.
-        given = self.get_arguments("channel") + self.get_arguments("channels")
-        channels = [c for value in given for c in value.split(",") if c]
-        conda = [p for value in self.get_arguments("conda") for p in value.split(",") if p]
-        pip = [p for value in self.get_arguments("pip") for p in value.split(",") if p]
+        channels = self.list_argument("channel") + self.list_argument("channels")
+        conda = self.list_argument("conda")
+        pip = self.list_argument("pip")
         if not conda:
             raise SpecError("give at least one conda package to solve: ?conda=python&conda=numpy")
         packages = await self.service.dry_run_solve(channels, conda, pip)
