@@ -26,6 +26,9 @@ $lab_list"
 echo "== pytest"
 python -m pytest -p no:cacheprovider -ra || fail "pytest"
 
+echo "== jest (front-end unit tests)"
+jlpm test --ci || fail "jest"
+
 echo "== galata (ui-tests) in Chromium"
 (cd ui-tests && CI=1 jlpm playwright test) || fail "galata"
 

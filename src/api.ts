@@ -1,15 +1,70 @@
 import { ServerConnection } from '@jupyterlab/services';
 
-import { requestAPI } from './request';
-import { ICondaStoreAPI } from './tokens';
+import {
+  ArtifactKind,
+  BuildStatus,
+  IBuild,
+  IBuildDiff,
+  IChannel,
+  IEnvironment,
+  INamespace,
+  IPackage,
+  IPage,
+  IPermissions,
+  ISpecificationRequest
+} from './models';
+import { SSEParser } from './sse';
+import { CondaStoreError, QueryValue, apiURL, fetchAPI, requestAPI } from './request';
 
 /** GET / : the service's status. */
 export interface IServerStatus {
   version: string;
 }
 
+/** What a list call may filter and sort on. */
+export interface IListOptions {
+  page?: number;
+  size?: number;
+  sort_by?: string | string[];
+  order?: 'asc' | 'desc';
+}
+
+export interface IEnvironmentQuery extends IListOptions {
+  namespace?: string;
+  name?: string;
+  search?: string;
+  status?: BuildStatus;
+  packages?: string[];
+}
+
+export interface IBuildQuery extends IListOptions {
+  namespace?: string;
+  name?: string;
+  environment_id?: number;
+  status?: BuildStatus;
+}
+
+/** Callbacks of a live log stream. */
+export interface ILogStreamHandlers {
+  /** The build's status, at the start and on every change. */
+  onStatus?: (status: BuildStatus) => void;
+  /** One line of the log; `offset` is the byte offset after it (to resume from). */
+  onLine?: (line: string, offset: number | null) => void;
+  /** The build reached a final status; the stream ends after this. */
+  onEnd?: (status: BuildStatus) => void;
+}
+
+export interface ILogStreamOptions {
+  /** Byte offset to start from (to resume). */
+  offset?: number;
+  signal?: AbortSignal;
+}
+
+/** The largest page the API gives. */
+export const MAX_PAGE_SIZE = 1000;
+
 /** Typed client of the conda-store REST API, shared by every plugin through a token. */
-export class CondaStoreAPI implements ICondaStoreAPI {
+export class CondaStoreAPI {
   constructor(
     private readonly _settings: ServerConnection.ISettings = ServerConnection.makeSettings()
   ) {}
@@ -18,8 +73,309 @@ export class CondaStoreAPI implements ICondaStoreAPI {
     return this._settings;
   }
 
+  // -- plumbing ----------------------------------------------------------------------------
+
+  private async _data<T>(
+    endPoint: string,
+    init: RequestInit = {},
+    query?: Record<string, QueryValue>
+  ): Promise<T> {
+    const body = await requestAPI<T>(endPoint, init, this._settings, query);
+    return body.data as T;
+  }
+
+  private async _page<T>(endPoint: string, query: Record<string, QueryValue>): Promise<IPage<T>> {
+    const body = await requestAPI<T[]>(endPoint, {}, this._settings, query);
+    const items = body.data ?? [];
+    return {
+      items,
+      page: body.page ?? 1,
+      size: body.size ?? items.length,
+      count: body.count ?? items.length
+    };
+  }
+
+  private _json(method: string, body: unknown): RequestInit {
+    return {
+      method,
+      body: JSON.stringify(body),
+      headers: { 'Content-Type': 'application/json' }
+    };
+  }
+
+  private static _path(...segments: Array<string | number>): string {
+    return segments.map(s => encodeURIComponent(String(s))).join('/') + '/';
+  }
+
+  private static _list(options: IListOptions): Record<string, QueryValue> {
+    return {
+      page: options.page,
+      size: options.size,
+      sort_by: options.sort_by,
+      order: options.order
+    };
+  }
+
+  // -- status ------------------------------------------------------------------------------
+
   async status(): Promise<IServerStatus> {
-    const body = await requestAPI<IServerStatus>('', {}, this._settings);
-    return body.data as IServerStatus;
+    return this._data<IServerStatus>('');
+  }
+
+  async permissions(): Promise<IPermissions> {
+    return this._data<IPermissions>('permission/');
+  }
+
+  // -- namespaces --------------------------------------------------------------------------
+
+  async listNamespaces(options: IListOptions = {}): Promise<IPage<INamespace>> {
+    return this._page<INamespace>('namespace/', {
+      ...CondaStoreAPI._list({ size: MAX_PAGE_SIZE, ...options })
+    });
+  }
+
+  async getNamespace(name: string): Promise<INamespace> {
+    return this._data<INamespace>(CondaStoreAPI._path('namespace', name));
+  }
+
+  async createNamespace(name: string): Promise<void> {
+    await this._data<null>(CondaStoreAPI._path('namespace', name), { method: 'POST' });
+  }
+
+  async deleteNamespace(name: string): Promise<void> {
+    await this._data<null>(CondaStoreAPI._path('namespace', name), { method: 'DELETE' });
+  }
+
+  // -- environments ------------------------------------------------------------------------
+
+  async listEnvironments(query: IEnvironmentQuery = {}): Promise<IPage<IEnvironment>> {
+    return this._page<IEnvironment>('environment/', {
+      namespace: query.namespace,
+      name: query.name,
+      search: query.search,
+      status: query.status,
+      packages: query.packages,
+      ...CondaStoreAPI._list({ size: MAX_PAGE_SIZE, ...query })
+    });
+  }
+
+  async getEnvironment(namespace: string, name: string): Promise<IEnvironment> {
+    return this._data<IEnvironment>(CondaStoreAPI._path('environment', namespace, name));
+  }
+
+  /** Make `buildId` the environment's current build (roll back or forward). */
+  async setCurrentBuild(namespace: string, name: string, buildId: number): Promise<IEnvironment> {
+    return this._data<IEnvironment>(
+      CondaStoreAPI._path('environment', namespace, name),
+      this._json('PUT', { build_id: buildId })
+    );
+  }
+
+  async updateDescription(
+    namespace: string,
+    name: string,
+    description: string
+  ): Promise<IEnvironment> {
+    return this._data<IEnvironment>(
+      CondaStoreAPI._path('environment', namespace, name),
+      this._json('PUT', { description })
+    );
+  }
+
+  async deleteEnvironment(namespace: string, name: string): Promise<void> {
+    await this._data<null>(CondaStoreAPI._path('environment', namespace, name), {
+      method: 'DELETE'
+    });
+  }
+
+  // -- specifications ----------------------------------------------------------------------
+
+  /** Create or update an environment from a specification; resolves with the build id. */
+  async submitSpecification(request: ISpecificationRequest): Promise<number> {
+    const data = await this._data<{ build_id: number }>(
+      'specification/',
+      this._json('POST', request)
+    );
+    return data.build_id;
+  }
+
+  // -- builds ------------------------------------------------------------------------------
+
+  async listBuilds(query: IBuildQuery = {}): Promise<IPage<IBuild>> {
+    return this._page<IBuild>('build/', {
+      namespace: query.namespace,
+      name: query.name,
+      environment_id: query.environment_id,
+      status: query.status,
+      ...CondaStoreAPI._list({ size: 100, ...query })
+    });
+  }
+
+  async getBuild(id: number): Promise<IBuild> {
+    return this._data<IBuild>(CondaStoreAPI._path('build', id));
+  }
+
+  /** A new build of the same specification; resolves with its id. */
+  async rebuild(id: number): Promise<number> {
+    const data = await this._data<{ build_id: number }>(CondaStoreAPI._path('build', id), {
+      method: 'PUT'
+    });
+    return data.build_id;
+  }
+
+  async cancelBuild(id: number): Promise<IBuild> {
+    return this._data<IBuild>(`${CondaStoreAPI._path('build', id)}cancel/`, { method: 'PUT' });
+  }
+
+  async deleteBuild(id: number): Promise<void> {
+    await this._data<null>(CondaStoreAPI._path('build', id), { method: 'DELETE' });
+  }
+
+  async buildPackages(
+    id: number,
+    options: IListOptions & { search?: string } = {}
+  ): Promise<IPage<IPackage>> {
+    return this._page<IPackage>(`${CondaStoreAPI._path('build', id)}packages/`, {
+      search: options.search,
+      ...CondaStoreAPI._list({ size: MAX_PAGE_SIZE, ...options })
+    });
+  }
+
+  async diffBuilds(from: number, to: number): Promise<IBuildDiff> {
+    return this._data<IBuildDiff>(CondaStoreAPI._path('build', from, 'diff', to));
+  }
+
+  /** The whole log as text. */
+  async buildLog(id: number): Promise<string> {
+    const response = await fetchAPI(`${CondaStoreAPI._path('build', id)}logs/`, {}, this._settings);
+    return response.text();
+  }
+
+  /**
+   * Follow a build's log live (server-sent events over fetch, so the token header goes along).
+   * Resolves when the build is final and the stream ended, or when `signal` aborts.
+   */
+  async streamLog(
+    id: number,
+    handlers: ILogStreamHandlers,
+    options: ILogStreamOptions = {}
+  ): Promise<void> {
+    let response: Response;
+    try {
+      response = await fetchAPI(
+        `${CondaStoreAPI._path('build', id)}logs/stream/`,
+        { signal: options.signal, headers: { Accept: 'text/event-stream' } },
+        this._settings,
+        { offset: options.offset || undefined }
+      );
+    } catch (error) {
+      if ((error as Error)?.name === 'AbortError') {
+        return;
+      }
+      throw error;
+    }
+    const parser = new SSEParser();
+    const dispatch = (events: ReturnType<SSEParser['feed']>) => {
+      for (const event of events) {
+        dispatchLogEvent(event.event, event.data, event.id, handlers);
+      }
+    };
+    if (!response.body) {
+      // No streaming body (an old browser): parse the whole answer at once.
+      dispatch(parser.feed(await response.text()));
+      dispatch(parser.end());
+      return;
+    }
+    const reader = response.body.getReader();
+    // Abort ends a pending read too (fetch does it in browsers; this covers any fetch).
+    const onAbort = () => void reader.cancel().catch(() => undefined);
+    options.signal?.addEventListener('abort', onAbort);
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done || options.signal?.aborted) {
+          break;
+        }
+        dispatch(parser.feedBytes(value));
+      }
+      if (!options.signal?.aborted) {
+        dispatch(parser.end());
+      }
+    } catch (error) {
+      if ((error as Error)?.name === 'AbortError' || options.signal?.aborted) {
+        return;
+      }
+      throw new CondaStoreError(
+        `The log stream of build ${id} broke off: ${(error as Error).message}`,
+        0
+      );
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+      reader.releaseLock();
+    }
+  }
+
+  // -- artifacts ---------------------------------------------------------------------------
+
+  /**
+   * URL to download an artifact of a build, under the server's base URL. Cookie auth works in
+   * JupyterLab; when the settings carry a token it goes along as `?token=` for plain links.
+   */
+  artifactURL(id: number, kind: ArtifactKind): string {
+    const path = kind === 'logs' ? 'logs' : kind;
+    const url = apiURL(`${CondaStoreAPI._path('build', id)}${path}/`, this._settings);
+    const token = this._settings.token;
+    return token ? `${url}?token=${encodeURIComponent(token)}` : url;
+  }
+
+  // -- channels and packages ----------------------------------------------------------------
+
+  async channels(): Promise<IChannel[]> {
+    return this._data<IChannel[]>('channel/');
+  }
+
+  /** Package names starting with or containing `search`, for completion. */
+  async searchPackages(search: string, channels: string[] = [], size = 50): Promise<string[]> {
+    const page = await this._page<{ name: string }>('package/', {
+      search,
+      channel: channels,
+      size
+    });
+    return page.items.map(item => item.name);
+  }
+}
+
+/** Turn one server-sent event of a build log stream into handler calls. */
+export function dispatchLogEvent(
+  event: string,
+  data: string,
+  id: string | null,
+  handlers: ILogStreamHandlers
+): void {
+  switch (event) {
+    case 'status':
+    case 'end': {
+      let status: BuildStatus | undefined;
+      try {
+        status = (JSON.parse(data) as { status: BuildStatus }).status;
+      } catch {
+        status = undefined;
+      }
+      if (status) {
+        if (event === 'status') {
+          handlers.onStatus?.(status);
+        } else {
+          handlers.onEnd?.(status);
+        }
+      }
+      break;
+    }
+    case 'log': {
+      const offset = id !== null && /^\d+$/.test(id) ? Number(id) : null;
+      handlers.onLine?.(data, offset);
+      break;
+    }
+    default:
+      break;
   }
 }

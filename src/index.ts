@@ -1,13 +1,47 @@
 import {
   ILabShell,
+  ILayoutRestorer,
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette } from '@jupyterlab/apputils';
+import {
+  ICommandPalette,
+  InputDialog,
+  MainAreaWidget,
+  WidgetTracker,
+  showErrorMessage
+} from '@jupyterlab/apputils';
+import { IEditorServices } from '@jupyterlab/codeeditor';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
 
 import { CondaStoreAPI } from './api';
+import { errorText } from './components';
+import { createEnvironmentDialog, newNamespaceDialog } from './dialogs';
+import { condaIcon } from './icons';
+import { EnvironmentsModel } from './model';
 import { CondaStoreSidebar } from './sidebar';
-import { CommandIDs, ICondaStoreAPI, PLUGIN_ID, SIDEBAR_ID } from './tokens';
+import {
+  CommandIDs,
+  ICondaStoreAPI,
+  IEnvironmentsModel,
+  PLUGIN_ID,
+  SIDEBAR_ID
+} from './tokens';
+import { EnvironmentViewModel, IDraft, ViewTab } from './view/model';
+import { EnvironmentPanel, createEnvironmentWidget, viewId } from './view/panel';
+
+/** The settings of the panel (schema/plugin.json). */
+interface ISettings {
+  refreshInterval: number;
+  idleRefreshInterval: number;
+  openAfterCreate: boolean;
+}
+
+const DEFAULT_SETTINGS: ISettings = {
+  refreshInterval: 2,
+  idleRefreshInterval: 0,
+  openAfterCreate: true
+};
 
 /** The API client, provided to every other plugin of the extension. */
 const apiPlugin: JupyterFrontEndPlugin<ICondaStoreAPI> = {
@@ -19,28 +53,307 @@ const apiPlugin: JupyterFrontEndPlugin<ICondaStoreAPI> = {
     new CondaStoreAPI(app.serviceManager.serverSettings)
 };
 
-/** The left sidebar panel and the command that opens it. */
-const sidebarPlugin: JupyterFrontEndPlugin<void> = {
-  id: PLUGIN_ID,
-  description: 'The conda-store sidebar panel.',
+/** The namespaces and environments, refreshed live while something builds. */
+const environmentsPlugin: JupyterFrontEndPlugin<IEnvironmentsModel> = {
+  id: '@conda-store-jupyter/labextension:environments',
+  description: 'The namespaces and environments of the conda-store, with their states.',
   autoStart: true,
-  requires: [ICondaStoreAPI, ILabShell],
-  optional: [ICommandPalette],
+  requires: [ICondaStoreAPI],
+  provides: IEnvironmentsModel,
+  activate: (app: JupyterFrontEnd, api: ICondaStoreAPI): IEnvironmentsModel =>
+    new EnvironmentsModel(api, {
+      interval: DEFAULT_SETTINGS.refreshInterval * 1000,
+      idleInterval: DEFAULT_SETTINGS.idleRefreshInterval * 1000
+    })
+};
+
+/** The sidebar, the environment views, the dialogs and their commands. */
+const panelPlugin: JupyterFrontEndPlugin<void> = {
+  id: PLUGIN_ID,
+  description: 'The conda-store panel: sidebar, environment views and commands.',
+  autoStart: true,
+  requires: [ICondaStoreAPI, IEnvironmentsModel, ILabShell],
+  optional: [ICommandPalette, ISettingRegistry, IEditorServices, ILayoutRestorer],
   activate: (
     app: JupyterFrontEnd,
     api: ICondaStoreAPI,
+    environments: IEnvironmentsModel,
     labShell: ILabShell,
-    palette: ICommandPalette | null
+    palette: ICommandPalette | null,
+    settingRegistry: ISettingRegistry | null,
+    editorServices: IEditorServices | null,
+    restorer: ILayoutRestorer | null
   ): void => {
-    const sidebar = new CondaStoreSidebar(api);
-    labShell.add(sidebar, 'left', { rank: 850 });
+    const { commands } = app;
+    const settings: ISettings = { ...DEFAULT_SETTINGS };
+    const model = environments as EnvironmentsModel;
+    const tracker = new WidgetTracker<MainAreaWidget<EnvironmentPanel>>({
+      namespace: 'conda-store-environments'
+    });
 
-    app.commands.addCommand(CommandIDs.openPanel, {
+    const applySettings = () => {
+      model.configure?.({
+        interval: settings.refreshInterval * 1000,
+        idleInterval: settings.idleRefreshInterval * 1000
+      });
+      tracker.forEach(widget => {
+        widget.content.model.interval = settings.refreshInterval * 1000;
+      });
+    };
+    if (settingRegistry) {
+      settingRegistry
+        .load(PLUGIN_ID)
+        .then(loaded => {
+          const read = () => {
+            Object.assign(settings, DEFAULT_SETTINGS, loaded.composite as Partial<ISettings>);
+            applySettings();
+          };
+          read();
+          loaded.changed.connect(read);
+        })
+        .catch(reason => console.warn('conda-store: cannot load the settings', reason));
+    }
+
+    const views = new Map<string, MainAreaWidget<EnvironmentPanel>>();
+    const sidebar = new CondaStoreSidebar(model, commands);
+    labShell.add(sidebar, 'left', { rank: 850 });
+    restorer?.add(sidebar, SIDEBAR_ID);
+
+    /** Open (or show) an environment's view. */
+    const openView = (
+      namespace: string,
+      name: string,
+      options: { draft?: IDraft; tab?: ViewTab; buildId?: number; activate?: boolean } = {}
+    ): MainAreaWidget<EnvironmentPanel> => {
+      const id = viewId(namespace, name);
+      let widget = views.get(id);
+      if (widget && options.draft && !widget.content.model.isDraft) {
+        widget.content.model.setSpecText(options.draft.text);
+      }
+      if (!widget) {
+        const viewModel = new EnvironmentViewModel({
+          api,
+          namespace,
+          name,
+          draft: options.draft,
+          environments: model,
+          kernelspecs: app.serviceManager.kernelspecs,
+          interval: settings.refreshInterval * 1000
+        });
+        widget = createEnvironmentWidget({
+          model: viewModel,
+          commands,
+          editorFactory: editorServices
+            ? options => editorServices.factoryService.newInlineEditor(options)
+            : null
+        });
+        const created = widget;
+        views.set(id, created);
+        created.disposed.connect(() => views.delete(id));
+        // Drafts are not restored after a reload: only environments that exist are tracked.
+        const track = () => {
+          if (!viewModel.isDraft && !tracker.has(created)) {
+            void tracker.add(created);
+          }
+        };
+        viewModel.changed.connect(track);
+        track();
+        labShell.add(widget, 'main');
+        if (!options.draft) {
+          void viewModel.refresh();
+        }
+      }
+      const viewModel = widget.content.model;
+      if (options.buildId !== undefined) {
+        viewModel.selectBuild(options.buildId);
+      }
+      if (options.tab) {
+        viewModel.tab = options.tab;
+      }
+      if (options.activate !== false) {
+        labShell.activateById(widget.id);
+      }
+      return widget;
+    };
+
+    commands.addCommand(CommandIDs.openPanel, {
       label: 'Open the conda-store panel',
+      caption: 'Show the conda environments in the left sidebar',
+      icon: args => (args['isPalette'] ? undefined : condaIcon),
       execute: () => labShell.activateById(SIDEBAR_ID)
     });
-    palette?.addItem({ command: CommandIDs.openPanel, category: 'conda-store' });
+
+    commands.addCommand(CommandIDs.refresh, {
+      label: 'Refresh conda environments',
+      execute: () => model.refresh()
+    });
+
+    commands.addCommand(CommandIDs.openEnvironment, {
+      label: args =>
+        args['namespace'] && args['name']
+          ? `Open ${args['namespace']}/${args['name']}`
+          : 'Open conda environment…',
+      caption: 'Open an environment: its specification, builds, log, packages and artifacts',
+      describedBy: {
+        args: {
+          type: 'object',
+          properties: {
+            namespace: { type: 'string', description: 'The namespace of the environment' },
+            name: { type: 'string', description: 'The name of the environment' },
+            tab: {
+              type: 'string',
+              enum: ['specification', 'builds', 'log', 'packages', 'artifacts']
+            },
+            buildId: { type: 'number', description: 'The build to select' }
+          }
+        }
+      },
+      execute: async args => {
+        let namespace = args['namespace'] as string | undefined;
+        let name = args['name'] as string | undefined;
+        if (!namespace || !name) {
+          await model.refresh();
+          const items = model.entries.map(
+            e => `${e.environment.namespace.name}/${e.environment.name}`
+          );
+          if (!items.length) {
+            await showErrorMessage(
+              'No conda environments',
+              'There is no environment to open yet. Create one with “New conda environment”.'
+            );
+            return;
+          }
+          const choice = await InputDialog.getItem({
+            title: 'Open conda environment',
+            label: 'Environment',
+            items
+          });
+          if (!choice.button.accept || !choice.value) {
+            return;
+          }
+          [namespace, name] = choice.value.split('/');
+        }
+        openView(namespace, name, {
+          tab: args['tab'] as ViewTab | undefined,
+          buildId: args['buildId'] as number | undefined
+        });
+      }
+    });
+
+    let primaryNamespace: string | null = null;
+    const defaultNamespace = async (): Promise<string> => {
+      if (primaryNamespace === null) {
+        try {
+          primaryNamespace = (await api.permissions()).primary_namespace || 'default';
+        } catch {
+          primaryNamespace = 'default';
+        }
+      }
+      return primaryNamespace;
+    };
+    const namespaceNames = () =>
+      Array.from(
+        new Set([
+          ...model.namespaces.map(n => n.name),
+          ...model.entries.map(e => e.environment.namespace.name)
+        ])
+      ).sort();
+
+    commands.addCommand(CommandIDs.newEnvironment, {
+      label: args => (args['isPalette'] ? 'New conda environment' : 'New environment…'),
+      caption: 'Create a conda environment from a template or a file',
+      icon: args => (args['isPalette'] ? undefined : condaIcon),
+      execute: async args => {
+        if (!model.loaded) {
+          await model.refresh();
+        }
+        const given = args['namespace'] as string | undefined;
+        const options = {
+          namespaces: namespaceNames(),
+          defaultNamespace: given || (await defaultNamespace()),
+          exists: (ns: string, name: string) => !!model.entry(ns, name)
+        };
+        let initial = {};
+        let error: string | null = null;
+        for (;;) {
+          const request = await createEnvironmentDialog({ ...options, error }, initial);
+          if (!request) {
+            return;
+          }
+          if (!request.buildNow) {
+            openView(request.namespace, request.name, {
+              draft: { text: request.text, isLockfile: request.isLockfile },
+              tab: 'specification'
+            });
+            return;
+          }
+          try {
+            const buildId = await api.submitSpecification({
+              namespace: request.namespace,
+              specification: request.text,
+              is_lockfile: request.isLockfile,
+              environment_name: request.name
+            });
+            void model.refresh();
+            if (settings.openAfterCreate) {
+              openView(request.namespace, request.name, { tab: 'log', buildId });
+            }
+            return;
+          } catch (reason) {
+            error = errorText(reason, `create ${request.namespace}/${request.name}`);
+            initial = {
+              namespace: request.namespace,
+              name: request.name,
+              buildNow: true
+            };
+          }
+        }
+      }
+    });
+
+    commands.addCommand(CommandIDs.newNamespace, {
+      label: args => (args['isPalette'] ? 'New conda-store namespace' : 'New namespace…'),
+      caption: 'Create a namespace to group environments',
+      execute: async () => {
+        const name = await newNamespaceDialog(
+          value => api.createNamespace(value),
+          namespaceNames()
+        );
+        if (name) {
+          await model.refresh();
+        }
+      }
+    });
+
+    if (palette) {
+      const category = 'conda-store';
+      for (const command of [
+        CommandIDs.openPanel,
+        CommandIDs.newEnvironment,
+        CommandIDs.openEnvironment,
+        CommandIDs.newNamespace,
+        CommandIDs.refresh
+      ]) {
+        palette.addItem({
+          command,
+          category,
+          args: { isPalette: true }
+        });
+      }
+    }
+
+    if (restorer) {
+      void restorer.restore(tracker, {
+        command: CommandIDs.openEnvironment,
+        args: widget => ({
+          namespace: widget.content.model.namespace,
+          name: widget.content.model.name
+        }),
+        name: widget => `${widget.content.model.namespace}/${widget.content.model.name}`,
+        when: app.serviceManager.ready
+      });
+    }
   }
 };
 
-export default [apiPlugin, sidebarPlugin];
+export default [apiPlugin, environmentsPlugin, panelPlugin];

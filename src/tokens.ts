@@ -1,7 +1,9 @@
-import { ServerConnection } from '@jupyterlab/services';
 import { Token } from '@lumino/coreutils';
+import { ISignal } from '@lumino/signaling';
 
-import type { IServerStatus } from './api';
+import type { CondaStoreAPI } from './api';
+import type { BuildStatus, IEnvironment, INamespace } from './models';
+import type { CondaStoreError } from './request';
 
 /** Plugin IDs, command IDs and DOM ids shared by the plugins and the UI tests. */
 export const PLUGIN_ID = '@conda-store-jupyter/labextension:plugin';
@@ -9,15 +11,52 @@ export const SIDEBAR_ID = 'jp-CondaStore-sidebar';
 
 export namespace CommandIDs {
   export const openPanel = 'conda-store:open-panel';
+  export const refresh = 'conda-store:refresh';
+  export const newEnvironment = 'conda-store:new-environment';
+  export const newNamespace = 'conda-store:new-namespace';
+  export const openEnvironment = 'conda-store:open-environment';
 }
 
-/** The typed API client; other plugins of this extension ask for it by this token. */
-export interface ICondaStoreAPI {
-  readonly serverSettings: ServerConnection.ISettings;
-  status(): Promise<IServerStatus>;
-}
+/** The typed API client: every public member of `CondaStoreAPI`. */
+export type ICondaStoreAPI = { [K in keyof CondaStoreAPI]: CondaStoreAPI[K] };
 
 export const ICondaStoreAPI = new Token<ICondaStoreAPI>(
   '@conda-store-jupyter/labextension:ICondaStoreAPI',
   'Client of the conda-store-jupyter REST API.'
+);
+
+/** What the sidebar shows for one environment: its state in one word. */
+export type EnvironmentState = 'ready' | 'building' | 'queued' | 'failed' | 'canceled' | 'empty';
+
+export interface IEnvironmentEntry {
+  environment: IEnvironment;
+  state: EnvironmentState;
+  /** The build that is queued or building, if any. */
+  activeBuildId: number | null;
+  activeStatus: BuildStatus | null;
+  /** A short sentence explaining the state (for tooltips and screen readers). */
+  detail: string;
+}
+
+/**
+ * The namespaces and environments the user can read, with a state per environment, refreshed
+ * live while something builds and quiet otherwise. Shared by the sidebar and the views.
+ */
+export interface IEnvironmentsModel {
+  readonly changed: ISignal<IEnvironmentsModel, void>;
+  readonly namespaces: ReadonlyArray<INamespace>;
+  readonly entries: ReadonlyArray<IEnvironmentEntry>;
+  readonly loaded: boolean;
+  readonly error: CondaStoreError | Error | null;
+  readonly version: string | null;
+  /** True while any build is queued or running. */
+  readonly building: boolean;
+  /** Refresh now, whatever the polling state; resolves when done. */
+  refresh(): Promise<void>;
+  entry(namespace: string, name: string): IEnvironmentEntry | undefined;
+}
+
+export const IEnvironmentsModel = new Token<IEnvironmentsModel>(
+  '@conda-store-jupyter/labextension:IEnvironmentsModel',
+  'The namespaces and environments of the conda-store, refreshed live while builds run.'
 );

@@ -5,6 +5,8 @@ const baseConfig = require('@jupyterlab/galata/lib/playwright-config');
 
 module.exports = {
   ...baseConfig,
+  // One server, one store: tests run one after the other (builds compete for 2 cores anyway).
+  workers: 1,
   reporter: [['list'], ['html', { open: 'never' }]],
   use: {
     ...baseConfig.use,

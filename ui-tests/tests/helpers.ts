@@ -1,8 +1,21 @@
-import { IJupyterLabPageFixture } from '@jupyterlab/galata';
-import { Locator } from '@playwright/test';
+import { IJupyterLabPageFixture, expect } from '@jupyterlab/galata';
+import { APIRequestContext, Locator } from '@playwright/test';
 
 /** DOM id of the sidebar, as in src/tokens.ts. */
 export const SIDEBAR_ID = 'jp-CondaStore-sidebar';
+
+export const API = '/conda-store/api/v1';
+
+/** A short suffix making names unique when a server is reused between runs. */
+export function unique(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36).slice(-5)}`;
+}
+
+/** DOM id of an environment's view, as viewId() in src/view/panel.tsx makes it. */
+export function viewId(namespace: string, name: string): string {
+  const safe = (s: string) => s.replace(/[^A-Za-z0-9_-]/g, c => `_${c.charCodeAt(0).toString(16)}`);
+  return `jp-CondaStore-env-${safe(namespace)}--${safe(name)}`;
+}
 
 /** Open the conda-store sidebar through its tab in the left bar and return it. */
 export async function openSidebar(page: IJupyterLabPageFixture): Promise<Locator> {
@@ -10,4 +23,175 @@ export async function openSidebar(page: IJupyterLabPageFixture): Promise<Locator
   const sidebar = page.locator(`#${SIDEBAR_ID}`);
   await sidebar.waitFor({ state: 'visible' });
   return sidebar;
+}
+
+// -------------------------------------------------------------------------------------------
+// The REST API, to set up and check state without the UI
+
+export async function submit(
+  request: APIRequestContext,
+  namespace: string,
+  specification: string
+): Promise<number> {
+  const response = await request.post(`${API}/specification/`, {
+    data: { namespace, specification }
+  });
+  expect(response.ok(), await response.text()).toBeTruthy();
+  return (await response.json()).data.build_id;
+}
+
+export async function buildStatus(request: APIRequestContext, id: number): Promise<string> {
+  const response = await request.get(`${API}/build/${id}/`);
+  return (await response.json()).data.status;
+}
+
+/** Wait for a build to reach a final status; returns it. */
+export async function waitForBuild(
+  request: APIRequestContext,
+  id: number,
+  timeout = 120_000
+): Promise<string> {
+  let status = '';
+  await expect
+    .poll(
+      async () => {
+        status = await buildStatus(request, id);
+        return ['COMPLETED', 'FAILED', 'CANCELED'].includes(status);
+      },
+      { timeout, intervals: [250, 500, 1000] }
+    )
+    .toBe(true);
+  return status;
+}
+
+export async function environmentExists(
+  request: APIRequestContext,
+  namespace: string,
+  name: string
+): Promise<boolean> {
+  const response = await request.get(`${API}/environment/${namespace}/${name}/`);
+  return response.ok();
+}
+
+// -------------------------------------------------------------------------------------------
+// The page object
+
+export class CondaStorePage {
+  constructor(readonly page: IJupyterLabPageFixture) {}
+
+  get sidebar(): Locator {
+    return this.page.locator(`#${SIDEBAR_ID}`);
+  }
+
+  async openSidebar(): Promise<Locator> {
+    return openSidebar(this.page);
+  }
+
+  /** The sidebar's item of an environment. */
+  item(namespace: string, name: string): Locator {
+    return this.sidebar.locator(`[data-environment="${namespace}/${name}"]`);
+  }
+
+  /** The main-area view of an environment. */
+  view(namespace: string, name: string): EnvironmentView {
+    return new EnvironmentView(this.page, this.page.locator(`#${viewId(namespace, name)}`));
+  }
+
+  async openEnvironment(namespace: string, name: string): Promise<EnvironmentView> {
+    await this.openSidebar();
+    await this.item(namespace, name).getByRole('button').click();
+    const view = this.view(namespace, name);
+    await view.root.waitFor({ state: 'visible' });
+    return view;
+  }
+
+  /** Fill the New environment dialog and press Create. */
+  async createEnvironment(options: {
+    name: string;
+    namespace?: string;
+    source: 'python' | 'blank' | 'file';
+    file?: { name: string; text: string };
+    buildNow?: boolean;
+  }): Promise<EnvironmentView> {
+    await this.openSidebar();
+    await this.sidebar.getByRole('button', { name: 'New environment', exact: true }).click();
+    const dialog = this.page.locator('.jp-Dialog');
+    await expect(dialog.getByText('New conda environment')).toBeVisible();
+    await dialog.getByRole('textbox', { name: 'Name' }).fill(options.name);
+    const namespace = options.namespace ?? 'default';
+    await dialog.getByRole('combobox', { name: 'Namespace' }).fill(namespace);
+    const label = { python: 'Python with ipykernel', blank: 'Blank', file: 'A file' }[options.source];
+    await dialog.getByRole('radio', { name: new RegExp(`^${label}`) }).check();
+    if (options.file) {
+      await dialog.getByLabel('Specification file').setInputFiles({
+        name: options.file.name,
+        mimeType: 'text/yaml',
+        buffer: Buffer.from(options.file.text)
+      });
+      await expect(dialog.getByText(`${options.file.name}:`)).toBeVisible();
+    }
+    if (options.buildNow) {
+      await dialog.getByRole('checkbox', { name: /Build right away/ }).check();
+    }
+    await dialog.getByRole('button', { name: 'Create' }).click();
+    await expect(dialog).toHaveCount(0);
+    const view = this.view(namespace, options.name);
+    await view.root.waitFor({ state: 'visible' });
+    return view;
+  }
+}
+
+export class EnvironmentView {
+  constructor(
+    readonly page: IJupyterLabPageFixture,
+    readonly root: Locator
+  ) {}
+
+  tab(name: 'Specification' | 'Builds' | 'Log' | 'Packages' | 'Artifacts'): Locator {
+    return this.root.getByRole('tab', { name: new RegExp(`^${name}`) });
+  }
+
+  async showTab(name: 'Specification' | 'Builds' | 'Log' | 'Packages' | 'Artifacts'): Promise<Locator> {
+    await this.tab(name).click();
+    await expect(this.tab(name)).toHaveAttribute('aria-selected', 'true');
+    return this.panel(name);
+  }
+
+  panel(name: string): Locator {
+    return this.root.locator(`[role="tabpanel"][data-panel="${name.toLowerCase()}"]`);
+  }
+
+  /** The state badge in the header. */
+  get badge(): Locator {
+    return this.root.locator('.jp-CondaStore-viewTitle .jp-CondaStore-badge');
+  }
+
+  get editor(): Locator {
+    return this.root.locator('.jp-CondaStore-yamlEditor .cm-content');
+  }
+
+  /** Replace the YAML editor's text (as a paste would: no auto-indent). */
+  async setYaml(text: string): Promise<void> {
+    await this.editor.click();
+    await this.page.keyboard.press('Control+A');
+    await this.page.keyboard.press('Delete');
+    await this.page.keyboard.insertText(text);
+  }
+
+  get saveAndBuild(): Locator {
+    return this.root.getByRole('button', { name: 'Save and build' });
+  }
+
+  get logLines(): Locator {
+    return this.root.locator('.jp-CondaStore-logLine');
+  }
+
+  /** The row of a build in the Builds tab. */
+  buildRow(id: number): Locator {
+    return this.panel('builds').locator(`tr[data-build-id="${id}"]`);
+  }
+
+  get buildRows(): Locator {
+    return this.panel('builds').locator('tbody tr');
+  }
 }

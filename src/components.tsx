@@ -1,0 +1,144 @@
+/** Small React pieces shared by the sidebar, the environment view and the dialogs. */
+import { ISignal } from '@lumino/signaling';
+import React, { useEffect, useReducer } from 'react';
+
+import { BuildStatus } from './models';
+import { STATE_LABELS } from './model';
+import { CondaStoreError } from './request';
+import { EnvironmentState } from './tokens';
+
+/** Re-render when a signal fires. */
+export function useSignal(signal: ISignal<unknown, unknown> | null | undefined): void {
+  const [, bump] = useReducer((n: number) => n + 1, 0);
+  useEffect(() => {
+    if (!signal) {
+      return;
+    }
+    const slot = () => bump();
+    signal.connect(slot);
+    return () => {
+      signal.disconnect(slot);
+    };
+  }, [signal]);
+}
+
+/** The badge of an environment's state. */
+export function StateBadge(props: { state: EnvironmentState; title?: string }): JSX.Element {
+  return (
+    <span className="jp-CondaStore-badge" data-state={props.state} title={props.title}>
+      {STATE_LABELS[props.state]}
+    </span>
+  );
+}
+
+const BUILD_STATE: Record<BuildStatus, EnvironmentState> = {
+  QUEUED: 'queued',
+  BUILDING: 'building',
+  COMPLETED: 'ready',
+  FAILED: 'failed',
+  CANCELED: 'canceled'
+};
+
+/** The badge of a build's status (the API's words, in lower case). */
+export function BuildBadge(props: { status: BuildStatus; title?: string }): JSX.Element {
+  return (
+    <span
+      className="jp-CondaStore-badge"
+      data-state={BUILD_STATE[props.status]}
+      data-status={props.status}
+      title={props.title}
+    >
+      {props.status.toLowerCase()}
+    </span>
+  );
+}
+
+/** What to tell a person about an error, in words they can act on. */
+export function errorText(error: unknown, doing?: string): string {
+  const prefix = doing ? `Could not ${doing}: ` : '';
+  if (error instanceof CondaStoreError) {
+    if (error.isExtensionMissing) {
+      return 'The conda-store-jupyter server extension is not available on this server.';
+    }
+    if (error.status === 403) {
+      const end = error.message.endsWith('.') ? '' : '.';
+      return `${prefix}${error.message}${end} Ask an administrator of the namespace for that role.`;
+    }
+    return `${prefix}${error.message}`;
+  }
+  return `${prefix}${(error as Error)?.message ?? String(error)}`;
+}
+
+/** An error shown where it happened. */
+export function ErrorMessage(props: {
+  error: unknown;
+  doing?: string;
+  onDismiss?: () => void;
+}): JSX.Element | null {
+  if (!props.error) {
+    return null;
+  }
+  return (
+    <div className="jp-CondaStore-error" role="alert">
+      <span>{errorText(props.error, props.doing)}</span>
+      {props.onDismiss && (
+        <button
+          className="jp-CondaStore-linkButton"
+          onClick={props.onDismiss}
+          aria-label="Dismiss the message"
+        >
+          Dismiss
+        </button>
+      )}
+    </div>
+  );
+}
+
+/** Bytes as KiB/MiB/GiB. */
+export function formatSize(bytes: number | null | undefined): string {
+  if (bytes === null || bytes === undefined || bytes <= 0) {
+    return '—';
+  }
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+/** A duration in words: 0.4 s, 12 s, 3 min 5 s, 1 h 2 min. */
+export function formatDuration(ms: number | null): string {
+  if (ms === null || ms < 0 || !isFinite(ms)) {
+    return '—';
+  }
+  const seconds = ms / 1000;
+  if (seconds < 10) {
+    return `${seconds.toFixed(1)} s`;
+  }
+  if (seconds < 60) {
+    return `${Math.round(seconds)} s`;
+  }
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) {
+    return `${minutes} min ${Math.round(seconds % 60)} s`;
+  }
+  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+}
+
+/** A date and time in the user's locale, short. */
+export function formatTime(date: Date | null): string {
+  if (!date) {
+    return '—';
+  }
+  return date.toLocaleString(undefined, {
+    year: 'numeric',
+    month: 'short',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit'
+  });
+}

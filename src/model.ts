@@ -1,0 +1,285 @@
+import { IDisposable } from '@lumino/disposable';
+import { Poll } from '@lumino/polling';
+import { ISignal, Signal } from '@lumino/signaling';
+
+import { IBuild, IEnvironment, INamespace, isActive } from './models';
+import { CondaStoreError } from './request';
+import {
+  EnvironmentState,
+  ICondaStoreAPI,
+  IEnvironmentEntry,
+  IEnvironmentsModel
+} from './tokens';
+
+/** How many of the most recent builds one refresh looks at (all active ones are among them). */
+const RECENT_BUILDS = 200;
+
+export interface IEnvironmentsModelOptions {
+  /** Milliseconds between refreshes while something builds. */
+  interval?: number;
+  /** Milliseconds between refreshes when nothing builds; 0: only on demand. */
+  idleInterval?: number;
+}
+
+/**
+ * The namespaces and environments of the store with a state per environment.
+ *
+ * A `Poll` refreshes it every `interval` while any build is queued or running, backing off on
+ * errors; when nothing builds, or nobody looks (the sidebar hidden, the browser tab hidden), it
+ * stands by and sends nothing. `refresh()` (after an action, on showing the panel) forces one.
+ */
+export class EnvironmentsModel implements IEnvironmentsModel, IDisposable {
+  constructor(
+    private readonly _api: ICondaStoreAPI,
+    options: IEnvironmentsModelOptions = {}
+  ) {
+    this._interval = options.interval ?? 2000;
+    this._idleInterval = options.idleInterval ?? 0;
+    this._poll = new Poll({
+      auto: false,
+      factory: () => this._fetch(),
+      frequency: { interval: this._interval, backoff: true, max: 5 * 60 * 1000 },
+      name: '@conda-store-jupyter/labextension:environments',
+      standby: () => this._standby()
+    });
+  }
+
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  get namespaces(): ReadonlyArray<INamespace> {
+    return this._namespaces;
+  }
+
+  get entries(): ReadonlyArray<IEnvironmentEntry> {
+    return this._entries;
+  }
+
+  get loaded(): boolean {
+    return this._loaded;
+  }
+
+  get error(): CondaStoreError | Error | null {
+    return this._error;
+  }
+
+  get version(): string | null {
+    return this._version;
+  }
+
+  get building(): boolean {
+    return this._entries.some(entry => entry.activeBuildId !== null);
+  }
+
+  get isDisposed(): boolean {
+    return this._poll.isDisposed;
+  }
+
+  /** Whether someone looks at the model (the sidebar is visible, or a view asks for it). */
+  get active(): boolean {
+    return this._active;
+  }
+
+  set active(value: boolean) {
+    if (value === this._active) {
+      return;
+    }
+    this._active = value;
+    if (value) {
+      void this.refresh();
+    }
+  }
+
+  /** Change how often it refreshes (milliseconds); from the settings. */
+  configure(options: IEnvironmentsModelOptions): void {
+    this._interval = Math.max(500, options.interval ?? this._interval);
+    this._idleInterval = Math.max(0, options.idleInterval ?? this._idleInterval);
+    this._poll.frequency = {
+      ...this._poll.frequency,
+      interval: this._interval,
+      max: Math.max(this._poll.frequency.max, this._interval)
+    };
+  }
+
+  entry(namespace: string, name: string): IEnvironmentEntry | undefined {
+    return this._entries.find(
+      e => e.environment.namespace.name === namespace && e.environment.name === name
+    );
+  }
+
+  async refresh(): Promise<void> {
+    if (this.isDisposed) {
+      return;
+    }
+    this._force = true;
+    if (this._poll.state.phase === 'constructed') {
+      await this._poll.start();
+    } else {
+      await this._poll.refresh();
+    }
+    await this._poll.tick.catch(() => undefined);
+  }
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    this._poll.dispose();
+    Signal.clearData(this);
+  }
+
+  private _standby(): boolean {
+    if (this._force) {
+      return false;
+    }
+    if (!this._active || document.visibilityState === 'hidden') {
+      return true;
+    }
+    if (this.building || this._error) {
+      return false;
+    }
+    // Idle: refresh now and then only if the settings ask for it.
+    return !(this._idleInterval > 0 && Date.now() - this._lastFetch >= this._idleInterval);
+  }
+
+  private async _fetch(): Promise<void> {
+    this._force = false;
+    try {
+      if (this._version === null) {
+        this._version = (await this._api.status()).version;
+      }
+      const [namespaces, environments, builds] = await Promise.all([
+        this._api.listNamespaces(),
+        this._api.listEnvironments({ sort_by: ['namespace', 'name'] }),
+        this._api.listBuilds({ sort_by: 'id', order: 'desc', size: RECENT_BUILDS })
+      ]);
+      const latest = new Map<number, IBuild>();
+      const active = new Map<number, IBuild>();
+      for (const build of builds.items) {
+        if (!latest.has(build.environment_id)) {
+          latest.set(build.environment_id, build);
+        }
+        if (isActive(build.status)) {
+          const seen = active.get(build.environment_id);
+          // A running build says more than one waiting behind it.
+          if (!seen || (seen.status === 'QUEUED' && build.status === 'BUILDING')) {
+            active.set(build.environment_id, build);
+          }
+        }
+      }
+      // Environments without a current build and out of the recent window: ask for their last.
+      const unknown = environments.items.filter(
+        e => e.current_build === null && !latest.has(e.id)
+      );
+      await Promise.all(
+        unknown.map(async e => {
+          const page = await this._api.listBuilds({
+            environment_id: e.id,
+            sort_by: 'id',
+            order: 'desc',
+            size: 1
+          });
+          if (page.items[0]) {
+            latest.set(e.id, page.items[0]);
+          }
+        })
+      );
+      this._namespaces = [...namespaces.items].sort((a, b) => a.name.localeCompare(b.name));
+      this._entries = environments.items
+        .map(environment =>
+          entryOf(environment, active.get(environment.id), latest.get(environment.id))
+        )
+        .sort(
+          (a, b) =>
+            a.environment.namespace.name.localeCompare(b.environment.namespace.name) ||
+            a.environment.name.localeCompare(b.environment.name)
+        );
+      this._error = null;
+      this._loaded = true;
+      this._lastFetch = Date.now();
+      this._changed.emit();
+    } catch (error) {
+      this._error = error as Error;
+      this._loaded = true;
+      this._changed.emit();
+      throw error; // the poll backs off
+    }
+  }
+
+  private _active = false;
+  private _changed = new Signal<this, void>(this);
+  private _entries: IEnvironmentEntry[] = [];
+  private _error: CondaStoreError | Error | null = null;
+  private _force = false;
+  private _idleInterval: number;
+  private _interval: number;
+  private _lastFetch = 0;
+  private _loaded = false;
+  private _namespaces: INamespace[] = [];
+  private _poll: Poll;
+  private _version: string | null = null;
+}
+
+/** One environment's state in one word, and a sentence saying why. */
+export function entryOf(
+  environment: IEnvironment,
+  active: IBuild | undefined,
+  latest: IBuild | undefined
+): IEnvironmentEntry {
+  const current = environment.current_build;
+  let state: EnvironmentState;
+  let detail: string;
+  if (active) {
+    state = active.status === 'BUILDING' ? 'building' : 'queued';
+    detail =
+      `Build ${active.id} is ${active.status === 'BUILDING' ? 'running' : 'waiting to start'}` +
+      (current && current.status === 'COMPLETED' && current.id !== active.id
+        ? `; build ${current.id} is in use until it completes.`
+        : '.');
+  } else if (current && current.status === 'COMPLETED') {
+    state = 'ready';
+    detail = `Ready: build ${current.id} is in use.`;
+    if (latest && latest.id > current.id && latest.status === 'FAILED') {
+      detail += ` The newer build ${latest.id} failed.`;
+    } else if (latest && latest.id > current.id && latest.status === 'CANCELED') {
+      detail += ` The newer build ${latest.id} was canceled.`;
+    }
+  } else if (latest && latest.status === 'FAILED') {
+    state = 'failed';
+    detail = `Build ${latest.id} failed${latest.status_info ? `: ${brief(latest.status_info)}` : '.'}`;
+  } else if (latest && latest.status === 'CANCELED') {
+    state = 'canceled';
+    detail = `Build ${latest.id} was canceled; there is no build to use yet.`;
+  } else {
+    state = 'empty';
+    detail = 'No build yet.';
+  }
+  return {
+    environment,
+    state,
+    detail,
+    activeBuildId: active?.id ?? null,
+    activeStatus: active?.status ?? null
+  };
+}
+
+/** The start of a long message, cut at a word boundary. */
+export function brief(text: string, length = 90): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  if (flat.length <= length) {
+    return flat;
+  }
+  const cut = flat.slice(0, length);
+  return `${cut.slice(0, Math.max(cut.lastIndexOf(' '), length / 2))}…`;
+}
+
+/** Words for a state, as the badges show them. */
+export const STATE_LABELS: Record<EnvironmentState, string> = {
+  ready: 'ready',
+  building: 'building',
+  queued: 'queued',
+  failed: 'failed',
+  canceled: 'canceled',
+  empty: 'no build'
+};

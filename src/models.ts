@@ -1,0 +1,146 @@
+/**
+ * The API's models as they travel on the wire (see conda_store_jupyter/api_models.py).
+ * Datetimes are ISO 8601 in UTC without a zone suffix.
+ */
+
+export type BuildStatus = 'QUEUED' | 'BUILDING' | 'COMPLETED' | 'FAILED' | 'CANCELED';
+
+/** Statuses of a build that is still going: more log lines and a status change will come. */
+export const ACTIVE_STATUSES: ReadonlyArray<BuildStatus> = ['QUEUED', 'BUILDING'];
+
+export function isActive(status: BuildStatus | undefined | null): boolean {
+  return !!status && ACTIVE_STATUSES.includes(status);
+}
+
+export type ArtifactKind = 'lockfile' | 'yaml' | 'explicit' | 'archive' | 'logs';
+
+export interface INamespace {
+  id: number;
+  name: string;
+  metadata_: Record<string, unknown>;
+  role_mappings: unknown[];
+}
+
+/** A conda environment specification as stored (after the server's policies). */
+export interface IEnvironmentSpec {
+  name: string;
+  channels?: string[];
+  dependencies?: Array<string | { pip: string[] }>;
+  variables?: Record<string, string>;
+  description?: string;
+  [key: string]: unknown;
+}
+
+/** A conda-lock specification as stored: the environment's name and the lock file. */
+export interface ILockfileSpec {
+  name: string;
+  lockfile: Record<string, unknown>;
+}
+
+export interface ISpecification {
+  id: number;
+  name: string;
+  spec: IEnvironmentSpec | ILockfileSpec;
+  sha256: string;
+  is_lockfile: boolean;
+  created_on: string | null;
+}
+
+export interface IBuildArtifact {
+  id: number;
+  artifact_type: string;
+  key: string;
+}
+
+export interface IBuild {
+  id: number;
+  environment_id: number;
+  specification: ISpecification | null;
+  packages: null;
+  status: BuildStatus;
+  status_info: string | null;
+  size: number;
+  scheduled_on: string | null;
+  started_on: string | null;
+  ended_on: string | null;
+  build_artifacts: IBuildArtifact[];
+}
+
+export interface IEnvironment {
+  id: number;
+  namespace: INamespace;
+  name: string;
+  current_build_id: number | null;
+  current_build: IBuild | null;
+  description: string | null;
+  updated_on: string | null;
+}
+
+export interface IPackage {
+  id: number;
+  name: string;
+  version: string;
+  build: string;
+  build_number: number;
+  channel: string;
+  subdir: string;
+  url: string;
+  sha256: string | null;
+  md5: string | null;
+  size: number | null;
+  manager: 'conda' | 'pip' | string;
+}
+
+export interface IPackageBrief {
+  name: string;
+  version: string;
+  build: string;
+  manager: string;
+}
+
+export interface IBuildDiff {
+  added: IPackageBrief[];
+  removed: IPackageBrief[];
+  changed: Array<{ name: string; old: IPackageBrief; new: IPackageBrief }>;
+}
+
+export interface IPermissions {
+  authenticated: boolean;
+  username: string;
+  primary_namespace: string;
+  entity_permissions: Record<string, string[]>;
+  entity_roles: Record<string, string[]>;
+  expiration: string | null;
+}
+
+export interface IChannel {
+  id: number;
+  name: string;
+}
+
+/** One page of a list answer. */
+export interface IPage<T> {
+  items: T[];
+  page: number;
+  size: number;
+  count: number;
+}
+
+/** The body of POST specification/. */
+export interface ISpecificationRequest {
+  namespace: string;
+  specification: string;
+  is_lockfile?: boolean;
+  environment_name?: string;
+  environment_description?: string;
+}
+
+/** Parse the API's UTC datetimes (no zone suffix) as UTC. */
+export function parseDate(value: string | null | undefined): Date | null {
+  if (!value) {
+    return null;
+  }
+  const withZone = /[zZ]|[+-]\d\d:?\d\d$/.test(value) ? value : `${value}Z`;
+  const date = new Date(withZone);
+  return isNaN(date.getTime()) ? null : date;
+}

@@ -1,0 +1,390 @@
+import { Dialog, showDialog } from '@jupyterlab/apputils';
+import React, { useEffect, useState } from 'react';
+
+import {
+  BuildBadge,
+  ErrorMessage,
+  formatDuration,
+  formatSize,
+  formatTime
+} from '../components';
+import { IBuild, IBuildDiff, isActive, parseDate } from '../models';
+import { EnvironmentViewModel } from './model';
+
+/** Start, end and duration of a build (a running one's duration keeps growing). */
+export function buildTimes(build: IBuild, now: number): { start: Date | null; duration: number | null } {
+  const start = parseDate(build.started_on);
+  const end = parseDate(build.ended_on);
+  if (!start) {
+    return { start: parseDate(build.scheduled_on), duration: null };
+  }
+  return { start, duration: (end ? end.getTime() : now) - start.getTime() };
+}
+
+function useNow(ticking: boolean): number {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    if (!ticking) {
+      return;
+    }
+    const timer = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(timer);
+  }, [ticking]);
+  return now;
+}
+
+/** The differences between two builds' packages, as a table. */
+export function DiffTable(props: { diff: IBuildDiff; from: number; to: number }): JSX.Element {
+  const { diff } = props;
+  const rows: Array<{ name: string; change: string; from: string; to: string }> = [
+    ...diff.changed.map(c => ({
+      name: c.name,
+      change: 'changed',
+      from: `${c.old.version} (${c.old.build})`,
+      to: `${c.new.version} (${c.new.build})`
+    })),
+    ...diff.added.map(p => ({ name: p.name, change: 'added', from: '—', to: `${p.version} (${p.build})` })),
+    ...diff.removed.map(p => ({ name: p.name, change: 'removed', from: `${p.version} (${p.build})`, to: '—' }))
+  ].sort((a, b) => a.name.localeCompare(b.name));
+  if (rows.length === 0) {
+    return (
+      <p className="jp-CondaStore-muted">
+        Builds {props.from} and {props.to} have the same packages.
+      </p>
+    );
+  }
+  return (
+    <table className="jp-CondaStore-table" aria-label={`Differences from build ${props.from} to build ${props.to}`}>
+      <thead>
+        <tr>
+          <th scope="col">Package</th>
+          <th scope="col">Change</th>
+          <th scope="col">Build {props.from}</th>
+          <th scope="col">Build {props.to}</th>
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map(row => (
+          <tr key={row.name} data-change={row.change}>
+            <td>{row.name}</td>
+            <td>
+              <span className="jp-CondaStore-change" data-change={row.change}>
+                {row.change}
+              </span>
+            </td>
+            <td>{row.from}</td>
+            <td>{row.to}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+/** What a rollback changes, in sentences, for the confirmation dialog. */
+function RollbackSummary(props: {
+  model: EnvironmentViewModel;
+  target: number;
+  current: number | null;
+  diff: IBuildDiff | null;
+  diffError: unknown;
+}): JSX.Element {
+  const { model, target, current, diff } = props;
+  const env = `${model.namespace}/${model.name}`;
+  const changes = diff ? diff.added.length + diff.removed.length + diff.changed.length : 0;
+  return (
+    <div className="jp-CondaStore-dialogBody">
+      <p>
+        {current === null
+          ? `Build ${target} becomes the build of ${env}.`
+          : `${env} switches from build ${current} to build ${target}.`}{' '}
+        New kernels, notebooks and consoles use build {target}; running kernels keep the
+        packages they started with until they restart.
+      </p>
+      {diff && changes === 0 && <p>The packages are the same in both builds.</p>}
+      {diff && changes > 0 && (
+        <>
+          <p>
+            {[
+              diff.changed.length &&
+                `${diff.changed.length} package${diff.changed.length > 1 ? 's change' : ' changes'} version`,
+              diff.added.length && `${diff.added.length} added`,
+              diff.removed.length && `${diff.removed.length} removed`
+            ]
+              .filter(Boolean)
+              .join(', ')}
+            :
+          </p>
+          <div className="jp-CondaStore-dialogScroll">
+            <DiffTable diff={diff} from={current!} to={target} />
+          </div>
+        </>
+      )}
+      {props.diffError !== null && props.diffError !== undefined && (
+        <p className="jp-CondaStore-muted">
+          (The list of package changes could not be loaded.)
+        </p>
+      )}
+    </div>
+  );
+}
+
+async function confirmMakeCurrent(model: EnvironmentViewModel, target: number): Promise<boolean> {
+  const current = model.currentBuildId;
+  let diff: IBuildDiff | null = null;
+  let diffError: unknown = null;
+  if (current !== null && current !== target) {
+    try {
+      diff = await model.diff(current, target);
+    } catch (error) {
+      diffError = error;
+    }
+  }
+  const result = await showDialog({
+    title: current !== null && target < current ? `Roll back to build ${target}?` : `Make build ${target} current?`,
+    body: (
+      <RollbackSummary
+        model={model}
+        target={target}
+        current={current}
+        diff={diff}
+        diffError={diffError}
+      />
+    ),
+    buttons: [
+      Dialog.cancelButton(),
+      Dialog.okButton({
+        label: current !== null && target < current ? `Roll back to build ${target}` : `Make build ${target} current`
+      })
+    ]
+  });
+  return result.button.accept;
+}
+
+async function confirmDelete(model: EnvironmentViewModel, id: number): Promise<boolean> {
+  const result = await showDialog({
+    title: `Delete build ${id}?`,
+    body: `Build ${id} of ${model.namespace}/${model.name}, its installed files, lock file and other artifacts are removed. This cannot be undone.`,
+    buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: `Delete build ${id}` })]
+  });
+  return result.button.accept;
+}
+
+function DiffPanel(props: { model: EnvironmentViewModel; from: number; onClose: () => void }): JSX.Element {
+  const { model, from } = props;
+  const others = model.builds.filter(b => b.id !== from && b.status === 'COMPLETED');
+  const [to, setTo] = useState<number | null>(
+    model.currentBuildId !== null && model.currentBuildId !== from
+      ? model.currentBuildId
+      : others[0]?.id ?? null
+  );
+  const [diff, setDiff] = useState<IBuildDiff | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  useEffect(() => {
+    setDiff(null);
+    setError(null);
+    if (to === null) {
+      return;
+    }
+    let live = true;
+    model
+      .diff(to, from)
+      .then(d => live && setDiff(d))
+      .catch(e => live && setError(e));
+    return () => {
+      live = false;
+    };
+  }, [from, to]);
+  return (
+    <section className="jp-CondaStore-diff" aria-label={`Compare build ${from}`}>
+      <div className="jp-CondaStore-diffHeader">
+        <label>
+          Compare build {from} with{' '}
+          <select
+            className="jp-CondaStore-select"
+            value={to ?? ''}
+            onChange={e => setTo(e.target.value ? Number(e.target.value) : null)}
+            aria-label="Build to compare with"
+          >
+            {others.length === 0 && <option value="">no other completed build</option>}
+            {others.map(b => (
+              <option key={b.id} value={b.id}>
+                build {b.id}
+                {b.id === model.currentBuildId ? ' (current)' : ''}
+              </option>
+            ))}
+          </select>
+        </label>
+        <button className="jp-CondaStore-linkButton" onClick={props.onClose}>
+          Close comparison
+        </button>
+      </div>
+      <ErrorMessage error={error} doing="compare the builds" />
+      {diff && to !== null && <DiffTable diff={diff} from={to} to={from} />}
+    </section>
+  );
+}
+
+/** Build history with its actions. */
+export function BuildsView(props: { model: EnvironmentViewModel }): JSX.Element {
+  const { model } = props;
+  const [busy, setBusy] = useState<string | null>(null);
+  const [error, setError] = useState<{ error: unknown; doing: string } | null>(null);
+  const [comparing, setComparing] = useState<number | null>(null);
+  const now = useNow(model.builds.some(b => isActive(b.status)));
+  const completed = model.builds.filter(b => b.status === 'COMPLETED').length;
+
+  const run = async (key: string, doing: string, action: () => Promise<unknown>) => {
+    setBusy(key);
+    setError(null);
+    try {
+      await action();
+    } catch (reason) {
+      setError({ error: reason, doing });
+    } finally {
+      setBusy(null);
+    }
+  };
+
+  if (!model.builds.length) {
+    return <p className="jp-CondaStore-muted">No builds yet.</p>;
+  }
+  return (
+    <div className="jp-CondaStore-builds">
+      {error && (
+        <ErrorMessage error={error.error} doing={error.doing} onDismiss={() => setError(null)} />
+      )}
+      <table className="jp-CondaStore-table" aria-label="Builds">
+        <thead>
+          <tr>
+            <th scope="col">Build</th>
+            <th scope="col">Status</th>
+            <th scope="col">Started</th>
+            <th scope="col">Duration</th>
+            <th scope="col">Size</th>
+            <th scope="col">
+              <span className="jp-CondaStore-visuallyHidden">Actions</span>
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {model.builds.map(build => {
+            const current = build.id === model.currentBuildId;
+            const active = isActive(build.status);
+            const { start, duration } = buildTimes(build, now);
+            const selected = build.id === model.selectedBuildId;
+            return (
+              <tr
+                key={build.id}
+                data-build-id={build.id}
+                data-status={build.status}
+                data-current={current || undefined}
+                aria-selected={selected}
+                className={selected ? 'jp-mod-selected' : undefined}
+              >
+                <td className="jp-CondaStore-buildId">
+                  <button
+                    className="jp-CondaStore-linkButton"
+                    onClick={() => model.selectBuild(build.id)}
+                    aria-label={`Select build ${build.id}`}
+                    title="Show this build's log, packages and artifacts"
+                  >
+                    #{build.id}
+                  </button>
+                  {current && (
+                    <span className="jp-CondaStore-currentMarker" title="The build the environment uses">
+                      current
+                    </span>
+                  )}
+                </td>
+                <td>
+                  <BuildBadge status={build.status} title={build.status_info ?? undefined} />
+                </td>
+                <td className="jp-CondaStore-volatile">{formatTime(start)}</td>
+                <td className="jp-CondaStore-volatile">{formatDuration(duration)}</td>
+                <td className="jp-CondaStore-volatile">{formatSize(build.size)}</td>
+                <td className="jp-CondaStore-actions">
+                  <button
+                    className="jp-CondaStore-smallButton"
+                    onClick={() => {
+                      model.selectBuild(build.id);
+                      model.tab = 'log';
+                    }}
+                    aria-label={`Log of build ${build.id}`}
+                  >
+                    Log
+                  </button>
+                  {active ? (
+                    <button
+                      className="jp-CondaStore-smallButton jp-mod-warn"
+                      disabled={busy !== null}
+                      onClick={() => void run(`cancel-${build.id}`, `cancel build ${build.id}`, () => model.cancel(build.id))}
+                      aria-label={`Cancel build ${build.id}`}
+                    >
+                      {busy === `cancel-${build.id}` ? 'Canceling…' : 'Cancel'}
+                    </button>
+                  ) : (
+                    <button
+                      className="jp-CondaStore-smallButton"
+                      disabled={busy !== null}
+                      onClick={() => void run(`rebuild-${build.id}`, `rebuild build ${build.id}`, () => model.rebuild(build.id))}
+                      aria-label={`Rebuild build ${build.id}`}
+                      title="Build the same specification again (newest package versions)"
+                    >
+                      Rebuild
+                    </button>
+                  )}
+                  {build.status === 'COMPLETED' && !current && (
+                    <button
+                      className="jp-CondaStore-smallButton"
+                      disabled={busy !== null}
+                      onClick={() =>
+                        void run(`current-${build.id}`, `make build ${build.id} current`, async () => {
+                          if (await confirmMakeCurrent(model, build.id)) {
+                            await model.makeCurrent(build.id);
+                          }
+                        })
+                      }
+                      aria-label={`Make build ${build.id} current`}
+                    >
+                      Make current
+                    </button>
+                  )}
+                  {build.status === 'COMPLETED' && completed > 1 && (
+                    <button
+                      className="jp-CondaStore-smallButton"
+                      onClick={() => setComparing(comparing === build.id ? null : build.id)}
+                      aria-label={`Compare build ${build.id}`}
+                      aria-pressed={comparing === build.id}
+                    >
+                      Compare
+                    </button>
+                  )}
+                  {!current && !active && (
+                    <button
+                      className="jp-CondaStore-smallButton jp-mod-danger"
+                      disabled={busy !== null}
+                      onClick={() =>
+                        void run(`delete-${build.id}`, `delete build ${build.id}`, async () => {
+                          if (await confirmDelete(model, build.id)) {
+                            await model.deleteBuild(build.id);
+                          }
+                        })
+                      }
+                      aria-label={`Delete build ${build.id}`}
+                    >
+                      Delete
+                    </button>
+                  )}
+                </td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+      {comparing !== null && model.builds.some(b => b.id === comparing) && (
+        <DiffPanel model={model} from={comparing} onClose={() => setComparing(null)} />
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,113 @@
+import React, { useEffect, useMemo, useState } from 'react';
+
+import { ErrorMessage, formatSize } from '../components';
+import { IBuild, IPackage } from '../models';
+import { ICondaStoreAPI } from '../tokens';
+
+/** A channel URL made short: `conda-forge`, or the last part of a file:// path. */
+export function channelLabel(channel: string): string {
+  const trimmed = channel.replace(/\/+$/, '');
+  const match = /^https?:\/\/conda\.anaconda\.org\/(.+)$/.exec(trimmed);
+  if (match) {
+    return match[1];
+  }
+  if (/^[a-z]+:\/\//.test(trimmed)) {
+    return trimmed.split('/').pop() || trimmed;
+  }
+  return trimmed;
+}
+
+/** The packages of a build, with a filter. */
+export function PackagesView(props: { api: ICondaStoreAPI; build: IBuild | null }): JSX.Element {
+  const { api, build } = props;
+  const [packages, setPackages] = useState<IPackage[] | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [filter, setFilter] = useState('');
+  const id = build?.id ?? null;
+  const status = build?.status;
+
+  useEffect(() => {
+    setPackages(null);
+    setError(null);
+    if (id === null) {
+      return;
+    }
+    let live = true;
+    api
+      .buildPackages(id)
+      .then(page => live && setPackages(page.items))
+      .catch(reason => live && setError(reason));
+    return () => {
+      live = false;
+    };
+  }, [api, id, status]);
+
+  const shown = useMemo(() => {
+    const words = filter.toLowerCase().split(/\s+/).filter(Boolean);
+    return (packages ?? [])
+      .filter(p => words.every(w => `${p.name} ${p.version} ${p.channel}`.toLowerCase().includes(w)))
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }, [packages, filter]);
+
+  if (!build) {
+    return <p className="jp-CondaStore-muted">No build selected.</p>;
+  }
+  return (
+    <div className="jp-CondaStore-packages">
+      <div className="jp-CondaStore-filterBar">
+        <input
+          type="search"
+          className="jp-CondaStore-input"
+          placeholder="Filter packages"
+          aria-label="Filter packages"
+          value={filter}
+          onChange={e => setFilter(e.target.value)}
+        />
+        <span className="jp-CondaStore-muted jp-CondaStore-volatile" role="status">
+          {packages === null
+            ? error
+              ? ''
+              : 'Loading…'
+            : filter
+              ? `${shown.length} of ${packages.length} packages`
+              : `${packages.length} package${packages.length === 1 ? '' : 's'} in build ${build.id}`}
+        </span>
+      </div>
+      <ErrorMessage error={error} doing={`list the packages of build ${build.id}`} />
+      {packages !== null && packages.length === 0 && (
+        <p className="jp-CondaStore-muted">
+          {build.status === 'COMPLETED'
+            ? 'This build has no packages.'
+            : `Build ${build.id} is ${build.status.toLowerCase()}: packages are listed once it is solved.`}
+        </p>
+      )}
+      {shown.length > 0 && (
+        <table className="jp-CondaStore-table" aria-label={`Packages of build ${build.id}`}>
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">Version</th>
+              <th scope="col">Build</th>
+              <th scope="col">Channel</th>
+              <th scope="col">Size</th>
+            </tr>
+          </thead>
+          <tbody>
+            {shown.map(p => (
+              <tr key={`${p.manager}:${p.name}`} data-package={p.name}>
+                <td>
+                  {p.name}
+                  {p.manager === 'pip' && <span className="jp-CondaStore-tag">pip</span>}
+                </td>
+                <td data-column="version">{p.version}</td>
+                <td className="jp-CondaStore-mono">{p.build}</td>
+                <td title={p.channel}>{channelLabel(p.channel)}</td>
+                <td>{formatSize(p.size)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,92 @@
+import { IJupyterLabPageFixture, expect, test } from '@jupyterlab/galata';
+import { APIRequestContext, Locator } from '@playwright/test';
+
+import { CondaStorePage, EnvironmentView, submit, waitForBuild } from './helpers';
+
+/**
+ * Snapshots of the sidebar and an environment view in the light and dark themes. A namespace
+ * of its own keeps the content the same whatever else ran; ids, times and sizes are masked.
+ */
+const NAMESPACE = 'gallery';
+
+const ENVIRONMENTS: Record<string, string> = {
+  analysis: 'name: analysis\ndependencies:\n  - alpha>=1.1\n  - beta\n  - gamma=3.0\n',
+  broken: 'name: broken\ndependencies:\n  - conflict-a\n  - conflict-b\n',
+  plain: 'name: plain\ndependencies:\n  - gamma\n'
+};
+
+async function setUp(request: APIRequestContext): Promise<void> {
+  // The same specification twice makes no second build: this is safe on a reused server.
+  // One after the other: the server cannot create one new namespace from two requests at once.
+  const builds: number[] = [];
+  for (const spec of Object.values(ENVIRONMENTS)) {
+    builds.push(await submit(request, NAMESPACE, spec));
+  }
+  for (const id of builds) {
+    await waitForBuild(request, id);
+  }
+}
+
+function volatile(page: IJupyterLabPageFixture): Locator[] {
+  return [
+    page.locator('.jp-CondaStore-volatile'),
+    page.locator('.jp-CondaStore-buildId button'),
+    // Build strings carry a hash of the generated test packages.
+    page.locator('[data-panel="packages"] td.jp-CondaStore-mono'),
+    page.locator('.jp-CondaStore-serverVersion')
+  ];
+}
+
+async function showGallery(store: CondaStorePage): Promise<Locator> {
+  const sidebar = await store.openSidebar();
+  const search = sidebar.getByRole('searchbox', { name: 'Search environments' });
+  await search.fill(NAMESPACE);
+  await search.blur();
+  await expect(sidebar.locator('.jp-CondaStore-namespace')).toHaveCount(1);
+  await expect(store.item(NAMESPACE, 'analysis').locator('.jp-CondaStore-badge')).toHaveText('ready');
+  await expect(store.item(NAMESPACE, 'broken').locator('.jp-CondaStore-badge')).toHaveText('failed');
+  await expect(store.item(NAMESPACE, 'plain').locator('.jp-CondaStore-badge')).toHaveText('ready');
+  await expect(sidebar.getByText('Up to date')).toBeVisible();
+  return sidebar;
+}
+
+async function showAnalysis(store: CondaStorePage): Promise<EnvironmentView> {
+  const view = await store.openEnvironment(NAMESPACE, 'analysis');
+  await expect(view.badge).toHaveText('ready');
+  await expect(view.editor).toContainText('gamma=3.0');
+  await expect(view.root.getByText('No kernel: add ipykernel')).toBeVisible();
+  return view;
+}
+
+for (const theme of ['light', 'dark'] as const) {
+  test.describe(`screenshots, ${theme} theme`, () => {
+    test.use({ viewport: { width: 1280, height: 800 } });
+
+    test(`sidebar and environment view (${theme})`, async ({ page, request }) => {
+      await setUp(request);
+      if (theme === 'dark') {
+        await page.theme.setDarkTheme();
+      }
+      const store = new CondaStorePage(page);
+      const sidebar = await showGallery(store);
+      await expect(sidebar).toHaveScreenshot(`sidebar-${theme}.png`, { mask: volatile(page) });
+
+      const view = await showAnalysis(store);
+      await expect(view.root).toHaveScreenshot(`environment-specification-${theme}.png`, {
+        mask: volatile(page)
+      });
+
+      await view.showTab('Builds');
+      await expect(view.buildRows).toHaveCount(1);
+      await expect(view.root).toHaveScreenshot(`environment-builds-${theme}.png`, {
+        mask: volatile(page)
+      });
+
+      const packages = await view.showTab('Packages');
+      await expect(packages.locator('tr[data-package]')).toHaveCount(3);
+      await expect(view.root).toHaveScreenshot(`environment-packages-${theme}.png`, {
+        mask: volatile(page)
+      });
+    });
+  });
+}
