@@ -278,13 +278,11 @@ async def records_from_lockfile(
         platforms,
         sorted({package.name for package in wanted.values()}),
         recursive=False,
-        # Exactly one result list per channel, in the order given.
         channel_relations="disabled",
     )
+    # Results come as lists per channel and subdir; each record's own URL says where it is from.
     available = {
-        (channel, record.subdir, record.file_name): record
-        for channel, records in zip(channels, query, strict=True)
-        for record in records
+        split_package_url(str(record.url)): record for records in query for record in records
     }
 
     missing = [_describe(package) for key, package in wanted.items() if key not in available]

@@ -208,14 +208,28 @@ class CondaStoreService:
         if description is None:
             description = getattr(spec, "description", None)
 
+        with self.sessions() as session:
+            exists = self._find_namespace(session, namespace) is not None
+        if not exists:
+            if caller is not None:
+                caller.require("namespace::create", namespace)
+            self.ensure_namespace(namespace)  # tolerates two requests creating it at once
+        try:
+            return self._submit(namespace, spec, is_lockfile, description)
+        except sa.exc.IntegrityError:
+            # Another request created the same environment at the same moment: now it exists.
+            return self._submit(namespace, spec, is_lockfile, description)
+
+    def _submit(
+        self,
+        namespace: str,
+        spec: Specification | LockfileSpecification,
+        is_lockfile: bool,
+        description: str | None,
+    ) -> Build:
         with self.sessions() as session, session.begin():
             namespace_row = self._find_namespace(session, namespace)
-            if namespace_row is None:
-                if caller is not None:
-                    caller.require("namespace::create", namespace)
-                namespace_row = Namespace(name=namespace)
-                session.add(namespace_row)
-                session.flush()
+            assert namespace_row is not None  # ensured by submit_specification
             environment = session.scalar(
                 sa.select(Environment).where(
                     Environment.namespace_id == namespace_row.id,

@@ -342,11 +342,13 @@ def test_bad_input_is_refused_and_changes_nothing(tmp_path, local_channel, text,
 
 def test_lock_file_as_specification_installs_exactly_the_pins(store):
     service = store.service
-    first = wait(store, service.submit_specification("default", spec("source", "alpha 1.0")))
+    # Packages of two subdirs (linux-64 python, noarch the rest) from one channel.
+    first = wait(store, service.submit_specification("default", spec("source", "alpha 1.0", "python", "csj-probe")))
     lock_text = Path(store.config.store_dir, ".artifacts", str(first.id), "conda-lock.yml").read_text()
     locked = wait(store, service.submit_specification("default", lock_text, is_lockfile=True, environment_name="replica"))
     assert locked.status == BuildStatus.COMPLETED, store.log(locked.id)
-    assert installed(store.link("default", "replica")) == {"alpha": "1.0"}
+    assert installed(store.link("default", "replica")) == installed(store.link("default", "source"))
+    assert installed(store.link("default", "replica"))["alpha"] == "1.0"
     assert "solving for" not in store.log(locked.id)
 
 
@@ -443,3 +445,16 @@ def test_stopping_right_after_a_build_completes_keeps_it(store):
         assert done.status == BuildStatus.COMPLETED
         assert installed(store.prefix(done)) == {"alpha": "2.0"}
         store.start_executor()
+
+
+def test_two_clients_create_the_same_new_environment_at_once(store):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def submit(index: int) -> int:
+        return store.service.submit_specification("brand-new", spec("together", "alpha")).id
+
+    for _ in range(3):
+        with ThreadPoolExecutor(4) as pool:
+            ids = set(pool.map(submit, range(4)))
+        assert len(ids) == 1  # one environment, one build, no error
+        store.service.delete_namespace("brand-new")
