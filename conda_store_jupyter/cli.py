@@ -309,3 +309,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _stderr("interrupted (a build that was started goes on; `wait` for it again)")
         return EXIT_INTERRUPTED
+
+
+def run() -> None:
+    """Entry point of `jupyter conda-store`: the client commands start in a quarter second, since
+    only starting the server needs Jupyter Server imported."""
+    argv = sys.argv[1:]
+    if argv and argv[0] in COMMANDS:
+        sys.exit(main(argv))
+    from .app import main as serve
+
+    serve(argv)
