@@ -65,6 +65,7 @@ import sqlalchemy as sa
 from sqlalchemy import insert, update
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(REPO))
 
 from conda_store_jupyter.api_models import build_json, environment_json  # noqa: E402
@@ -97,14 +98,7 @@ GC_PAUSE_MS = 5.0  # collections recorded: every gen-2 one, and any other this l
 CHUNK = 20_000  # rows per bulk insert: bounded memory
 
 
-def table(title: str, header: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
-    print(f"\n{title}")
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
-    print("  ".join("-" * w for w in widths))
-    for row in rows:
-        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)))
-    sys.stdout.flush()
+from _tables import table  # noqa: E402
 
 
 def p99(samples: list[float]) -> float:

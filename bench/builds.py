@@ -26,6 +26,7 @@ import rattler
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(REPO))
 
 from conda_store_jupyter.config import CondaStore  # noqa: E402
@@ -85,13 +86,7 @@ async def raw_create(channel: str, specs: list[str], prefix: Path, cache: Path) 
     return len(records)
 
 
-def table(title: str, header: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
-    print(f"\n{title}")
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
-    print("  ".join("-" * w for w in widths))
-    for row in rows:
-        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)))
+from _tables import table  # noqa: E402
 
 
 def bench_submit_to_completed(work: Path, channel: str, repeat: int) -> None:
