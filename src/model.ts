@@ -10,6 +10,7 @@ import {
   IEnvironmentEntry,
   IEnvironmentsModel
 } from './tokens';
+import { refreshNow } from './poll';
 
 /** How many of the most recent builds one refresh looks at (all active ones are among them). */
 const RECENT_BUILDS = 200;
@@ -113,12 +114,7 @@ export class EnvironmentsModel implements IEnvironmentsModel, IDisposable {
       return;
     }
     this._force = true;
-    if (this._poll.state.phase === 'constructed') {
-      await this._poll.start();
-    } else {
-      await this._poll.refresh();
-    }
-    await this._poll.tick.catch(() => undefined);
+    await refreshNow(this._poll);
   }
 
   dispose(): void {

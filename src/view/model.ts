@@ -10,6 +10,7 @@ import { IBuild, IBuildDiff, IEnvironment, isActive } from '../models';
 import { CondaStoreError } from '../request';
 import { isLockfileContent, storedSpecToYaml } from '../spec';
 import { ICondaStoreAPI, IEnvironmentEntry, IEnvironmentsModel } from '../tokens';
+import { refreshNow } from '../poll';
 
 export type ViewTab = 'specification' | 'builds' | 'log' | 'packages' | 'artifacts';
 
@@ -320,12 +321,7 @@ export class EnvironmentViewModel implements IDisposable {
       return;
     }
     this._force = true;
-    if (this._poll.state.phase === 'constructed') {
-      await this._poll.start();
-    } else {
-      await this._poll.refresh();
-    }
-    await this._poll.tick.catch(() => undefined);
+    await refreshNow(this._poll);
   }
 
   /** Find the environment's kernel; after a build, retry while the server registers it. */
