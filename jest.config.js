@@ -19,6 +19,9 @@ const baseConfig = jestJupyterLab(__dirname);
 module.exports = {
   ...baseConfig,
   automock: false,
+  // Only the sources: .venv and ui-tests hold copies of package.json that jest would report as
+  // naming collisions.
+  roots: ['<rootDir>/src'],
   reporters: ['default'],
   collectCoverageFrom: ['src/**/*.{ts,tsx}', '!src/**/*.d.ts', '!src/__tests__/**'],
   coverageReporters: ['text-summary'],

@@ -1,12 +1,20 @@
-"""Benchmark of builds (issue 3). Prints a table; compares with py-rattler alone in the same run.
+"""Benchmark of builds, through the path a user takes. Prints tables; raw py-rattler in the same run.
 
-    python bench/builds.py [--channel-dir DIR] [--repeat N]
+    python bench/builds.py [--channel-dir DIR] [--repeat N] [--hosts conda-store,server,lab]
 
-(a) submit → COMPLETED for environments of ~1, ~10 and ~40 packages from the local channel,
-    against rattler.solve + rattler.install of the same specs (warm package caches for both);
+(a) The headline. A real server process (`jupyter conda-store`, `jupyter server` or `jupyter lab`
+    with the extension) on a fresh store; a client POSTs specification/ over HTTP and polls
+    build/{id}/ until COMPLETED, as the CLI and the panel do. Environments of ~1, ~10 and ~40
+    packages from the local channel, warm package cache, `--repeat` builds each. Each build is
+    broken down by phase from its API record and its log (fetched over HTTP): queue wait (submit
+    → claimed), process start (claimed → the build's first log line), solve, install, pip,
+    artifacts, finalize (→ COMPLETED in the database) and what the client adds (HTTP, polling).
+    The reference: rattler.solve + rattler.install of the same specs in this process (warm cache).
+(a') The first build after a server (re)started on a store with a warm package cache has been up
+    10 s.
 (b) solve time through the product's solver against raw rattler.solve on real channel metadata
     (../shared/data/repodata/, conda's index4 test data);
-(c) 8 builds submitted at once with BuildExecutor.max_workers 1 and 2;
+(c) 8 builds submitted at once over HTTP with BuildExecutor.max_workers 1 and 2;
 (d) disk used by 10 environments sharing most packages, against one.
 """
 
@@ -14,12 +22,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime
 import json
+import os
+import re
+import signal
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
-import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import rattler
@@ -29,10 +43,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(REPO))
 
-from conda_store_jupyter.config import CondaStore  # noqa: E402
-from conda_store_jupyter.db import BuildStatus, open_database  # noqa: E402
-from conda_store_jupyter.executor import BuildExecutor  # noqa: E402
-from conda_store_jupyter.service import CondaStoreService, build_settings  # noqa: E402
+from _tables import table  # noqa: E402
+
 from conda_store_jupyter.solver import make_gateway, solve  # noqa: E402
 from conda_store_jupyter.spec import parse_specification  # noqa: E402
 from conda_store_jupyter.store import disk_usage  # noqa: E402
@@ -40,6 +52,7 @@ from conda_store_jupyter.testing.channel import build_channel  # noqa: E402
 
 SIZES = {
     "1": ["alpha"],
+    "3": ["python"],
     "10": ["python", "jupyter-client"],
     "40": ["python", "ipykernel", "requests", "csj-probe", "activate-probe", "gamma"],
 }
@@ -48,35 +61,129 @@ INDEX4_SPECS = {
     "python=3.6 numpy pandas scipy": ["python=3.6", "numpy", "pandas", "scipy"],
     "python=3.7 matplotlib jupyter sqlalchemy": ["python=3.7", "matplotlib", "jupyter", "sqlalchemy"],
 }
+JUPYTER = str(Path(sys.executable).with_name("jupyter"))
+TOKEN = "bench-token"
+PHASES = ["queue", "process start", "solve", "install", "pip", "artifacts", "finalize", "client"]
 
 
-class Store:
-    def __init__(self, root: Path, channel: str, max_workers: int = 1):
-        self.config = CondaStore(store_dir=str(root), channels=[channel], build_artifacts=["lockfile"])
-        self.engine, sessions = open_database(self.config.database_url)
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.executor = BuildExecutor(
-            sessions=sessions, settings=build_settings(self.config), max_workers=max_workers,
-            poll_interval=0.05,
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _time(stamp: str) -> float:
+    """An API timestamp (ISO 8601) or a build log stamp, as seconds since the epoch."""
+    stamp = stamp.replace(" ", "T")
+    parsed = datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+    return parsed.timestamp()
+
+
+class Server:
+    """A real server process on its own store and Jupyter dirs, talked to over HTTP."""
+
+    def __init__(self, host: str, store: Path, channel: str, *extra: str):
+        self.host, self.store = host, store
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        home = store.parent / f"{store.name}-jupyter"
+        env = {
+            **os.environ,
+            "JUPYTER_CONFIG_DIR": str(home / "config"),
+            "JUPYTER_DATA_DIR": str(home / "data"),
+            "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+        }
+        command = "conda-store" if host == "conda-store" else host
+        (home / "config").mkdir(parents=True, exist_ok=True)
+        # The token's user is anonymous under `jupyter conda-store`: let it administer the store.
+        (home / "config" / "jupyter_server_config.py").write_text(
+            'c.CondaStore.role_bindings = {"*/*": ["admin"]}\n')
+        self.log = open(store.parent / f"{store.name}-{host}-{self.port}.log", "w")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [JUPYTER, command, f"--ServerApp.port={self.port}", "--ServerApp.ip=127.0.0.1",
+             f"--IdentityProvider.token={TOKEN}", "--ServerApp.allow_root=True",
+             "--ServerApp.open_browser=False", f"--ServerApp.root_dir={store.parent}",
+             f"--CondaStore.store_dir={store}", f"--CondaStore.channels={channel}", *extra],
+            env=env, stdout=self.log, stderr=subprocess.STDOUT,
         )
-        asyncio.run_coroutine_threadsafe(self.executor.start(), self.loop).result()
-        self.service = CondaStoreService(self.config, sessions, self.executor.wake)
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                self.get("")
+                break
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{host} did not start; see {self.log.name}") from None
+                time.sleep(0.05)
 
-    def build(self, name: str, specs: list[str]) -> float:
+    def request(self, method: str, path: str, body: dict | None = None) -> bytes:
+        request = urllib.request.Request(
+            f"{self.url}/conda-store/api/v1/{path}", method=method,
+            data=json.dumps(body).encode() if body is not None else None,
+            headers={"Authorization": f"token {TOKEN}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.read()
+
+    def get(self, path: str) -> dict:
+        return json.loads(self.request("GET", path))["data"]
+
+    def build(self, name: str, specs: list[str]) -> dict[str, float]:
+        """Submit over HTTP, poll until final; the client's wall time and the phases."""
         text = yaml.safe_dump({"name": name, "dependencies": specs})
-        started = time.perf_counter()
-        build = self.service.submit_specification("bench", text)
-        done = self.service.wait_for_build(build.id, interval=0.005)
-        elapsed = time.perf_counter() - started
-        assert done.status == BuildStatus.COMPLETED, done.status_info
-        return elapsed
+        started = time.time()
+        answer = json.loads(self.request(
+            "POST", "specification/", {"namespace": "bench", "specification": text}))
+        build_id = answer["data"]["build_id"]
+        while True:
+            build = self.get(f"build/{build_id}/")
+            if build["status"] in ("COMPLETED", "FAILED", "CANCELED"):
+                break
+            time.sleep(0.01)
+        seen = time.time()
+        if build["status"] != "COMPLETED":
+            raise RuntimeError(f"build {build_id} {build['status']}: {build.get('status_info')}")
+        log = self.request("GET", f"build/{build_id}/logs/").decode()
+        return {"total": seen - started, **_phases(build, log, started, seen)}
 
-    def close(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.executor.stop(), self.loop).result()
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.engine.dispose()
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+
+
+_DONE = re.compile(r"^(\S+ \S+) (.*): done in ([0-9.]+) s$")
+_SOLVED = re.compile(r"^(\S+ \S+) solved for \S+ in ([0-9.]+) s")
+
+
+def _phases(build: dict, log: str, submitted: float, seen: float) -> dict[str, float]:
+    lines = log.splitlines()
+    first_line = _time(" ".join(lines[0].split(" ", 2)[:2]))
+    phases = dict.fromkeys(PHASES, 0.0)
+    phases["queue"] = _time(build["started_on"]) - _time(build["scheduled_on"])
+    phases["process start"] = first_line - _time(build["started_on"])
+    last_step_end = first_line
+    for line in lines:
+        if match := _SOLVED.match(line):
+            phases["solve"] += float(match.group(2))
+        elif match := _DONE.match(line):
+            step, seconds = match.group(2), float(match.group(3))
+            key = ("install" if step.startswith("installing") else
+                   "pip" if step.startswith("pip") else
+                   "artifacts" if step.startswith("writing") else None)
+            if key:
+                phases[key] += seconds
+            last_step_end = _time(match.group(1))
+    phases["finalize"] = _time(build["ended_on"]) - last_step_end
+    # Submit → scheduled (the POST) and COMPLETED in the database → seen by the client's poll.
+    phases["client"] = (_time(build["scheduled_on"]) - submitted) + (seen - _time(build["ended_on"]))
+    return phases
 
 
 async def raw_create(channel: str, specs: list[str], prefix: Path, cache: Path) -> int:
@@ -86,29 +193,53 @@ async def raw_create(channel: str, specs: list[str], prefix: Path, cache: Path) 
     return len(records)
 
 
-from _tables import table  # noqa: E402
+def raw_times(work: Path, channel: str, label: str, specs: list[str], repeat: int) -> tuple[int, float]:
+    cache = work / "raw-cache"
+    count = asyncio.run(raw_create(channel, specs, work / f"raw-warm-{label}", cache))
+    times = []
+    for i in range(repeat):
+        started = time.perf_counter()
+        asyncio.run(raw_create(channel, specs, work / f"raw-{label}-{i}", cache))
+        times.append(time.perf_counter() - started)
+    return count, statistics.median(times)
 
 
-def bench_submit_to_completed(work: Path, channel: str, repeat: int) -> None:
-    store = Store(work / "a-store", channel)
-    rows = []
-    try:
-        for label, specs in SIZES.items():
-            store.build(f"warm-{label}", specs)  # warms the package cache
-            product = [store.build(f"env-{label}-{i}", specs) for i in range(repeat)]
-            cache = work / "a-raw-cache"
-            count = asyncio.run(raw_create(channel, specs, work / f"raw-warm-{label}", cache))
-            raw = []
-            for i in range(repeat):
-                started = time.perf_counter()
-                asyncio.run(raw_create(channel, specs, work / f"raw-{label}-{i}", cache))
-                raw.append(time.perf_counter() - started)
-            p, r = statistics.median(product), statistics.median(raw)
-            rows.append([label, str(count), f"{p:.3f}", f"{r:.3f}", f"{p / r:.1f}x"])
-    finally:
-        store.close()
-    table("(a) submit -> COMPLETED (median s, warm package cache)",
-          ["target", "packages", "product", "raw rattler solve+install", "ratio"], rows)
+def bench_through_server(work: Path, channel: str, repeat: int, hosts: list[str]) -> None:
+    raw = {label: raw_times(work, channel, label, specs, repeat) for label, specs in SIZES.items()}
+    rows, phase_rows, first_rows = [], [], []
+    for host in hosts:
+        store = work / f"a-{host}"
+        server = Server(host, store, channel)
+        try:
+            for label, specs in SIZES.items():
+                server.build(f"warm-{label}", specs)  # warms the package cache
+                results = [server.build(f"env-{label}-{i}", specs) for i in range(repeat)]
+                count, raw_median = raw[label]
+                median = statistics.median(r["total"] for r in results)
+                rows.append([host, label, str(count), f"{median:.3f}",
+                             f"{max(r['total'] for r in results):.3f}", f"{raw_median:.3f}",
+                             f"{median - raw_median:+.3f}"])
+                phase_rows.append([host, label] + [
+                    f"{statistics.median(r[phase] for r in results):.3f}" for phase in PHASES])
+        finally:
+            server.stop()
+        # (a') the same store, package cache warm, a server started anew and idle for 10 s.
+        server = Server(host, store, channel)
+        try:
+            time.sleep(10)
+            first = server.build("first-after-start", SIZES["3"])
+            first_rows.append([host, f"{first['total']:.3f}", f"{first['process start']:.3f}",
+                               f"{raw['3'][1]:.3f}"])
+        finally:
+            server.stop()
+    table(f"(a) submit -> COMPLETED over HTTP through a real server (s; {repeat} builds each, "
+          "warm package cache)",
+          ["host", "target", "packages", "median", "max", "raw rattler solve+install",
+           "median - raw"], rows)
+    table("(a) the same builds by phase (median s)", ["host", "target", *PHASES], phase_rows)
+    table("(a') first build (3 packages) after a server restarted on a warm store was up 10 s (s)",
+          ["host", "submit -> COMPLETED", "process start", "raw rattler solve+install"],
+          first_rows)
 
 
 def index4_channel(work: Path) -> str:
@@ -157,34 +288,40 @@ def bench_solve(work: Path, repeat: int) -> None:
 def bench_concurrent(work: Path, channel: str) -> None:
     rows = []
     for workers in (1, 2):
-        store = Store(work / f"c-store-{workers}", channel, max_workers=workers)
+        server = Server("conda-store", work / f"c-store-{workers}", channel,
+                        f"--BuildExecutor.max_workers={workers}")
         try:
-            store.build("warm", SIZES["10"])
+            server.build("warm", SIZES["10"])
             started = time.perf_counter()
-            builds = [
-                store.service.submit_specification(
-                    "bench", yaml.safe_dump({"name": f"c{i}", "dependencies": [*SIZES["10"], "alpha"]})
-                )
+            ids = [
+                json.loads(server.request("POST", "specification/", {
+                    "namespace": "bench",
+                    "specification": yaml.safe_dump(
+                        {"name": f"c{i}", "dependencies": [*SIZES["10"], "alpha"]}),
+                }))["data"]["build_id"]
                 for i in range(8)
             ]
-            for build in builds:
-                assert store.service.wait_for_build(build.id, interval=0.005).status == BuildStatus.COMPLETED
+            for build_id in ids:
+                while server.get(f"build/{build_id}/")["status"] not in ("COMPLETED", "FAILED"):
+                    time.sleep(0.01)
+                assert server.get(f"build/{build_id}/")["status"] == "COMPLETED"
             rows.append([str(workers), f"{time.perf_counter() - started:.2f}"])
         finally:
-            store.close()
-    table("(c) 8 builds of ~11 packages submitted at once", ["max_workers", "wall s"], rows)
+            server.stop()
+    table("(c) 8 builds of ~11 packages submitted at once over HTTP", ["max_workers", "wall s"], rows)
 
 
 def bench_disk(work: Path, channel: str) -> None:
-    store = Store(work / "d-store", channel)
+    store = work / "d-store"
+    server = Server("conda-store", store, channel)
     try:
-        store.build("one", SIZES["40"])
-        one = disk_usage(Path(store.config.store_dir))
+        server.build("one", SIZES["40"])
+        one = disk_usage(store)
         for i in range(9):
-            store.build(f"more-{i}", [*SIZES["40"], "conflict-a" if i % 2 else "conflict-b"])
-        ten = disk_usage(Path(store.config.store_dir))
+            server.build(f"more-{i}", [*SIZES["40"], "conflict-a" if i % 2 else "conflict-b"])
+        ten = disk_usage(store)
     finally:
-        store.close()
+        server.stop()
     table("(d) disk used by the whole store (hard links counted once)",
           ["environments", "MiB"], [["1", f"{one / 2**20:.1f}"], ["10", f"{ten / 2**20:.1f}"]])
 
@@ -192,15 +329,23 @@ def bench_disk(work: Path, channel: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--channel-dir", default=str(REPO / ".cache" / "test-channel"))
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument("--hosts", default="conda-store,server,lab",
+                        help="server processes to measure (comma-separated)")
+    parser.add_argument("--only", default="a,b,c,d", help="parts to run (comma-separated)")
     args = parser.parse_args()
     channel = build_channel(args.channel_dir)
+    parts = args.only.split(",")
     with tempfile.TemporaryDirectory(prefix="csj-bench-") as directory:
         work = Path(directory)
-        bench_submit_to_completed(work, channel, args.repeat)
-        bench_solve(work, args.repeat)
-        bench_concurrent(work, channel)
-        bench_disk(work, channel)
+        if "a" in parts:
+            bench_through_server(work, channel, args.repeat, args.hosts.split(","))
+        if "b" in parts:
+            bench_solve(work, args.repeat)
+        if "c" in parts:
+            bench_concurrent(work, channel)
+        if "d" in parts:
+            bench_disk(work, channel)
 
 
 if __name__ == "__main__":

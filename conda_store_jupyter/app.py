@@ -6,15 +6,17 @@ import gc
 import sys
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import default
+from sqlalchemy.exc import SQLAlchemyError
+from traitlets import TraitError, default
 
 from . import __version__
 from .auth import PERSONAL_BINDINGS, SHARED_BINDINGS
 from .config import CondaStore
 from .db import open_database
-from .errors import SpecError
+from .errors import CondaStoreError, SpecError
 from .executor import BuildExecutor
 from .handlers import API_PREFIX, ROUTES
+from .handlers.status import UnavailableHandler
 from .kernels import KernelRegistry
 from .service import CondaStoreService, build_settings
 from .spec import validate_name
@@ -38,7 +40,23 @@ class CondaStoreApp(ExtensionApp):
     def _default_config_file_name(self) -> str:
         return "jupyter_conda_store_config"
 
+    # Set when the configuration or the database stops the extension from starting: under
+    # JupyterLab the API then answers every request with it (the panel shows it), and
+    # `jupyter conda-store` exits non-zero.
+    startup_error: str | None = None
+
     def initialize_settings(self) -> None:
+        try:
+            self._initialize_store()
+        except (TraitError, ValueError, CondaStoreError, SQLAlchemyError, OSError) as error:
+            message = getattr(error, "message", None) or str(error)
+            self.startup_error = f"conda-store-jupyter could not start: {message}"
+            self.settings["conda_store_startup_error"] = self.startup_error
+            self.log.error(self.startup_error)
+            if isinstance(self.serverapp.starter_app, CondaStoreApp):
+                sys.exit(1)  # a service with a bad configuration must not look healthy
+
+    def _initialize_store(self) -> None:
         self.conda_store = CondaStore(parent=self)
         # Migrations run here, before the server answers anything.
         self.engine, sessions = open_database(self.conda_store.database_url)
@@ -75,6 +93,9 @@ class CondaStoreApp(ExtensionApp):
             return self.conda_store.default_namespace
 
     def initialize_handlers(self) -> None:
+        if self.startup_error is not None:
+            self.handlers.append((rf"{API_PREFIX}(/.*)?", UnavailableHandler))
+            return
         self.handlers.extend(ROUTES)
 
     def _store_changed(self) -> None:
@@ -82,6 +103,8 @@ class CondaStoreApp(ExtensionApp):
         self.kernels.wake()
 
     async def _start_jupyter_server_extension(self, serverapp) -> None:  # noqa: ANN001
+        if self.startup_error is not None:
+            return
         await self.executor.start()
         await self.kernels.start()
         # What is alive now (Jupyter Server, tornado, SQLAlchemy: ~290,000 objects) lives as long
@@ -91,6 +114,8 @@ class CondaStoreApp(ExtensionApp):
         gc.freeze()
 
     async def stop_extension(self) -> None:
+        if self.startup_error is not None:
+            return
         await self.kernels.stop()
         await self.executor.stop()
         self.engine.dispose()

@@ -33,6 +33,7 @@ from .spec import (
 
 __all__ = [
     "PipPackage",
+    "pip_packages_from_lockfile",
     "read_locked_packages",
     "records_from_lockfile",
     "write_conda_lock",
@@ -293,6 +294,27 @@ async def records_from_lockfile(
     for key, package in wanted.items():
         _check_hashes(package, available[key])
     return [available[key] for key in wanted]
+
+
+def pip_packages_from_lockfile(
+    lockfile: Lockfile | Mapping[str, Any] | str | os.PathLike[str],
+) -> dict[str, list[PipPackage]]:
+    """The pip packages (``manager: pip``) a lock file pins, by platform, in install order: the
+    same `PipPackage`s a build resolves, so a lock-file build records, installs and writes them
+    as the build the lock file came from did. Every platform the lock file names is a key."""
+    return {
+        platform: [
+            PipPackage(
+                name=package.name,
+                version=package.version,
+                url=package.url,
+                sha256=package.hash.sha256,
+            )
+            for package in packages
+            if package.manager == "pip"
+        ]
+        for platform, packages in read_locked_packages(lockfile).items()
+    }
 
 
 # ---------------------------------------------------------------------------------------------

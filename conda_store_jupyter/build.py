@@ -20,14 +20,14 @@ from pathlib import Path
 
 import rattler
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, configure_mappers, sessionmaker
 
 from . import artifacts as artifact_writers
 from .buildlog import BuildLog
 from .db import Build, BuildArtifact, BuildArtifactType, BuildPackage, BuildStatus, Environment
 from .db import PackageManager, create_engine_for
 from .errors import CondaStoreError
-from .pip import PipFailed, install_pip_packages
+from .pip import PipFailed, install_locked_pip_packages, install_pip_packages
 from .solver import SolveFailed, host_platform, make_gateway, solve
 from .spec import LockfileSpecification, Specification, parse_specification
 from .store import StoreLayout, disk_usage
@@ -152,11 +152,19 @@ class Builder:
 
     async def _execute(self) -> None:
         gateway = make_gateway(self.layout.repodata_cache)
+        pip_packages: dict[str, list[artifact_writers.PipPackage]] = {}
         if self.is_lockfile:
             spec: Specification | LockfileSpecification = LockfileSpecification.from_dict(
                 self.spec_data
             )
             records = await self._locked_records(spec, gateway)
+            # A lock file pins its pip packages too: no resolution, they are installed as pinned.
+            pip_packages = artifact_writers.pip_packages_from_lockfile(spec.lockfile)
+            for platform in spec.platforms:
+                if pip_packages.get(platform):
+                    self.log.write(
+                        f"lock file pins {len(pip_packages[platform])} pip packages for {platform}"
+                    )
         else:
             spec = parse_specification(self.spec_data)
             self.variables = dict(spec.variables)
@@ -166,8 +174,11 @@ class Builder:
         self._check_canceled()
         await self._install(records[host])
         self._check_canceled()
-        pip_packages = {}
-        if not self.is_lockfile and spec.pip:
+        if self.is_lockfile:
+            if pip_packages.get(host):
+                with self._step("pip install of the lock file's pins (uv)"):
+                    install_locked_pip_packages(self.prefix, pip_packages[host], self.log)
+        elif spec.pip:
             with self._step("pip install (uv)"):
                 pip_packages = install_pip_packages(
                     self.prefix, list(spec.pip), records, self.log
@@ -232,7 +243,9 @@ class Builder:
             records[platform] = await artifact_writers.records_from_lockfile(
                 spec.lockfile, platform, gateway
             )
-            self.log.write(f"lock file pins {len(records[platform])} packages for {platform}")
+            self.log.write(
+                f"lock file pins {len(records[platform])} conda packages for {platform}"
+            )
         return records
 
     async def _install(self, records: list[rattler.RepoDataRecord]) -> None:
@@ -268,6 +281,11 @@ class Builder:
                         pip=pip_packages.get(host),
                     )
                 elif kind == "explicit":
+                    # Conda packages only, for every build, from a lock file or not: an @EXPLICIT
+                    # file is what `conda create --file` installs, and conda cannot install pip
+                    # packages. (conda-lock's own rendering adds `# pip name @ url` comments that
+                    # only conda-lock reads; we do not.) The pip pins are in conda-lock.yml (URL
+                    # and sha256) and environment.yaml (name==version).
                     artifact_writers.write_explicit(path, records[host])
                 elif kind == "archive":
                     self._pack(path)
@@ -407,9 +425,31 @@ def _summary(message: str, limit: int = 400) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+# Engines made by `prepare_process`, without connections, inherited by forked build processes.
+_prepared_engines: dict[str, sa.Engine] = {}
+
+
+def prepare_process(settings: BuildSettings) -> None:
+    """In a process that forks builds (the launcher), once: configure the ORM and compile the
+    first queries of a build, so that every build process starts with them ready (a fresh
+    process spends tens of milliseconds on that before its first log line)."""
+    configure_mappers()
+    engine = create_engine_for(settings.database_url)
+    with sessionmaker(engine)() as session:
+        build = session.scalars(sa.select(Build).order_by(Build.id.desc()).limit(1)).first()
+        if build is not None:  # the lazy loads of `before_start`
+            build.environment.namespace  # noqa: B018
+            build.specification  # noqa: B018
+        session.scalar(sa.select(Build.status).where(Build.id == 0))  # `_check_canceled`
+    engine.dispose()  # no connection may cross a fork
+    _prepared_engines[settings.database_url] = engine
+
+
 def run_build(build_id: int, settings: BuildSettings) -> BuildStatus:
     """Entry point of a build process (executor child or Celery task)."""
-    engine = create_engine_for(settings.database_url)
+    engine = _prepared_engines.get(settings.database_url) or create_engine_for(
+        settings.database_url
+    )
     try:
         sessions = sessionmaker(engine, expire_on_commit=False)
         return Builder(build_id, settings, sessions).run()

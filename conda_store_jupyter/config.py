@@ -10,9 +10,35 @@ import os
 from pathlib import Path
 
 from jupyter_core.paths import jupyter_data_dir
+import ast
+import json
+
 from traitlets import Dict, Float, List, TraitError, Unicode, default, validate
 from traitlets.config import LoggingConfigurable
 
+
+
+class ConfigList(List):
+    """A list trait that also takes a whole list in one command-line value.
+
+    traitlets documents `--CondaStore.channels=a --CondaStore.channels=b`. When the extension is
+    loaded by `jupyter server` or `jupyter lab`, whose command line does not know this class, a
+    single value arrives unparsed and `'["a", "b"]'` (the form people type) would become one
+    channel named `["a", "b"]`. A value written as a JSON or Python list is read as that list.
+    """
+
+    def from_string(self, s: str) -> list:
+        text = s.strip()
+        if text.startswith("[") and text.endswith("]"):
+            for parse in (json.loads, ast.literal_eval):
+                try:
+                    value = parse(text)
+                except (ValueError, SyntaxError):
+                    continue
+                if isinstance(value, list):
+                    return self.from_string_list([str(item) for item in value])
+            raise TraitError(f"{text!r} is not a list of strings")
+        return super().from_string(s)
 
 
 class CondaStore(LoggingConfigurable):
@@ -27,13 +53,13 @@ class CondaStore(LoggingConfigurable):
         "Shared deployments use PostgreSQL, e.g. postgresql+psycopg://user@host/db.",
     ).tag(config=True)
 
-    channels = List(
+    channels = ConfigList(
         Unicode(),
         default_value=["conda-forge"],
         help="Channels used when a specification names none (names or URLs, e.g. file:///...).",
     ).tag(config=True)
 
-    allowed_channels = List(
+    allowed_channels = ConfigList(
         Unicode(),
         default_value=[],
         help="Channels a specification may use. Empty means any channel is allowed.",
@@ -44,32 +70,38 @@ class CondaStore(LoggingConfigurable):
         help="Namespace used when a request names none.",
     ).tag(config=True)
 
-    default_packages = List(
+    default_packages = ConfigList(
         Unicode(),
         help="Conda packages added to a specification that lists no conda dependencies.",
     ).tag(config=True)
 
-    required_packages = List(
+    required_packages = ConfigList(
         Unicode(),
         help="Conda packages every specification must name (by package name); others are refused.",
     ).tag(config=True)
 
-    included_packages = List(
+    included_packages = ConfigList(
         Unicode(),
         help="Conda packages added to every specification that does not name them already.",
     ).tag(config=True)
 
-    pip_default_packages = List(Unicode(), help="As default_packages, for pip.").tag(config=True)
-    pip_required_packages = List(Unicode(), help="As required_packages, for pip.").tag(config=True)
-    pip_included_packages = List(Unicode(), help="As included_packages, for pip.").tag(config=True)
+    pip_default_packages = ConfigList(Unicode(), help="As default_packages, for pip.").tag(
+        config=True
+    )
+    pip_required_packages = ConfigList(Unicode(), help="As required_packages, for pip.").tag(
+        config=True
+    )
+    pip_included_packages = ConfigList(Unicode(), help="As included_packages, for pip.").tag(
+        config=True
+    )
 
-    solve_platforms = List(
+    solve_platforms = ConfigList(
         Unicode(),
         help="Platforms every build solves for, so its lock file works there too (e.g. "
         "linux-64, osx-arm64, win-64). The host platform is always solved and installed.",
     ).tag(config=True)
 
-    build_artifacts = List(
+    build_artifacts = ConfigList(
         Unicode(),
         default_value=["lockfile", "yaml", "explicit"],
         help="Artifacts written by every build: any of lockfile (conda-lock.yml), yaml "

@@ -1,72 +1,39 @@
 """The local build executor: the build table is the queue, each build runs in a child process.
 
 The server's event loop only schedules: every database call runs in a thread, every solve,
-download and link in a child process (forked from a forkserver that has the build code
+download and link in a child process (forked by the build launcher, which has the build code
 imported, so a build starts in milliseconds rather than paying for interpreter start-up).
 """
 
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import datetime
-import multiprocessing
 import os
-import signal
 import socket
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from multiprocessing.context import BaseContext
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 from traitlets import Float, Int, default
 from traitlets.config import LoggingConfigurable
 
-from .build import BuildSettings, run_build
+from .build import BuildSettings
 from .buildlog import BuildLog
 from .db import Build, BuildStatus, Environment, claim_next_build
+from .launcher import BuildLauncher, BuildProcess
 from .store import StoreLayout
-
-_PR_SET_PDEATHSIG = 1
 
 
 def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-def _build_process_main(build_id: int, settings: BuildSettings) -> None:
-    """Body of a build child: die with the forkserver (so with the server), then build."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):  # not Linux: recovery at the next start cleans up instead
-        pass
-    run_build(build_id, settings)
-    # The outcome is in the database. Leave at once: py-rattler's runtime sometimes crashes while
-    # a process tears down after async work, and a crash exit code would read as a failed build.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
-
-
-_context: BaseContext | None = None
-
-
-def _process_context() -> BaseContext:
-    global _context
-    if _context is None:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["conda_store_jupyter.build"])
-        _context = context
-    return _context
-
-
 @dataclass
 class _Running:
     build_id: int
-    process: multiprocessing.process.BaseProcess
+    process: BuildProcess
     started: float  # loop time
 
 
@@ -107,6 +74,7 @@ class BuildExecutor(LoggingConfigurable):
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._last_heartbeat = 0.0
+        self.launcher = BuildLauncher(settings, log=self.log.warning, on_exit=self.wake)
         # Told when a build process ends, whatever the outcome (the kernel registry listens).
         self.on_build_end: Callable[[], None] = lambda: None
 
@@ -114,6 +82,10 @@ class BuildExecutor(LoggingConfigurable):
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._wakeup = asyncio.Event()
+        # Started now, from the loop's thread (it outlives any worker thread, and the launcher
+        # dies with the thread that started it); it imports the build code in the background,
+        # so the first build does not wait for that either.
+        self.launcher.start()
         await asyncio.to_thread(self.recover)
         self._task = asyncio.create_task(self._run(), name="conda-store build executor")
 
@@ -130,6 +102,7 @@ class BuildExecutor(LoggingConfigurable):
                 "the server stopped during the build",
             )
         self._running.clear()
+        await asyncio.to_thread(self.launcher.stop)
 
     def wake(self) -> None:
         """Look at the queue now (thread-safe): called after a submit or a cancel."""
@@ -162,21 +135,22 @@ class BuildExecutor(LoggingConfigurable):
             build_id = await asyncio.to_thread(self._claim)
             if build_id is None:
                 break
-            self._spawn(build_id)
+            await self._spawn(build_id)
 
     def _claim(self) -> int | None:
         with self.sessions() as session:
             build = claim_next_build(session, self.worker_id)
             return build.id if build is not None else None
 
-    def _spawn(self, build_id: int) -> None:
-        process = _process_context().Process(
-            target=_build_process_main,
-            args=(build_id, self.settings),
-            name=f"conda-store-build-{build_id}",
-            daemon=True,
-        )
-        process.start()
+    async def _spawn(self, build_id: int) -> None:
+        self.launcher.start()  # on the loop's thread, should the launcher have died
+        try:
+            process = await asyncio.to_thread(self.launcher.launch, build_id, self.settings)
+        except RuntimeError as error:
+            await asyncio.to_thread(
+                self._finish_build, build_id, BuildStatus.FAILED, f"could not start: {error}"
+            )
+            return
         assert self._loop is not None
         self._running[build_id] = _Running(build_id, process, self._loop.time())
         self.log.info("conda-store: build %s started (pid %s)", build_id, process.pid)

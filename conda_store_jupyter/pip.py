@@ -1,8 +1,10 @@
 """`pip:` dependencies with uv: resolve for every solve platform (for the lock file), install on
-the host into the build prefix, after the conda packages (so the prefix's own python is used)."""
+the host into the build prefix, after the conda packages (so the prefix's own python is used).
+A build from a lock file resolves nothing: it installs the pip packages the lock file pins."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import tempfile
 import tomllib
@@ -10,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import rattler
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 from uv import find_uv_bin
 
 from .artifacts import PipPackage
@@ -132,3 +136,81 @@ def install_pip_packages(
                     log,
                 )
     return resolved
+
+
+def _uv_error(output: str) -> str:
+    """uv's error proper (from its first `error:` line), without the progress lines before it."""
+    lines = output.splitlines()
+    for index, line in enumerate(lines):
+        if line.startswith("error:"):
+            return "\n".join(lines[index:])
+    return output
+
+
+def install_locked_pip_packages(
+    prefix: Path, packages: Sequence[PipPackage], log: BuildLog
+) -> None:
+    """Install exactly the pip packages a lock file pins into `prefix`, after its conda packages.
+
+    Nothing is resolved: each package comes from its URL (``name @ url``) with ``--no-deps`` (the
+    lock file lists every pip package), checked against the lock file's sha256; when every
+    package has one, hashes are required (``--require-hashes``). The entries were checked when
+    the lock file was parsed (`spec.check_locked_pip_package`). Afterwards the installed versions
+    must be the pinned ones. Raises `PipFailed` naming the package that cannot be installed so.
+    """
+    if not packages:
+        return
+    python = prefix / "bin" / "python"
+    if not python.exists():
+        pinned = ", ".join(f"{package.name} {package.version}" for package in packages)
+        raise PipFailed(
+            f"the lock file pins pip packages ({pinned}) but no python among its conda packages"
+        )
+    unhashed = [package.name for package in packages if not package.sha256]
+    if unhashed:
+        log.write(
+            f"warning: the lock file has no sha256 for pip package(s) {', '.join(unhashed)}: "
+            "installed from their URL without a hash check"
+        )
+    lines = [
+        f"{package.name} @ {package.url}"
+        + (f" --hash=sha256:{package.sha256}" if package.sha256 else "")
+        for package in packages
+    ]
+    command = [find_uv_bin(), "pip", "install", "--python", str(python), "--no-deps"]
+    if not unhashed:
+        command.append("--require-hashes")
+    log.write(f"installing {len(packages)} pip packages pinned by the lock file")
+    with tempfile.TemporaryDirectory() as directory:
+        requirements = Path(directory, "requirements.txt")
+        requirements.write_text("\n".join(lines) + "\n")
+        try:
+            _run([*command, "-r", str(requirements)], log)
+        except PipFailed as error:
+            # uv names a requirement as `name @ url`: say up front which pins failed.
+            failed = ", ".join(
+                f"{package.name} {package.version}"
+                for package in packages
+                if f"`{package.name} @" in error.output
+            )
+            raise PipFailed(
+                f"the lock file's pip package(s) {failed or '(see the log)'} cannot be installed "
+                f"as pinned: {_uv_error(error.output)}"
+            ) from None
+    # `name @ url` installs whatever version the file holds: it must be the one the lock names.
+    listed = _run([find_uv_bin(), "pip", "list", "--python", str(python), "--format", "json"], log)
+    installed = {canonicalize_name(item["name"]): item["version"] for item in json.loads(listed)}
+    for package in packages:
+        version = installed.get(canonicalize_name(package.name))
+        if version is None or not _same_version(version, package.version):
+            raise PipFailed(
+                f"pip package {package.name}: the lock file pins version {package.version}, "
+                f"its URL {package.url} installed {version or 'nothing of that name'}"
+            )
+
+
+def _same_version(installed: str, pinned: str) -> bool:
+    try:
+        return Version(installed) == Version(pinned)
+    except InvalidVersion:
+        return installed == pinned

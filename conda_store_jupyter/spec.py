@@ -158,8 +158,32 @@ def _check_events(text: str) -> None:
     The event parser is iterative, so this scan is safe on any input; composing a deeply nested
     document is not (libyaml's composer recurses on the C stack and crashes the process).
     """
+    try:
+        _scan_events(text, _BASE_LOADER)
+    except yaml.MarkedYAMLError as error:
+        # libyaml may stop first, in its own words (PyYAML >= 6.0.4 has a nesting limit of its
+        # own that fires while scanning ahead). The pure-Python parser has no such limit: read the
+        # text up to that point with it, so that our own rules speak wherever they apply (bounded:
+        # the slow parser never reads more than a specification's worth of text).
+        mark = error.problem_mark or error.context_mark
+        if _BASE_LOADER is yaml.SafeLoader or mark is None or mark.index > MAX_SPEC_BYTES:
+            raise
+        _scan_events(text[: mark.index + 1], yaml.SafeLoader, stop_at_error=True)
+        raise
+
+
+def _scan_events(text: str, loader: type[yaml.SafeLoader], stop_at_error: bool = False) -> None:
     depth = 0
-    for event in yaml.parse(text, Loader=_BASE_LOADER):
+    events = yaml.parse(text, Loader=loader)
+    while True:
+        try:
+            event = next(events)
+        except StopIteration:
+            return
+        except yaml.YAMLError:
+            if stop_at_error:  # the caller reports the original error
+                return
+            raise
         if isinstance(event, yaml.AliasEvent):
             raise SpecError(
                 "YAML aliases are not allowed in a specification "
@@ -459,9 +483,26 @@ class LockfileSpecification:
         return parse_conda_lock(self.lockfile)
 
 
-def _validation_problem(error: pydantic.ValidationError) -> str:
+def _entry_label(content: Any, loc: tuple[Any, ...]) -> str:
+    """` (six 1.16.0, pip)` for a problem inside entry N of a lock file's `package` list, so that
+    the message names the package and not only its position."""
+    if not (len(loc) >= 2 and loc[0] == "package" and isinstance(loc[1], int)):
+        return ""
+    packages = content.get("package") if isinstance(content, Mapping) else None
+    if not isinstance(packages, list) or not 0 <= loc[1] < len(packages):
+        return ""
+    entry = packages[loc[1]]
+    if not isinstance(entry, Mapping) or not isinstance(entry.get("name"), str):
+        return ""
+    words = [str(entry[key]) for key in ("name", "version") if isinstance(entry.get(key), str)]
+    manager = entry.get("manager")
+    return f" ({' '.join(words)}{f', {manager}' if isinstance(manager, str) else ''})"
+
+
+def _validation_problem(error: pydantic.ValidationError, content: Any = None) -> str:
     problems = [
-        f"{'.'.join(map(str, item['loc'])) or 'lock file'}: {item['msg']}"
+        f"{'.'.join(map(str, item['loc'])) or 'lock file'}{_entry_label(content, item['loc'])}: "
+        f"{item['msg']}"
         for item in error.errors()[:5]
     ]
     more = error.error_count() - len(problems)
@@ -490,7 +531,9 @@ def parse_conda_lock(source: str | bytes | Mapping[str, Any]) -> Lockfile:
     try:
         lockfile = lockfile_v1_to_v2(LockfileV1.model_validate(content))
     except pydantic.ValidationError as error:
-        raise SpecError(f"invalid conda-lock file: {_validation_problem(error)}") from None
+        raise SpecError(
+            f"invalid conda-lock file: {_validation_problem(error, content)}"
+        ) from None
     platforms = set(lockfile.metadata.platforms)
     stray = sorted({package.platform for package in lockfile.package} - platforms)
     if stray:
@@ -507,6 +550,11 @@ def parse_lockfile_specification(
     """Parse a conda-lock file (``conda-lock.yml``, version 1) as the specification `name`."""
     name = validate_name("environment", name)
     lockfile = parse_conda_lock(source)
+    for package in lockfile.package:
+        if package.manager == "pip":
+            check_locked_pip_package(
+                package.name, package.version, package.url, package.hash.sha256
+            )
     # The same normalisation conda-lock applies before writing: sorted, no virtual packages.
     lockfile.alphasort_inplace()
     lockfile.filter_virtual_packages_inplace()
@@ -522,6 +570,35 @@ def parse_lockfile_specification(
         platforms=tuple(lockfile.metadata.platforms),
         description=description,
     )
+
+
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+
+
+def check_locked_pip_package(name: str, version: str, url: str, sha256: str | None) -> None:
+    """Check that a lock file's pip entry pins exactly one file that uv can install as
+    ``name @ url --hash=sha256:...`` (see `pip.install_locked_pip_packages`): a valid package
+    name, an absolute URL without spaces, a sha256 of 64 hex digits if any. Raises `SpecError`
+    naming the package."""
+    what = f"pip package {name} {version} in the lock file"
+    if "://" not in url or any(character.isspace() for character in url):
+        raise SpecError(
+            f"{what}: {url!r} is not a URL; a lock file must pin each pip package to the URL "
+            "of its file (wheel or source archive)"
+        )
+    try:
+        requirement = Requirement(f"{name} @ {url}")
+    except InvalidRequirement as error:
+        raise SpecError(f"{what}: not an installable requirement ({error})") from None
+    if (
+        requirement.name != name
+        or requirement.url != url
+        or requirement.extras
+        or requirement.marker
+    ):
+        raise SpecError(f"{what}: {name!r} @ {url!r} is not a plain package name and URL")
+    if sha256 is not None and not _SHA256.fullmatch(sha256):
+        raise SpecError(f"{what}: sha256 {sha256!r} is not 64 hexadecimal digits")
 
 
 def split_package_url(url: str) -> tuple[str, str, str]:
@@ -571,11 +648,11 @@ class SpecPolicy:
             for value in values:
                 try:
                     if "channels" in field.name:
-                        _validate_channel(value, f"policy {field.name}")
+                        _validate_channel(value, f"CondaStore.{field.name}")
                     elif field.name.startswith("pip_"):
-                        _validate_pip_requirement(value, f"policy {field.name}")
+                        _validate_pip_requirement(value, f"CondaStore.{field.name}")
                     else:
-                        _validate_conda_dependency(value, f"policy {field.name}")
+                        _validate_conda_dependency(value, f"CondaStore.{field.name}")
                 except SpecError as error:
                     raise ValueError(error.message) from None
             object.__setattr__(self, field.name, values)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import re
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -252,3 +256,125 @@ async def test_bad_input_gets_a_clear_4xx_and_changes_nothing(api, method, path,
     with api.service.sessions() as session:
         assert session.query(Build).count() == 0
     assert [e["id"] for e in (await api.call("GET", "environment"))["data"]] == before
+
+
+# -- lock files with pip packages ---------------------------------------------------------------
+
+PACKAGE_FIELDS = ("name", "version", "build", "build_number", "channel", "subdir", "url", "sha256", "md5", "size", "manager")
+
+
+async def _packages(api: Client, build_id: int) -> list[tuple]:
+    answer = await api.call("GET", "build", str(build_id), "packages", size="1000")
+    assert answer["count"] == len(answer["data"])
+    return sorted(tuple(p[field] for field in PACKAGE_FIELDS) for p in answer["data"])
+
+
+def _run_python(prefix: Path, code: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    return subprocess.run([prefix / "bin" / "python", "-c", code], capture_output=True, text=True, env=env)
+
+
+async def _pip_source(api: Client) -> tuple[int, str]:
+    """A completed build of python + six from PyPI, and its conda-lock.yml as downloaded."""
+    build_id = await api.submit("source", "python", {"pip": ["six==1.16.0"]})
+    build = await api.wait(build_id, timeout=300)
+    assert build["status"] == "COMPLETED", build["status_info"]
+    lock = (await api.call("GET", "build", str(build_id), "lockfile", raw=True)).body.decode()
+    return build_id, lock
+
+
+async def test_lock_file_with_pip_packages_reproduces_the_whole_environment(api, store_dir):
+    source_id, lock = await _pip_source(api)
+    locked_pip = [p for p in yaml.safe_load(lock)["package"] if p["manager"] == "pip"]
+    assert [(p["name"], p["version"]) for p in locked_pip] == [("six", "1.16.0")]
+
+    answer = await api.call("POST", "specification", body={
+        "namespace": "default", "specification": lock, "is_lockfile": True, "environment_name": "replica",
+    })
+    replica_id = answer["data"]["build_id"]
+    replica = await api.wait(replica_id, timeout=300)
+    assert replica["status"] == "COMPLETED", replica["status_info"]
+    log = (await api.call("GET", "build", str(replica_id), "logs", raw=True)).body.decode()
+    assert "solving for" not in log and "resolving pip" not in log
+
+    # The same conda and pip packages, to the URL and hash.
+    source_packages = await _packages(api, source_id)
+    replica_packages = await _packages(api, replica_id)
+    assert replica_packages == source_packages
+    pip = [p for p in replica_packages if p[-1] == "pip"]
+    assert [(p[0], p[1], p[6], p[7]) for p in pip] == [
+        ("six", "1.16.0", locked_pip[0]["url"], locked_pip[0]["hash"]["sha256"])
+    ]
+    assert any(p[0] == "python" and p[-1] == "conda" for p in replica_packages)
+
+    # Installed in the new prefix, at the pinned version.
+    replica_prefix = store_dir / "default" / "envs" / "replica"
+    result = _run_python(replica_prefix, "import six; print(six.__version__); print(six.__file__)")
+    assert result.returncode == 0, result.stderr
+    version, path = result.stdout.split()
+    assert version == "1.16.0"
+    assert Path(path).resolve().is_relative_to(replica_prefix.resolve())
+
+    # The artifacts of the lock-file build: its lock keeps the pip entries, its environment.yaml
+    # pins them, its explicit file is conda-only (by format) and so the same as the source's.
+    replica_lock = yaml.safe_load((await api.call("GET", "build", str(replica_id), "lockfile", raw=True)).body)
+    assert [p for p in replica_lock["package"] if p["manager"] == "pip"] == locked_pip
+    environment = yaml.safe_load((await api.call("GET", "build", str(replica_id), "yaml", raw=True)).body)
+    assert environment["dependencies"][-1] == {"pip": ["six==1.16.0"]}
+    source_environment = yaml.safe_load((await api.call("GET", "build", str(source_id), "yaml", raw=True)).body)
+    assert environment["dependencies"] == source_environment["dependencies"]
+    explicit = (await api.call("GET", "build", str(replica_id), "explicit", raw=True)).body
+    assert explicit == (await api.call("GET", "build", str(source_id), "explicit", raw=True)).body
+    assert b"six" not in explicit
+
+
+@pytest.mark.parametrize(
+    ("tampered", "problem"),
+    [({"hash": {"sha256": "0" * 64}}, "hash mismatch"), ({"version": "1.17.0"}, "pins version 1.17.0")],
+    ids=["wrong-hash", "wrong-version"],
+)
+async def test_lock_file_pip_package_not_installable_as_pinned_fails_the_build(api, store_dir, tampered, problem):
+    source_id, lock = await _pip_source(api)
+    content = yaml.safe_load(lock)
+    for package in content["package"]:
+        if package["manager"] == "pip":
+            package.update(tampered)
+    answer = await api.call("POST", "specification", body={
+        "namespace": "default", "specification": yaml.safe_dump(content), "is_lockfile": True,
+        "environment_name": "source",
+    })
+    failed = await api.wait(answer["data"]["build_id"], timeout=300)
+    assert failed["status"] == "FAILED"
+    assert re.search(r"pip package(\(s\))? six\b", failed["status_info"]), failed["status_info"]
+    assert problem in failed["status_info"].lower(), failed["status_info"]
+
+    # The environment stays as it was: same current build, six still importable, no new prefix.
+    environment = (await api.call("GET", "environment", "default", "source"))["data"]
+    assert environment["current_build_id"] == source_id
+    assert not any(path.name.endswith(f"-{failed['id']}-source") for path in (store_dir / "default").iterdir())
+    result = _run_python(store_dir / "default" / "envs" / "source", "import six; print(six.__version__)")
+    assert result.stdout.strip() == "1.16.0", result.stderr
+
+
+async def test_lock_file_pip_package_without_url_is_refused(api):
+    _, lock = await _pip_source(api)
+    for broken, problem in (
+        ({"url": None}, "url (six 1.16.0, pip): Field required"),
+        ({"url": "six-1.16.0-py2.py3-none-any.whl"}, "not a URL"),
+        # A lock file cannot smuggle options into the requirements uv reads.
+        ({"url": "https://files.pythonhosted.org/six.whl --index-url https://evil.invalid/simple"}, "not a URL"),
+        ({"hash": {"sha256": "--no-verify-hashes"}}, "not 64 hexadecimal digits"),
+    ):
+        content = yaml.safe_load(lock)
+        for package in content["package"]:
+            if package["manager"] == "pip":
+                package.update(broken)
+                if package["url"] is None:
+                    del package["url"]
+        code, message = await api.error("POST", "specification", body={
+            "namespace": "default", "specification": yaml.safe_dump(content), "is_lockfile": True,
+            "environment_name": "nourl",
+        })
+        assert code == 400 and problem in message and "six" in message, message
+    code, _ = await api.error("GET", "environment", "default", "nourl")
+    assert code == 404

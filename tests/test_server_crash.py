@@ -3,6 +3,7 @@ every environment is on a complete build and no partial prefix is left."""
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -13,6 +14,23 @@ from conda_store_jupyter.db import BuildStatus, open_database
 from conda_store_jupyter.service import CondaStoreService
 
 from .servers import StandaloneServer
+
+
+def _cmdline(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+
+def _parent_pid(pid: int) -> int:
+    # /proc/PID/stat: "pid (comm) state ppid ..."; comm may contain spaces, so split after ")".
+    return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"  # a zombie has ended; only its parent's wait is missing
 
 
 def _wait(predicate, timeout: float = 120, interval: float = 0.02) -> None:
@@ -44,7 +62,15 @@ def test_server_killed_mid_build_then_restarted(tmp_path, local_channel):
         )
         log = store_dir / ".artifacts" / str(doomed.id) / "build.log"
         _wait(lambda: log.exists() and "installing" in log.read_text())
+        # The build runs in a child of the build launcher (a clean process with the build code
+        # imported), not of the server, whose __main__ every child would otherwise re-import.
+        build_pid = int(re.search(r", pid (\d+)", log.read_text()).group(1))
+        launcher_pid = _parent_pid(build_pid)
+        assert "conda_store_jupyter.launcher" in _cmdline(launcher_pid)
+        assert _parent_pid(launcher_pid) == server.process.pid
         server.kill()
+        # Nothing outlives the server: the launcher and the build go with it.
+        _wait(lambda: not _alive(build_pid) and not _alive(launcher_pid), timeout=10)
 
         prefix = store_dir / "default" / service.get_build(doomed.id).build_dir
         link = store_dir / "default" / "envs" / "env"

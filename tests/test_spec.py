@@ -11,6 +11,7 @@ from rattler import BuildString, PackageRecord, RepoDataRecord
 from conda_store_jupyter.artifacts import write_conda_lock
 from conda_store_jupyter.errors import SpecError
 from conda_store_jupyter.spec import (
+    MAX_YAML_DEPTH,
     MAX_SPEC_BYTES,
     LockfileSpecification,
     Specification,
@@ -259,10 +260,19 @@ def test_anchor_without_alias_is_harmless():
     assert parse_specification("name: &n env\n").name == "env"
 
 
-def test_deep_nesting_is_refused():
-    # libyaml's composer would overflow the C stack on this (a crash, not an exception).
-    deep = "name: env\ndependencies: " + "[" * 100_000 + "]" * 100_000
-    assert "nested deeper than" in spec_error(deep)
+@pytest.mark.parametrize("levels", [MAX_YAML_DEPTH + 1, 2_000, 100_000])
+def test_deep_nesting_is_refused_with_our_limit(levels):
+    # libyaml's composer would overflow the C stack on the deepest (a crash, not an exception);
+    # PyYAML >= 6.0.4 stops at about 1,000 levels in its own words. Ours speaks in every case.
+    deep = "name: env\ndependencies: " + "[" * levels + "]" * levels
+    assert f"nested deeper than {MAX_YAML_DEPTH} levels" in spec_error(deep)
+
+
+def test_deep_block_nesting_is_refused_with_our_limit():
+    deep = "name: env\nvariables:\n" + "".join(
+        "  " * level + f"k{level}:\n" for level in range(1, 60)
+    ) + "  " * 60 + "v: 1\n"
+    assert f"nested deeper than {MAX_YAML_DEPTH} levels" in spec_error(deep)
 
 
 def test_oversized_spec_is_refused_without_parsing():
@@ -379,9 +389,9 @@ def test_hash_reflects_the_applied_policy():
 
 
 def test_invalid_policy_is_a_configuration_error():
-    with pytest.raises(ValueError, match="policy allowed_channels"):
+    with pytest.raises(ValueError, match="CondaStore.allowed_channels"):
         SpecPolicy(allowed_channels=("ftp://nope",))
-    with pytest.raises(ValueError, match="policy default_packages"):
+    with pytest.raises(ValueError, match="CondaStore.default_packages"):
         SpecPolicy(default_packages=("numpy >>= 1",))
 
 

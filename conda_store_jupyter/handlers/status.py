@@ -1,4 +1,5 @@
-"""GET `api/v1/` (is the service up, which version) and GET `permission/` (what may I do)."""
+"""GET `api/v1/` (is the service up, which version), GET `permission/` (what may I do), and
+the answer to every route when the extension could not start."""
 
 from jupyter_server.auth.decorator import authorized
 from tornado import web
@@ -31,3 +32,13 @@ class PermissionHandler(CondaStoreHandler):
                 "expiration": None,
             }
         )
+
+
+class UnavailableHandler(CondaStoreHandler):
+    """Every route while the extension could not start (a configuration error): 503 with the
+    reason, so that the panel and clients say what to fix instead of "not found"."""
+
+    async def _unavailable(self, *_args: str) -> None:
+        raise web.HTTPError(503, self.settings["conda_store_startup_error"])
+
+    get = post = put = patch = delete = web.authenticated(authorized(_unavailable))
