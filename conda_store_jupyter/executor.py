@@ -74,7 +74,7 @@ class BuildExecutor(LoggingConfigurable):
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._last_heartbeat = 0.0
-        self.launcher = BuildLauncher(settings, log=self.log.warning, on_exit=self.wake)
+        self.launcher = BuildLauncher(settings, log=self.log, on_exit=self.wake)
         # Told when a build process ends, whatever the outcome (the kernel registry listens).
         self.on_build_end: Callable[[], None] = lambda: None
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import ctypes
+import logging
 import os
 import pickle
 import select
@@ -28,11 +29,13 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from typing import Any
 
 _PR_SET_PDEATHSIG = 1
+_LOG = logging.getLogger(__name__)
 READY_TIMEOUT = 60.0  # seconds the launcher may take to import the build code
 
 
@@ -86,7 +89,7 @@ class BuildLauncher:
     def __init__(
         self,
         settings: Any = None,
-        log: Callable[[str], None] = lambda message: None,
+        log: logging.Logger | logging.LoggerAdapter = _LOG,
         on_exit: Callable[[], None] = lambda: None,
     ):
         self._settings = settings  # for `prepare_process` in the launcher, before any fork
@@ -107,8 +110,10 @@ class BuildLauncher:
             if self._process is not None and self._process.poll() is None:
                 return
             self._ready.clear()
+            self._start_time = time.monotonic()
+            prepare = ["--prepare"] if self._settings is not None else []
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "conda_store_jupyter.launcher", str(os.getpid())],
+                [sys.executable, "-m", "conda_store_jupyter.launcher", str(os.getpid()), *prepare],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 close_fds=True,
@@ -175,6 +180,10 @@ class BuildLauncher:
             message = _decode(line)
             kind = message[0]
             if kind == "ready":
+                self._log.info(
+                    "conda-store: build launcher ready (pid %s) in %.2f s",
+                    process.pid, time.monotonic() - self._start_time,
+                )
                 self._ready.set()
             elif kind == "started":
                 _, build_id, pid = message
@@ -190,7 +199,9 @@ class BuildLauncher:
                 self._on_exit()
         # EOF: the launcher is gone, and its children with it (PDEATHSIG).
         code = process.wait()
-        self._log(f"conda-store: the build launcher (pid {process.pid}) ended with code {code}")
+        if code != 0:
+            self._log.warning("conda-store: the build launcher (pid %s) ended with code %s",
+                              process.pid, code)
         for build_id, handle in list(self._processes.items()):
             handle._set_exitcode(-signal.SIGKILL)
             self._processes.pop(build_id, None)
@@ -236,7 +247,8 @@ def main(parent_pid: int) -> None:
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
     out = os.fdopen(1, "wb", buffering=0)
-    out.write(_encode(("ready", os.getpid())))
+    if "--prepare" not in sys.argv:  # else ready once prepared (the first message)
+        out.write(_encode(("ready", os.getpid())))
     children: dict[int, int] = {}  # pid → build id
     pending = b""
     stdin_open = True
@@ -268,6 +280,7 @@ def main(parent_pid: int) -> None:
                     build.prepare_process(message[1])
                 except Exception:  # noqa: BLE001: only a head start; each build opens its own
                     traceback.print_exc()
+                out.write(_encode(("ready", os.getpid())))
             elif message[0] == "start":
                 _, build_id, settings = message
                 launcher_pid = os.getpid()
