@@ -67,6 +67,8 @@ class CondaStoreApp(ExtensionApp):
             parent=self, sessions=sessions, store_dir=self.conda_store.store_dir
         )
         self.executor.on_build_end = self.kernels.wake
+        # Before the server answers anything: no client may see a dead build as BUILDING.
+        self.executor.recover()
         self.service = CondaStoreService(self.conda_store, sessions, self._store_changed)
         self.service.ensure_namespace(self.conda_store.default_namespace)
         self.settings["conda_store"] = self.conda_store

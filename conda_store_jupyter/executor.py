@@ -74,6 +74,7 @@ class BuildExecutor(LoggingConfigurable):
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._last_heartbeat = 0.0
+        self._recovered = False
         self.launcher = BuildLauncher(settings, log=self.log, on_exit=self.wake)
         # Told when a build process ends, whatever the outcome (the kernel registry listens).
         self.on_build_end: Callable[[], None] = lambda: None
@@ -86,7 +87,8 @@ class BuildExecutor(LoggingConfigurable):
         # dies with the thread that started it); it imports the build code in the background,
         # so the first build does not wait for that either.
         self.launcher.start()
-        await asyncio.to_thread(self.recover)
+        if not self._recovered:
+            await asyncio.to_thread(self.recover)
         self._task = asyncio.create_task(self._run(), name="conda-store build executor")
 
     async def stop(self) -> None:
@@ -252,6 +254,7 @@ class BuildExecutor(LoggingConfigurable):
             )
         self.reconcile_links()
         self.layout.empty_trash()
+        self._recovered = True
 
     def reconcile_links(self) -> None:
         with self.sessions() as session:

@@ -24,6 +24,14 @@ export class CondaStoreError extends Error {
     return this.status === 404 && !this.fromAPI;
   }
 
+  /**
+   * True when the server extension is installed but could not start (a configuration error):
+   * every route answers 503 with the reason.
+   */
+  get isExtensionUnavailable(): boolean {
+    return this.status === 503 && this.fromAPI;
+  }
+
   /** True when the server refused for lack of a role (the message names the role). */
   get isForbidden(): boolean {
     return this.status === 403;

@@ -56,10 +56,12 @@ function matches(entry: IEnvironmentEntry, query: string): boolean {
 }
 
 function MissingExtension(props: { error: CondaStoreError | Error }): JSX.Element {
-  const missing = props.error instanceof CondaStoreError && props.error.isExtensionMissing;
+  const { error } = props;
+  const missing = error instanceof CondaStoreError && error.isExtensionMissing;
+  const unavailable = error instanceof CondaStoreError && error.isExtensionUnavailable;
   return (
     <div className="jp-CondaStore-error" role="alert" data-state="error">
-      <p>{errorText(props.error)}</p>
+      <p>{unavailable ? error.message : errorText(error)}</p>
       {missing && (
         <p>
           Install the Python package <code>conda-store-jupyter</code> in the environment running
@@ -67,7 +69,20 @@ function MissingExtension(props: { error: CondaStoreError | Error }): JSX.Elemen
           <code>conda_store_jupyter</code> enabled, then restart the server.
         </p>
       )}
+      {unavailable && (
+        <p>
+          Correct that setting (in <code>jupyter_server_config.py</code> or on the command line)
+          and restart Jupyter Server. The server's log says the same.
+        </p>
+      )}
     </div>
+  );
+}
+
+/** The extension cannot serve anything: it is not installed, or it could not start. */
+function isUnusable(error: Error | null): boolean {
+  return (
+    error instanceof CondaStoreError && (error.isExtensionMissing || error.isExtensionUnavailable)
   );
 }
 
@@ -185,7 +200,7 @@ function SidebarView(props: ISidebarProps): JSX.Element {
 
   const building = model.entries.filter(e => e.activeBuildId !== null).length;
   const fatal = model.error && !model.loaded ? model.error : null;
-  const missing = model.error instanceof CondaStoreError && model.error.isExtensionMissing;
+  const missing = isUnusable(model.error);
 
   return (
     <div className="jp-CondaStore-sidebarContent">

@@ -254,7 +254,16 @@ export function BuildsView(props: { model: EnvironmentViewModel }): JSX.Element 
       {error && (
         <ErrorMessage error={error.error} doing={error.doing} onDismiss={() => setError(null)} />
       )}
-      <table className="jp-CondaStore-table" aria-label="Builds">
+      <table className="jp-CondaStore-table jp-CondaStore-buildsTable" aria-label="Builds">
+        {/* Fixed column widths (style/base.css): cell content, such as times, never resizes them. */}
+        <colgroup>
+          <col className="jp-CondaStore-col-build" />
+          <col className="jp-CondaStore-col-status" />
+          <col className="jp-CondaStore-col-started" />
+          <col className="jp-CondaStore-col-duration" />
+          <col className="jp-CondaStore-col-size" />
+          <col className="jp-CondaStore-col-actions" />
+        </colgroup>
         <thead>
           <tr>
             <th scope="col">Build</th>

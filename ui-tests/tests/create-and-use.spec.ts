@@ -1,6 +1,6 @@
-import { expect, test } from '@jupyterlab/galata';
+import { expect } from '@jupyterlab/galata';
 
-import { CondaStorePage, unique } from './helpers';
+import { CondaStorePage, test, unique } from './helpers';
 
 test.describe('create an environment and use it', () => {
   test.setTimeout(180_000);

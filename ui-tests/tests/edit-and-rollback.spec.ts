@@ -1,6 +1,6 @@
-import { expect, test } from '@jupyterlab/galata';
+import { expect } from '@jupyterlab/galata';
 
-import { API, CondaStorePage, submit, unique, waitForBuild } from './helpers';
+import { API, CondaStorePage, submit, test, unique, waitForBuild } from './helpers';
 
 test.describe('edit in the form view and roll back', () => {
   test.setTimeout(120_000);

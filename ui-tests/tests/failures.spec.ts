@@ -1,6 +1,6 @@
-import { expect, test } from '@jupyterlab/galata';
+import { expect } from '@jupyterlab/galata';
 
-import { API, CondaStorePage, buildStatus, submit, unique, waitForBuild } from './helpers';
+import { API, CondaStorePage, buildStatus, submit, test, unique, waitForBuild } from './helpers';
 
 test.describe('when builds do not go as planned', () => {
   test.setTimeout(120_000);

@@ -1,5 +1,24 @@
-import { IJupyterLabPageFixture, expect } from '@jupyterlab/galata';
+import { IJupyterLabPageFixture, expect, test as galataTest } from '@jupyterlab/galata';
 import { APIRequestContext, Locator } from '@playwright/test';
+
+/**
+ * The time the browser's clock shows when a page loads. From there time flows as usual (timers,
+ * polls and animations run in real time), but nothing the page renders from the clock depends on
+ * the day or the hour of the run. Times that come from the server (when a build started) do, and
+ * the screenshots mask them.
+ */
+export const CLOCK_START = new Date('2025-01-15T10:00:00Z');
+
+/**
+ * galata's `test`, with the clock installed on the browser context: before galata's `page`
+ * fixture opens JupyterLab, so the application starts with the fake clock.
+ */
+export const test = galataTest.extend({
+  context: async ({ context }, use) => {
+    await context.clock.install({ time: CLOCK_START });
+    await use(context);
+  }
+});
 
 /** DOM id of the sidebar, as in src/tokens.ts. */
 export const SIDEBAR_ID = 'jp-CondaStore-sidebar';

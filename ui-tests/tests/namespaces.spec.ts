@@ -1,6 +1,6 @@
-import { expect, test } from '@jupyterlab/galata';
+import { expect } from '@jupyterlab/galata';
 
-import { API, CondaStorePage, unique, viewId } from './helpers';
+import { API, CondaStorePage, test, unique, viewId } from './helpers';
 
 test.describe('namespaces, templates, consoles and deleting', () => {
   test.setTimeout(120_000);

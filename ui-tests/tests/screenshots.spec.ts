@@ -1,11 +1,12 @@
-import { IJupyterLabPageFixture, expect, test } from '@jupyterlab/galata';
+import { IJupyterLabPageFixture, expect } from '@jupyterlab/galata';
 import { APIRequestContext, Locator } from '@playwright/test';
 
-import { CondaStorePage, EnvironmentView, submit, waitForBuild } from './helpers';
+import { CondaStorePage, EnvironmentView, submit, test, waitForBuild } from './helpers';
 
 /**
  * Snapshots of the sidebar and an environment view in the light and dark themes. A namespace
- * of its own keeps the content the same whatever else ran; ids, times and sizes are masked.
+ * of its own keeps the content the same whatever else ran; ids, times, sizes and the test
+ * channel's URL are masked. The clock starts at CLOCK_START (helpers.ts).
  */
 const NAMESPACE = 'gallery';
 
@@ -33,7 +34,9 @@ function volatile(page: IJupyterLabPageFixture): Locator[] {
     page.locator('.jp-CondaStore-buildId button'),
     // Build strings carry a hash of the generated test packages.
     page.locator('[data-panel="packages"] td.jp-CondaStore-mono'),
-    page.locator('.jp-CondaStore-serverVersion')
+    page.locator('.jp-CondaStore-serverVersion'),
+    // The test channel lives in the server's per-run directory: its file:// URL differs each run.
+    page.locator('.jp-CondaStore-yamlEditor .cm-line', { hasText: 'file://' })
   ];
 }
 

@@ -1,6 +1,6 @@
-import { expect, test } from '@jupyterlab/galata';
+import { expect } from '@jupyterlab/galata';
 
-import { openSidebar } from './helpers';
+import { openSidebar, test } from './helpers';
 
 test.describe('conda-store sidebar', () => {
   test('shows the version the server extension reports', async ({ page, request }) => {
