@@ -75,9 +75,16 @@ def test_python_environment_is_self_contained(local_channel: str, tmp_path: Path
     assert Path(kernel).is_relative_to(prefix)
     assert sys_prefix == str(prefix)
 
-    leaked = _python(prefix, "import jupyter_server")
-    assert leaked.returncode != 0
-    assert "ModuleNotFoundError" in leaked.stderr
+    leaked = _python(
+        prefix,
+        "try:\n"
+        "    import jupyter_server\n"
+        "    print('found', jupyter_server.__file__)\n"
+        "except ModuleNotFoundError as error:\n"
+        "    print('missing', error.name)\n",
+    )
+    assert leaked.returncode == 0, leaked.stderr
+    assert leaked.stdout == "missing jupyter_server\n", leaked.stdout
 
     assert (prefix / "etc" / "conda" / "activate.d" / "csj-activate-probe.sh").is_file()
     assert (prefix / "share" / "jupyter" / "kernels" / "python3" / "kernel.json").is_file()

@@ -17,6 +17,8 @@ import os
 import subprocess
 import sys
 import tarfile
+import urllib.error
+import urllib.request
 from pathlib import Path
 from unittest import mock
 
@@ -91,9 +93,13 @@ def built(server) -> int:
 
 
 def test_info_shows_the_callers_permissions(server):
-    output = cli(server, "info").stdout
-    assert "Authenticated True" in output
-    assert "environment::create" in output
+    # What our server answers, as the client shows it (the labels and layout are the client's).
+    permissions = server.get("permission/")["data"]
+    assert permissions["authenticated"] is True
+    words = cli(server, "info").stdout.split()
+    assert "True" in words  # authenticated
+    assert "environment::create" in permissions["entity_permissions"]["*/*"]
+    assert set(permissions["entity_permissions"]["*/*"]) <= set(words)
 
 
 def test_create_wait_and_download_with_the_cli(server, built, tmp_path):
@@ -188,7 +194,8 @@ def test_python_api_namespaces_and_errors(server):
     run_api(server, "delete_namespace", "client-team")
     assert "client-team" not in {n["name"] for n in run_api(server, "list_namespaces")}
 
-    with pytest.raises(conda_store_api.CondaStoreAPIError, match="Reason .*name"):
+    # The client relays our message (around it, the wording is the client's).
+    with pytest.raises(conda_store_api.CondaStoreAPIError, match="specification must have a 'name'"):
         run_api(server, "create_environment", "default", "dependencies: [gamma]\n")  # no name
     with pytest.raises(conda_store_api.CondaStoreAPIError):
         run_api(server, "get_environment", "default", "no-such-env")
@@ -196,8 +203,17 @@ def test_python_api_namespaces_and_errors(server):
         run_api(server, "get_build", 999999)
     with pytest.raises(conda_store_api.CondaStoreAPIError):
         run_api(server, "download", 999999, "lockfile")
+    # Our answer for a build that does not exist, which the client's `wait` stops on: it fails,
+    # naming the build (in its own words), rather than waiting or crashing.
+    request = urllib.request.Request(f"{server.url}/conda-store/api/v1/build/999999/",
+                                     headers={"Authorization": f"token {server.token}"})
+    with pytest.raises(urllib.error.HTTPError) as raised:
+        urllib.request.urlopen(request, timeout=10)
+    assert raised.value.code == 404
+    assert json.load(raised.value)["message"] == "build 999999 does not exist"
     result = cli(server, "wait", "999999", "--interval", "1", check=False)
-    assert result.returncode == 1 and "Error getting build 999999" in result.stderr
+    assert result.returncode == 1 and "999999" in result.stderr, result.stderr
+    assert result.stdout == "" and len(result.stderr.splitlines()) == 1, result.stderr
 
 
 def test_python_api_deletes_an_environment(server):

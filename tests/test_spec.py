@@ -218,19 +218,13 @@ def test_type_errors_name_the_field(source, expected):
     assert expected in spec_error(source)
 
 
-@pytest.mark.parametrize(
-    ("dependency", "expected"),
-    [
-        ("numpy >>= 1", "unable to parse version spec"),
-        ("", "missing package name"),
-        (">=1.0", "missing package name"),
-        ("num*", "only exact package names"),
-    ],
-)
-def test_bad_match_spec_is_named(dependency, expected):
+@pytest.mark.parametrize("dependency", ["numpy >>= 1", "", ">=1.0", "num*"])
+def test_bad_match_spec_is_named(dependency):
     message = spec_error({"name": "env", "dependencies": ["numpy", dependency]})
-    assert message.startswith(f"dependencies[1] {dependency!r} is not a valid conda package spec")
-    assert expected in message
+    # Ours: which entry, and what it is not. The reason after it is rattler's, in its words.
+    prefix = f"dependencies[1] {dependency!r} is not a valid conda package spec: "
+    assert message.startswith(prefix), message
+    assert message[len(prefix) :].strip(), message
 
 
 def test_bad_pip_requirement_is_named():
@@ -293,11 +287,16 @@ def test_size_limit_counts_bytes():
 
 def test_non_utf8_bytes():
     message = spec_error(b"name: env\ndescription: caf\xe9\n")
-    assert message == "specification is not valid UTF-8: invalid continuation byte at byte 26"
+    # Ours: what is wrong and where (the byte after "caf"); the codec's reason between is Python's.
+    assert message.startswith("specification is not valid UTF-8: "), message
+    assert message.endswith(" at byte 26"), message
 
 
 def test_control_characters_and_surrogates():
-    assert spec_error("name: env\x00").startswith("Invalid YAML: unacceptable character")
+    # Ours: the prefix and the position of the NUL; PyYAML's problem text between is its own.
+    message = spec_error("name: env\x00")
+    assert message.startswith("Invalid YAML: "), message
+    assert message.endswith(" (character 9)"), message
     assert "not valid Unicode" in spec_error("name: \udc80")
 
 
@@ -458,7 +457,8 @@ def test_lockfile_spec_hash_ignores_formatting(lock_text):
         ("- a\n- b\n", "not a conda-lock file: expected a mapping"),
         ("name: env\ndependencies: [numpy]\n", "not a conda-lock file: it has no 'version'"),
         ("version: 7\npackage: []\nmetadata: {}\n", "unsupported conda-lock file version 7"),
-        ("version: 1\npackage: []\n", "invalid conda-lock file: metadata: Field required"),
+        # Ours: the prefix and the field (pydantic's reason after it is in its own words).
+        ("version: 1\npackage: []\n", "invalid conda-lock file: metadata: "),
         (b"\x00\xff\xfe", "not valid UTF-8"),
         ("version: 1\na: &x [1]\nb: *x\n", "YAML aliases are not allowed"),
     ],
@@ -471,9 +471,16 @@ def test_garbage_lockfile_is_refused(source, expected):
 
 def test_lockfile_without_md5_is_refused(lock_text):
     content = yaml.safe_load(lock_text)
-    del content["package"][0]["hash"]["md5"]
-    with pytest.raises(SpecError, match="conda package hashes must use MD5"):
+    package = content["package"][0]
+    del package["hash"]["md5"]
+    with pytest.raises(SpecError) as raised:
         parse_lockfile_specification(yaml.safe_dump(content), "env")
+    # Ours: the field and the package it belongs to. The rule (conda packages need an MD5) is
+    # conda-lock's, and so are its words after this.
+    label = f"{package['name']} {package['version']}, {package['manager']}"
+    assert raised.value.message.startswith(
+        f"invalid conda-lock file: package.0.hash ({label}): "
+    ), raised.value.message
 
 
 def test_lockfile_packages_must_be_for_listed_platforms(lock_text):

@@ -48,8 +48,8 @@ test.describe('when builds do not go as planned', () => {
 
     const failure = view.root.getByRole('alert', { name: 'Why the build failed' });
     await expect(failure).toBeVisible({ timeout: 60_000 });
-    await expect(failure).toContainText('Failed at: solve failed for');
-    await expect(failure).toContainText('Cannot solve the request');
+    // The solver's own words follow; the product's part names the step and the package.
+    await expect(failure).toContainText('Failed at: solve failed for linux-64');
     await expect(failure).toContainText('conflict-base');
     await expect(view.root.locator('.jp-CondaStore-logLine[data-kind="failure"]')).toContainText(
       'solve failed for'
