@@ -177,7 +177,12 @@ class BuildLauncher:
     def _read(self, process: subprocess.Popen[bytes]) -> None:
         assert process.stdout is not None
         for line in process.stdout:
-            message = _decode(line)
+            try:
+                message = _decode(line)
+            except Exception:  # noqa: BLE001: never lose the reader over one bad line
+                self._log.warning("conda-store: unreadable line from the build launcher: %r",
+                                  line[:200])
+                continue
             kind = message[0]
             if kind == "ready":
                 self._log.info(
@@ -221,7 +226,6 @@ def _child(build_id: int, settings: Any, launcher_pid: int) -> None:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
-        os.dup2(2, 1)  # anything printed goes to the server's stderr, never into the protocol
         os.close(devnull)
         _die_with_parent(launcher_pid)
         from .build import run_build
@@ -246,7 +250,11 @@ def main(parent_pid: int) -> None:
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)
-    out = os.fdopen(1, "wb", buffering=0)
+    # The protocol gets a descriptor of its own; fd 1 (print, warnings of any library) becomes
+    # stderr, so nothing else can ever write into the protocol.
+    out_fd = os.dup(1)
+    os.dup2(2, 1)
+    out = os.fdopen(out_fd, "wb", buffering=0)
     if "--prepare" not in sys.argv:  # else ready once prepared (the first message)
         out.write(_encode(("ready", os.getpid())))
     children: dict[int, int] = {}  # pid → build id
@@ -286,8 +294,8 @@ def main(parent_pid: int) -> None:
                 launcher_pid = os.getpid()
                 pid = os.fork()
                 if pid == 0:
-                    os.close(wake_r)
-                    os.close(wake_w)
+                    for fd in (wake_r, wake_w, out_fd):  # the launcher's, not the build's
+                        os.close(fd)
                     _child(build_id, settings, launcher_pid)
                 children[pid] = build_id
                 out.write(_encode(("started", build_id, pid)))

@@ -3,7 +3,9 @@ every environment is on a complete build and no partial prefix is left."""
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import time
 from pathlib import Path
 
@@ -88,6 +90,42 @@ def test_server_killed_mid_build_then_restarted(tmp_path, local_channel):
         # The restarted server builds again.
         again = service.wait_for_build(service.rebuild(doomed.id).id, timeout=120)
         assert again.status == BuildStatus.COMPLETED
+    finally:
+        server.stop()
+        engine.dispose()
+
+
+def test_build_launcher_killed_mid_build(tmp_path, local_channel):
+    """The process that forks builds dies (OOM killer, a stray kill): the build it was running
+    fails with the reason, its prefix goes, and the next build gets a new launcher."""
+    store_dir = tmp_path / "store"
+    config = CondaStore(store_dir=str(store_dir), channels=[local_channel])
+    server = StandaloneServer(
+        tmp_path, f"--CondaStore.store_dir={store_dir}", f"--CondaStore.channels={local_channel}",
+        "--BuildExecutor.poll_interval=0.1",
+    ).start()
+    engine, sessions = open_database(config.database_url)
+    service = CondaStoreService(config, sessions)
+    try:
+        doomed = service.submit_specification(
+            "default", yaml.safe_dump({"name": "env", "dependencies": ["alpha", "csj-bigdata"]})
+        )
+        log = store_dir / ".artifacts" / str(doomed.id) / "build.log"
+        _wait(lambda: log.exists() and "installing" in log.read_text())
+        build_pid = int(re.search(r", pid (\d+)", log.read_text()).group(1))
+        launcher_pid = _parent_pid(build_pid)
+        os.kill(launcher_pid, signal.SIGKILL)
+
+        _wait(lambda: service.get_build(doomed.id).status == BuildStatus.FAILED, timeout=30)
+        assert "died" in service.get_build(doomed.id).status_info
+        _wait(lambda: not _alive(build_pid), timeout=10)
+        assert not (store_dir / "default" / service.get_build(doomed.id).build_dir).exists()
+
+        again = service.submit_specification(
+            "default", yaml.safe_dump({"name": "env", "dependencies": ["alpha"]})
+        )
+        assert service.wait_for_build(again.id, timeout=120).status == BuildStatus.COMPLETED
+        assert service.get_environment("default", "env").current_build_id == again.id
     finally:
         server.stop()
         engine.dispose()
