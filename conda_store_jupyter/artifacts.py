@@ -15,12 +15,10 @@ import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import rattler
 import yaml
-from conda_lock.lockfile import write_conda_lock_file
-from conda_lock.lockfile.v2prelim.models import HashModel, LockedDependency, Lockfile, LockMeta
 from rattler.exceptions import InvalidMatchSpecError, ParseSubdirError
 
 from .errors import SpecError
@@ -30,6 +28,12 @@ from .spec import (
     parse_conda_lock,
     split_package_url,
 )
+
+# conda-lock is imported where it is used: `import conda_lock.<anything>` runs the package's
+# __init__, which imports conda-lock's whole command line (1.7 s) that a server start should not
+# pay. The build launcher imports it once, up front.
+if TYPE_CHECKING:
+    from conda_lock.lockfile.v2prelim.models import LockedDependency, Lockfile
 
 __all__ = [
     "PipPackage",
@@ -108,6 +112,8 @@ def _dependencies(record: rattler.RepoDataRecord) -> dict[str, str]:
 
 
 def _locked_conda_package(record: rattler.RepoDataRecord, platform: str) -> LockedDependency:
+    from conda_lock.lockfile.v2prelim.models import HashModel, LockedDependency
+
     if record.md5 is None:
         # conda-lock (and `conda install --file`) verify conda packages by md5.
         raise ValueError(f"{record.url}: a conda-lock file needs the md5 of every conda package")
@@ -125,6 +131,8 @@ def _locked_conda_package(record: rattler.RepoDataRecord, platform: str) -> Lock
 
 
 def _locked_pip_package(package: PipPackage, platform: str) -> LockedDependency:
+    from conda_lock.lockfile.v2prelim.models import HashModel, LockedDependency
+
     if not package.url:
         # `conda-lock install` installs pip packages from `name @ url`.
         raise ValueError(
@@ -142,6 +150,8 @@ def _locked_pip_package(package: PipPackage, platform: str) -> LockedDependency:
 
 
 def _write_lockfile(path: str | os.PathLike[str], lockfile: Lockfile) -> None:
+    from conda_lock.lockfile import write_conda_lock_file
+
     # conda-lock's writer sorts packages and dependencies, so equal inputs give equal bytes.
     _write_atomically(
         path, lambda partial: write_conda_lock_file(lockfile, partial, metadata_choices=None)
@@ -178,6 +188,8 @@ def write_conda_lock(
         for platform, platform_packages in pip.items()
         for package in platform_packages
     ]
+    from conda_lock.lockfile.v2prelim.models import Lockfile, LockMeta
+
     platforms = sorted(records)
     lockfile = Lockfile(
         package=packages,
@@ -206,6 +218,8 @@ def read_locked_packages(
     `lockfile` is conda-lock's model, the parsed content of a lock file, or the path of one.
     Every platform the lock file names is a key, even one without packages.
     """
+    from conda_lock.lockfile.v2prelim.models import Lockfile
+
     if isinstance(lockfile, (str, os.PathLike)):
         lockfile = parse_conda_lock(Path(lockfile).read_bytes())
     elif isinstance(lockfile, Lockfile):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
-from traitlets import Float, Int, default
+from traitlets import Bool, Float, Int, default
 from traitlets.config import LoggingConfigurable
 
 from .build import BuildSettings
@@ -54,6 +54,12 @@ class BuildExecutor(LoggingConfigurable):
         help="A BUILDING build whose heartbeat is older than this many seconds is considered "
         "abandoned by a dead process and is failed by recovery.",
     ).tag(config=True)
+    warm_launcher = Bool(
+        True,
+        help="Start the build launcher (the process that forks builds; importing the build code "
+        "costs it about a second of CPU) when the server starts, so that the first build starts "
+        "at once. Off, it starts with the first build.",
+    ).tag(config=True)
     poll_interval = Float(
         1.0, help="Seconds between looks at the queue when nothing woke the executor."
     ).tag(config=True)
@@ -86,7 +92,8 @@ class BuildExecutor(LoggingConfigurable):
         # Started now, from the loop's thread (it outlives any worker thread, and the launcher
         # dies with the thread that started it); it imports the build code in the background,
         # so the first build does not wait for that either.
-        self.launcher.start()
+        if self.warm_launcher:
+            self.launcher.start()
         if not self._recovered:
             await asyncio.to_thread(self.recover)
         self._task = asyncio.create_task(self._run(), name="conda-store build executor")

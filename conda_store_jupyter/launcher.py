@@ -244,7 +244,11 @@ def _child(build_id: int, settings: Any, launcher_pid: int) -> None:
 
 def main(parent_pid: int) -> None:
     _die_with_parent(parent_pid)
-    from . import build  # the point of the launcher: the build code imported once, not per build
+    # The point of the launcher: the build code imported once, not per build (conda-lock's lock
+    # file models too, which the modules import only where used).
+    import conda_lock.lockfile  # noqa: F401
+
+    from . import build
 
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)

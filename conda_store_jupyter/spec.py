@@ -16,18 +16,19 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 import pydantic
 import rattler
 import yaml
-from conda_lock.lockfile.v1.models import Lockfile as LockfileV1
-from conda_lock.lockfile.v2prelim.models import Lockfile, lockfile_v1_to_v2
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from rattler.exceptions import InvalidChannelError, InvalidMatchSpecError
 
 from .errors import SpecError
+
+if TYPE_CHECKING:  # imported where used, as in artifacts.py (conda-lock's __init__ is slow)
+    from conda_lock.lockfile.v2prelim.models import Lockfile
 
 __all__ = [
     "MAX_LOCKFILE_BYTES",
@@ -514,6 +515,9 @@ def parse_conda_lock(source: str | bytes | Mapping[str, Any]) -> Lockfile:
 
     Returns conda-lock's v2 model (the in-memory form conda-lock itself uses for v1 files).
     """
+    from conda_lock.lockfile.v1.models import Lockfile as LockfileV1
+    from conda_lock.lockfile.v2prelim.models import lockfile_v1_to_v2
+
     if isinstance(source, Mapping):
         content: Any = dict(source)
     else:

@@ -51,6 +51,9 @@ def jp_server_config(conda_store_config) -> Config:
         {
             "ServerApp": {"jpserver_extensions": {"conda_store_jupyter": True}},
             "CondaStore": conda_store_config,
+            # Most tests never build: only those that do start the build launcher (the default,
+            # warm at start, is what tests of separate server processes and galata run).
+            "BuildExecutor": {"warm_launcher": False},
         }
     )
 
