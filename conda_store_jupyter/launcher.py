@@ -2,9 +2,10 @@
 
 Why not multiprocessing's forkserver: each of its children re-imports the parent's `__main__`
 before running anything. Under `jupyter lab` or `jupyter server` that is all of Jupyter Server,
-about 3.5 s per build. The launcher is started once, as `python -m conda_store_jupyter.launcher`
-(a clean `__main__`), imports the build code, says it is ready, and then forks one child per
-build. Forking a process that has everything imported costs a few milliseconds.
+about 3.5 s per build. The launcher is started once, as a fresh interpreter whose `__main__` is
+a one-line `python -c` (nothing heavy to re-import), imports the build code, says it is ready,
+and then forks one child per build. Forking a process that has it all imported takes a few
+milliseconds.
 
 Protocol: one pickled message per line (base64) each way over the launcher's stdin and stdout.
 - server → launcher: ("prepare", settings) once, then ("start", build_id, settings) and
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import ctypes
+import json
 import logging
 import os
 import pickle
@@ -35,6 +37,11 @@ from collections.abc import Callable
 from typing import Any
 
 _PR_SET_PDEATHSIG = 1
+# `python -c` rather than `-m`: sys.path is the server's before anything is imported.
+_BOOTSTRAP = (
+    "import json, sys; sys.path[:] = json.loads(sys.argv[1]); "
+    "from conda_store_jupyter.launcher import main; main(int(sys.argv[2]))"
+)
 _LOG = logging.getLogger(__name__)
 READY_TIMEOUT = 60.0  # seconds the launcher may take to import the build code
 
@@ -112,8 +119,12 @@ class BuildLauncher:
             self._ready.clear()
             self._start_time = time.monotonic()
             prepare = ["--prepare"] if self._settings is not None else []
+            # The same interpreter and import path as this process, so the same code; the path
+            # is set inside, not through PYTHONPATH, which builds would pass on to uv and to the
+            # environments' own interpreters.
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "conda_store_jupyter.launcher", str(os.getpid()), *prepare],
+                [sys.executable, "-c", _BOOTSTRAP, json.dumps(sys.path), str(os.getpid()),
+                 *prepare],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 close_fds=True,
@@ -307,7 +318,3 @@ def main(parent_pid: int) -> None:
                 for pid, build_id in children.items():
                     if build_id == message[1]:
                         os.kill(pid, signal.SIGKILL)
-
-
-if __name__ == "__main__":
-    main(int(sys.argv[1]))
