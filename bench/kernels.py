@@ -19,7 +19,6 @@ import statistics
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -30,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(REPO))
 
 from conda_store_jupyter.config import CondaStore  # noqa: E402
-from conda_store_jupyter.db import Build, BuildStatus, Environment, Namespace, Specification, open_database  # noqa: E402
+from conda_store_jupyter.db import Build, BuildStatus, Environment, Namespace, open_database  # noqa: E402
 from conda_store_jupyter.kernels import KernelRegistry  # noqa: E402
 from conda_store_jupyter.service import CondaStoreService  # noqa: E402
 from conda_store_jupyter.testing.channel import build_channel  # noqa: E402

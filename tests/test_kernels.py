@@ -19,7 +19,7 @@ import yaml
 
 from conda_store_jupyter.kernels import KernelRegistry
 
-from .test_api import API, Client
+from .test_api import Client
 
 JUPYTER = os.path.join(os.path.dirname(sys.executable), "jupyter")
 KERNEL_SPECS = ["python", "ipykernel", "csj-probe", "activate-probe"]

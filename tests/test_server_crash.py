@@ -35,6 +35,17 @@ def _alive(pid: int) -> bool:
     return state != "Z"  # a zombie has ended; only its parent's wait is missing
 
 
+def _start_long_build(service: CondaStoreService, store_dir: Path):
+    """Submit a build of default/env with a large package; return it and its process id once it
+    is installing."""
+    build = service.submit_specification(
+        "default", yaml.safe_dump({"name": "env", "dependencies": ["alpha", "csj-bigdata"]})
+    )
+    log = store_dir / ".artifacts" / str(build.id) / "build.log"
+    _wait(lambda: log.exists() and "installing" in log.read_text())
+    return build, int(re.search(r", pid (\d+)", log.read_text()).group(1))
+
+
 def _wait(predicate, timeout: float = 120, interval: float = 0.02) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -59,14 +70,9 @@ def test_server_killed_mid_build_then_restarted(tmp_path, local_channel):
         good = service.wait_for_build(good.id, timeout=120)
         assert good.status == BuildStatus.COMPLETED
 
-        doomed = service.submit_specification(
-            "default", yaml.safe_dump({"name": "env", "dependencies": ["alpha", "csj-bigdata"]})
-        )
-        log = store_dir / ".artifacts" / str(doomed.id) / "build.log"
-        _wait(lambda: log.exists() and "installing" in log.read_text())
+        doomed, build_pid = _start_long_build(service, store_dir)
         # The build runs in a child of the build launcher (a clean process with the build code
         # imported), not of the server, whose __main__ every child would otherwise re-import.
-        build_pid = int(re.search(r", pid (\d+)", log.read_text()).group(1))
         launcher_pid = _parent_pid(build_pid)
         assert "conda_store_jupyter.launcher" in _cmdline(launcher_pid)
         assert _parent_pid(launcher_pid) == server.process.pid
@@ -107,14 +113,8 @@ def test_build_launcher_killed_mid_build(tmp_path, local_channel):
     engine, sessions = open_database(config.database_url)
     service = CondaStoreService(config, sessions)
     try:
-        doomed = service.submit_specification(
-            "default", yaml.safe_dump({"name": "env", "dependencies": ["alpha", "csj-bigdata"]})
-        )
-        log = store_dir / ".artifacts" / str(doomed.id) / "build.log"
-        _wait(lambda: log.exists() and "installing" in log.read_text())
-        build_pid = int(re.search(r", pid (\d+)", log.read_text()).group(1))
-        launcher_pid = _parent_pid(build_pid)
-        os.kill(launcher_pid, signal.SIGKILL)
+        doomed, build_pid = _start_long_build(service, store_dir)
+        os.kill(_parent_pid(build_pid), signal.SIGKILL)  # the launcher
 
         _wait(lambda: service.get_build(doomed.id).status == BuildStatus.FAILED, timeout=30)
         assert "died" in service.get_build(doomed.id).status_info
