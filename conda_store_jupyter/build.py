@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import rattler
 import sqlalchemy as sa
@@ -31,6 +32,9 @@ from .pip import PipFailed, install_locked_pip_packages, install_pip_packages
 from .solver import SolveFailed, host_platform, make_gateway, solve
 from .spec import LockfileSpecification, Specification, parse_specification
 from .store import StoreLayout, disk_usage
+
+if TYPE_CHECKING:
+    from conda_lock.lockfile.v2prelim.models import Lockfile
 
 # Artifact names of the `build_artifacts` setting → file name and type.
 ARTIFACT_FILES = {
@@ -157,9 +161,10 @@ class Builder:
             spec: Specification | LockfileSpecification = LockfileSpecification.from_dict(
                 self.spec_data
             )
-            records = await self._locked_records(spec, gateway)
+            lockfile = spec.to_conda_lock()  # validated once, read for every platform below
+            records = await self._locked_records(spec, lockfile, gateway)
             # A lock file pins its pip packages too: no resolution, they are installed as pinned.
-            pip_packages = artifact_writers.pip_packages_from_lockfile(spec.lockfile)
+            pip_packages = artifact_writers.pip_packages_from_lockfile(lockfile)
             for platform in spec.platforms:
                 if pip_packages.get(platform):
                     self.log.write(
@@ -230,7 +235,7 @@ class Builder:
         return solved
 
     async def _locked_records(
-        self, spec: LockfileSpecification, gateway: rattler.Gateway
+        self, spec: LockfileSpecification, lockfile: Lockfile, gateway: rattler.Gateway
     ) -> dict[str, list[rattler.RepoDataRecord]]:
         host = host_platform()
         if host not in spec.platforms:
@@ -241,7 +246,7 @@ class Builder:
         records = {}
         for platform in spec.platforms:
             records[platform] = await artifact_writers.records_from_lockfile(
-                spec.lockfile, platform, gateway
+                lockfile, platform, gateway
             )
             self.log.write(
                 f"lock file pins {len(records[platform])} conda packages for {platform}"
