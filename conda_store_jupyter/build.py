@@ -4,6 +4,9 @@ Runs in a child of the executor (or a Celery worker), never on the server's even
 its own database engine and shares no session with its parent. Template method: `before_start`
 → `execute` → `on_complete` | `on_failure`; each step persists its state, so a kill at any point
 leaves a build that recovery can finish off (BUILDING with a stale heartbeat).
+
+It runs under a claim (see db/transitions.py and lease.py): it heartbeats, every change it makes
+to the build's row names the claim, and it stops without a trace once the claim is lost.
 """
 
 from __future__ import annotations
@@ -25,12 +28,14 @@ from sqlalchemy.orm import Session, configure_mappers, sessionmaker
 
 from . import artifacts as artifact_writers
 from .buildlog import BuildLog
-from .db import Build, BuildArtifact, BuildArtifactType, BuildPackage, BuildStatus, Environment
-from .db import PackageManager, create_engine_for
+from .db import Build, BuildArtifact, BuildArtifactType, BuildPackage, BuildStatus
+from .db import PackageManager, create_engine_for, transitions
+from .envlinks import sync_environment_link
 from .errors import CondaStoreError
+from .lease import BuildCanceled, BuildLease
 from .pip import PipFailed, install_locked_pip_packages, install_pip_packages
-from .solver import SolveFailed, host_platform, make_gateway, solve
-from .spec import LockfileSpecification, Specification, parse_specification
+from .solver import SolveFailed, host_platform, make_gateway, named_channel_error, solve
+from .spec import LockfileSpecification, PipSourcePolicy, Specification, parse_specification
 from .store import StoreLayout, disk_usage
 
 if TYPE_CHECKING:
@@ -55,10 +60,13 @@ class BuildSettings:
     build_artifacts: tuple[str, ...] = ("lockfile", "yaml", "explicit", "archive")
     solve_timeout: float | None = 600.0
     environment_variables: dict[str, str] = field(default_factory=dict)
-
-
-class BuildCanceled(Exception):
-    """The build's row was set to CANCELED while we worked: stop and clean up."""
+    # Where pip packages may come from, and uv's index and wheel-only flags (CondaStore.pip_*).
+    pip_sources: PipSourcePolicy = PipSourcePolicy()
+    # Names (globs) of variables builds get beyond buildenv's allow list: only the names travel,
+    # each build process reads the values from its own environment (see buildenv.py).
+    build_environment_passthrough: tuple[str, ...] = ()
+    heartbeat_interval: float = 2.0  # BuildExecutor's, for the build process's own heartbeat
+    stale_after: float = 60.0
 
 
 def _now() -> datetime.datetime:
@@ -104,17 +112,24 @@ class _LogReporter:
 
 
 class Builder:
-    def __init__(self, build_id: int, settings: BuildSettings, sessions: sessionmaker[Session]):
+    def __init__(
+        self, build_id: int, settings: BuildSettings, sessions: sessionmaker[Session], claim: str
+    ):
         self.build_id = build_id
         self.settings = settings
         self.sessions = sessions
         self.layout = StoreLayout(settings.store_dir)
-        self.log = BuildLog(self.layout.log_path(build_id))
+        self.lease = BuildLease(
+            sessions, build_id, claim,
+            interval=settings.heartbeat_interval, stale_after=settings.stale_after,
+        )
+        self.log = BuildLog(self.layout.log_path(build_id), guard=self.lease.guard)
         self.prefix: Path | None = None
 
     # -- template -------------------------------------------------------------------------
     def run(self) -> BuildStatus:
         started = time.monotonic()
+        self.lease.start()
         try:
             self.before_start()
             self.execute()
@@ -126,6 +141,8 @@ class Builder:
         except BaseException as error:  # noqa: BLE001: every failure must end the build
             self.on_failure(error)
             status = BuildStatus.FAILED
+        finally:
+            self.lease.stop()
         self.log.write(f"build {status.value} in {time.monotonic() - started:.2f} s")
         self.log.close()
         return status
@@ -176,19 +193,25 @@ class Builder:
             records = await self._solve(spec, gateway)
         self.spec = spec
         host = host_platform()
-        self._check_canceled()
+        self.lease.check()
         await self._install(records[host])
-        self._check_canceled()
+        self.lease.check()
         if self.is_lockfile:
             if pip_packages.get(host):
                 with self._step("pip install of the lock file's pins (uv)"):
-                    install_locked_pip_packages(self.prefix, pip_packages[host], self.log)
+                    install_locked_pip_packages(
+                        self.prefix, pip_packages[host], self.log,
+                        sources=self.settings.pip_sources,
+                        passthrough=self.settings.build_environment_passthrough,
+                    )
         elif spec.pip:
             with self._step("pip install (uv)"):
                 pip_packages = install_pip_packages(
-                    self.prefix, list(spec.pip), records, self.log
+                    self.prefix, list(spec.pip), records, self.log,
+                    sources=self.settings.pip_sources,
+                    passthrough=self.settings.build_environment_passthrough,
                 )
-        self._check_canceled()
+        self.lease.check()
         self._write_artifacts(spec, records, pip_packages)
         self._record_packages(records[host], pip_packages.get(host, []))
 
@@ -231,7 +254,7 @@ class Builder:
                     f"({record.subdir}, {_human(record.size)})"
                 )
             solved[platform] = records
-            self._check_canceled()
+            self.lease.check()
         return solved
 
     async def _locked_records(
@@ -257,13 +280,20 @@ class Builder:
         assert self.prefix is not None
         total = sum(record.size or 0 for record in records)
         with self._step(f"installing {len(records)} packages ({_human(total)}) into the prefix"):
-            await rattler.install(
-                records,
-                self.prefix,
-                cache_dir=self.layout.package_cache,
-                show_progress=False,
-                reporter=_LogReporter(self.log, records),
-            )
+            try:
+                await rattler.install(
+                    records,
+                    self.prefix,
+                    cache_dir=self.layout.package_cache,
+                    show_progress=False,
+                    reporter=_LogReporter(self.log, records),
+                )
+            except Exception as error:  # a download from a channel that failed: say which
+                named = named_channel_error({record.channel for record in records}, error)
+                if named is None:
+                    raise
+                self.log.write(f"install failed: {error}")
+                raise named from error
 
     def _write_artifacts(self, spec, records, pip_packages) -> None:
         directory = self.layout.artifacts_dir(self.build_id)
@@ -295,7 +325,7 @@ class Builder:
                 elif kind == "archive":
                     self._pack(path)
             written.append((artifact_type, path))
-            self._check_canceled()
+            self.lease.check()
         self.artifacts = written
 
     @staticmethod
@@ -348,50 +378,44 @@ class Builder:
         ]
 
     # -- endings --------------------------------------------------------------------------
-    def _check_canceled(self) -> None:
-        with self.sessions() as session:
-            status = session.scalar(sa.select(Build.status).where(Build.id == self.build_id))
-        if status == BuildStatus.CANCELED:
-            raise BuildCanceled()
-
     def on_complete(self) -> None:
         assert self.prefix is not None
         size = disk_usage(self.prefix)
+        self.lease.guard()
         with self.sessions() as session, session.begin():
-            # Only a build still BUILDING may complete: a cancel or a recovery that got there
-            # first wins, and this prefix is then removed.
-            claimed = session.execute(
-                sa.update(Build)
-                .where(Build.id == self.build_id, Build.status == BuildStatus.BUILDING)
-                .values(status=BuildStatus.COMPLETED, ended_on=_now(), size=size)
-            ).rowcount
-            if claimed != 1:
-                raise BuildCanceled()
-            for artifact_type, path in self.artifacts:
-                session.add(
-                    BuildArtifact(
-                        build_id=self.build_id,
-                        artifact_type=artifact_type,
-                        key=str(path.relative_to(self.layout.root)),
-                        size=path.stat().st_size,
-                    )
-                )
-            for package in self.packages:
-                package.build_id = self.build_id
-                session.add(package)
-            environment = session.scalar(
-                sa.select(Environment).join(Build, Build.environment_id == Environment.id)
-                .where(Build.id == self.build_id)
-            )
-            if environment is not None and environment.deleted_on is None:
-                environment.current_build_id = self.build_id
-                environment.updated_on = _now()
-        # The database says this build is current; now the link follows. A crash between the
+            # Only a build still BUILDING under our claim completes, and becomes current in the
+            # same transaction. A cancel that got there first: this prefix is removed; a
+            # takeover (recovery elsewhere): the fence, nothing more is touched.
+            completed = transitions.complete(session, self.build_id, self.lease.claim, size)
+            if completed:
+                self._record_results(session)
+        if not completed:
+            self.lease.check()  # fences if lost
+            raise BuildCanceled()
+        self.lease.stop()  # COMPLETED now: nothing left to hold, and nobody can take it over
+        # The database says which build is current; the link follows it. A crash between the
         # two is repaired at start by reconciling every link with the database.
-        if environment is not None and environment.deleted_on is None:
-            self.layout.point_environment(self.namespace, self.environment_name, self.build_dir)
+        linked = sync_environment_link(
+            self.layout, self.sessions, self.namespace, self.environment_name
+        )
+        if linked == self.build_dir:
             self.log.write(f"envs/{self.environment_name} now points at {self.build_dir}")
         self.log.write(f"prefix size {_human(size)}")
+
+    def _record_results(self, session: Session) -> None:
+        """The artifacts and packages of a build that completed, in its transaction."""
+        for artifact_type, path in self.artifacts:
+            session.add(
+                BuildArtifact(
+                    build_id=self.build_id,
+                    artifact_type=artifact_type,
+                    key=str(path.relative_to(self.layout.root)),
+                    size=path.stat().st_size,
+                )
+            )
+        for package in self.packages:
+            package.build_id = self.build_id
+            session.add(package)
 
     def on_failure(self, error: BaseException) -> None:
         if isinstance(error, SolveFailed):
@@ -406,13 +430,16 @@ class Builder:
         else:
             self.log.write("unexpected error:\n" + "".join(traceback.format_exception(error)))
             info = f"{type(error).__name__}: {error}"
-        self._remove_prefix()
         with self.sessions() as session, session.begin():
-            session.execute(
-                sa.update(Build)
-                .where(Build.id == self.build_id, Build.status == BuildStatus.BUILDING)
-                .values(status=BuildStatus.FAILED, status_info=info[:2000], ended_on=_now())
+            won = transitions.end(
+                session, self.build_id, self.lease.claim, BuildStatus.FAILED, info
             )
+        # Ours to remove if we ended it, or if a user canceled it meanwhile; if another claim
+        # owns it now, `state` says "lost" and the fence stops us touching anything.
+        if won or self.lease.state() != "lost":
+            self._remove_prefix()
+        else:
+            self.lease.check()
 
     def on_canceled(self) -> None:
         self.log.write("build canceled: removing the partial prefix")
@@ -445,18 +472,19 @@ def prepare_process(settings: BuildSettings) -> None:
         if build is not None:  # the lazy loads of `before_start`
             build.environment.namespace  # noqa: B018
             build.specification  # noqa: B018
-        session.scalar(sa.select(Build.status).where(Build.id == 0))  # `_check_canceled`
+        transitions.holder_state(session, 0, "")  # `lease.check`
     engine.dispose()  # no connection may cross a fork
     _prepared_engines[settings.database_url] = engine
 
 
-def run_build(build_id: int, settings: BuildSettings) -> BuildStatus:
-    """Entry point of a build process (executor child or Celery task)."""
+def run_build(build_id: int, settings: BuildSettings, claim: str) -> BuildStatus:
+    """Entry point of a build process (executor child or Celery task), under the claim the
+    caller took with `transitions.claim_next_build`."""
     engine = _prepared_engines.get(settings.database_url) or create_engine_for(
         settings.database_url
     )
     try:
         sessions = sessionmaker(engine, expire_on_commit=False)
-        return Builder(build_id, settings, sessions).run()
+        return Builder(build_id, settings, sessions, claim).run()
     finally:
         engine.dispose()

@@ -8,19 +8,25 @@ from __future__ import annotations
 
 import datetime
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 MAX_READ = 1 << 20  # one answer never carries more than 1 MiB; the client asks again from there
 
 
 class BuildLog:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, guard: Callable[[], None] | None = None):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        # Called before each write: a build process's lease check (it never returns once the
+        # build was taken over), so a fenced process cannot add a line after the takeover's.
+        self._guard = guard
         # Line-buffered text append: each line reaches the file (and readers) when written.
         self._file = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
 
     def write(self, message: str) -> None:
+        if self._guard is not None:
+            self._guard()
         stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
         for line in message.rstrip("\n").split("\n"):
             self._file.write(f"{stamp} {line}\n")

@@ -8,6 +8,7 @@ imported, so a build starts in milliseconds rather than paying for interpreter s
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime
 import os
 import socket
@@ -21,7 +22,8 @@ from traitlets.config import LoggingConfigurable
 
 from .build import BuildSettings
 from .buildlog import BuildLog
-from .db import Build, BuildStatus, Environment, claim_next_build
+from .db import Build, BuildStatus, Environment, Namespace, claim_next_build, transitions
+from .envlinks import sync_environment_link
 from .launcher import BuildLauncher, BuildProcess
 from .store import StoreLayout
 
@@ -33,6 +35,7 @@ def _now() -> datetime.datetime:
 @dataclass
 class _Running:
     build_id: int
+    claim: str  # the token every change of this build's row names (db/transitions.py)
     process: BuildProcess
     started: float  # loop time
 
@@ -47,12 +50,13 @@ class BuildExecutor(LoggingConfigurable):
         3600.0, help="Seconds a build may run before it is killed and marked FAILED."
     ).tag(config=True)
     heartbeat_interval = Float(
-        2.0, help="Seconds between heartbeats written for running builds."
+        2.0, help="Seconds between the heartbeats each build process writes for its build."
     ).tag(config=True)
     stale_after = Float(
         60.0,
         help="A BUILDING build whose heartbeat is older than this many seconds is considered "
-        "abandoned by a dead process and is failed by recovery.",
+        "abandoned by a dead process and is failed by recovery. A build process that could not "
+        "confirm its claim for half of this stops before writing anything more.",
     ).tag(config=True)
     warm_launcher = Bool(
         True,
@@ -71,7 +75,11 @@ class BuildExecutor(LoggingConfigurable):
     def __init__(self, *, sessions: sessionmaker[Session], settings: BuildSettings, **kwargs):
         super().__init__(**kwargs)
         self.sessions = sessions
-        self.settings = settings
+        # The build process heartbeats itself, so it needs the executor's timings.
+        self.settings = dataclasses.replace(
+            settings, heartbeat_interval=self.heartbeat_interval, stale_after=self.stale_after
+        )
+        settings = self.settings
         self.layout = StoreLayout(settings.store_dir)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
         self._running: dict[int, _Running] = {}
@@ -79,7 +87,7 @@ class BuildExecutor(LoggingConfigurable):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
-        self._last_heartbeat = 0.0
+        self._last_sweep = 0.0  # orphan prefixes are looked for every `stale_after` seconds
         self._recovered = False
         self.launcher = BuildLauncher(settings, log=self.log, on_exit=self.wake)
         # Told when a build process ends, whatever the outcome (the kernel registry listens).
@@ -89,6 +97,7 @@ class BuildExecutor(LoggingConfigurable):
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._wakeup = asyncio.Event()
+        self._last_sweep = self._loop.time()  # `recover` has just swept
         # Started now, from the loop's thread (it outlives any worker thread, and the launcher
         # dies with the thread that started it); it imports the build code in the background,
         # so the first build does not wait for that either.
@@ -137,31 +146,38 @@ class BuildExecutor(LoggingConfigurable):
             self._wakeup.clear()
 
     async def _tick(self) -> None:
+        assert self._loop is not None
+        if self._loop.time() - self._last_sweep >= self.stale_after:
+            self._last_sweep = self._loop.time()
+            await asyncio.to_thread(self.remove_orphan_prefixes)
         await self._reap()
         if self._running:
             await asyncio.to_thread(self._watch_running)
         while not self._stopping and len(self._running) < self.max_workers:
-            build_id = await asyncio.to_thread(self._claim)
-            if build_id is None:
+            claimed = await asyncio.to_thread(self._claim)
+            if claimed is None:
                 break
-            await self._spawn(build_id)
+            await self._spawn(*claimed)
 
-    def _claim(self) -> int | None:
+    def _claim(self) -> tuple[int, str] | None:
         with self.sessions() as session:
             build = claim_next_build(session, self.worker_id)
-            return build.id if build is not None else None
+            return (build.id, build.claim) if build is not None else None
 
-    async def _spawn(self, build_id: int) -> None:
+    async def _spawn(self, build_id: int, claim: str) -> None:
         self.launcher.start()  # on the loop's thread, should the launcher have died
         try:
-            process = await asyncio.to_thread(self.launcher.launch, build_id, self.settings)
+            process = await asyncio.to_thread(
+                self.launcher.launch, build_id, self.settings, claim
+            )
         except RuntimeError as error:
             await asyncio.to_thread(
-                self._finish_build, build_id, BuildStatus.FAILED, f"could not start: {error}"
+                self._finish_build, build_id, claim, BuildStatus.FAILED,
+                f"could not start: {error}",
             )
             return
         assert self._loop is not None
-        self._running[build_id] = _Running(build_id, process, self._loop.time())
+        self._running[build_id] = _Running(build_id, claim, process, self._loop.time())
         self.log.info("conda-store: build %s started (pid %s)", build_id, process.pid)
 
     async def _reap(self) -> None:
@@ -181,18 +197,12 @@ class BuildExecutor(LoggingConfigurable):
             self.log.info("conda-store: build %s process ended (%s)", running.build_id, exitcode)
 
     def _watch_running(self) -> None:
-        """Heartbeat, cancellations and time limits of the builds this executor runs."""
+        """Cancellations and time limits of the builds this executor runs (each build process
+        heartbeats for itself)."""
         assert self._loop is not None
         now = self._loop.time()
         ids = list(self._running)
-        with self.sessions() as session, session.begin():
-            if now - self._last_heartbeat >= self.heartbeat_interval:
-                session.execute(
-                    sa.update(Build)
-                    .where(Build.id.in_(ids), Build.status == BuildStatus.BUILDING)
-                    .values(heartbeat_on=_now())
-                )
-                self._last_heartbeat = now
+        with self.sessions() as session:
             canceled = set(
                 session.scalars(
                     sa.select(Build.id).where(
@@ -217,27 +227,35 @@ class BuildExecutor(LoggingConfigurable):
                 self._running.pop(build_id)
 
     def _end_abnormally(self, running: _Running, status: BuildStatus, reason: str) -> None:
-        """Kill the child if alive, remove its prefix, record the end (unless already final)."""
+        """Kill the child if alive, then end the build (if still ours) and remove its prefix."""
         if running.process.is_alive():
             running.process.kill()
         running.process.join(10)
-        self._finish_build(running.build_id, status, reason)
+        self._finish_build(running.build_id, running.claim, status, reason)
 
-    def _finish_build(self, build_id: int, status: BuildStatus, reason: str) -> None:
+    def _finish_build(
+        self, build_id: int, claim: str | None, status: BuildStatus, reason: str
+    ) -> bool:
+        """End a build whose process is dead (or never started), if it is still BUILDING under
+        `claim`, or canceled by a user while it was. Only then is its prefix ours to remove: a
+        build that completed, or that another party took over, is left alone. True if it was."""
         with self.sessions() as session, session.begin():
-            build = session.get(Build, build_id)
-            if build is None or build.status == BuildStatus.COMPLETED:
-                return  # it finished well before we got to it: its prefix is the real thing
-            if build.build_dir:
-                self.layout.remove_prefix(build.environment.namespace.name, build.build_dir)
-            if build.status == BuildStatus.BUILDING:
-                build.status = status
-                build.status_info = reason
-            if build.status in (BuildStatus.CANCELED, BuildStatus.FAILED) and build.ended_on is None:
-                build.ended_on = _now()
+            won = transitions.end(session, build_id, claim, status, reason)
+            if not won and transitions.holder_state(session, build_id, claim) != "canceled":
+                return False
+            namespace, build_dir = session.execute(
+                sa.select(Namespace.name, Build.build_dir)
+                .join(Environment, Environment.id == Build.environment_id)
+                .join(Namespace, Namespace.id == Environment.namespace_id)
+                .where(Build.id == build_id)
+            ).one()
+        if build_dir:
+            self.layout.remove_prefix(namespace, build_dir)
+        ended = status.value if won else BuildStatus.CANCELED.value
         with BuildLog(self.layout.log_path(build_id)) as log:
-            log.write(f"build {status.value}: {reason}; partial prefix removed")
-        self.log.info("conda-store: build %s %s: %s", build_id, status.value, reason)
+            log.write(f"build {ended}: {reason if won else 'canceled'}; partial prefix removed")
+        self.log.info("conda-store: build %s %s: %s", build_id, ended, reason)
+        return True
 
     # -- recovery ---------------------------------------------------------------------------
     def recover(self) -> None:
@@ -252,36 +270,62 @@ class BuildExecutor(LoggingConfigurable):
                 dead_here = worker_host == host and pid.isdigit() and not _pid_alive(int(pid))
                 stale = build.heartbeat_on is None or build.heartbeat_on < stale_before
                 if dead_here or stale or build.worker == self.worker_id:
-                    abandoned.append((build.id, build.worker, build.heartbeat_on))
-        for build_id, worker, heartbeat in abandoned:
+                    abandoned.append((build.id, build.claim, build.worker, build.heartbeat_on))
+        for build_id, claim, worker, heartbeat in abandoned:
+            # Conditional on the claim seen above: if its process completes (or fails) the
+            # build meanwhile, that process won, and this changes and removes nothing.
             self._finish_build(
-                build_id, BuildStatus.FAILED,
+                build_id, claim, BuildStatus.FAILED,
                 f"the process building it stopped (worker {worker}, last heartbeat "
                 f"{heartbeat.isoformat() if heartbeat else 'never'})",
             )
         self.reconcile_links()
+        self.remove_orphan_prefixes()
         self.layout.empty_trash()
         self._recovered = True
 
     def reconcile_links(self) -> None:
+        """Every envs/<name> link, and every live environment's, set from the database."""
         with self.sessions() as session:
-            rows = session.execute(
-                sa.select(Environment, Build.build_dir).outerjoin(
-                    Build, Build.id == Environment.current_build_id
+            names = set(
+                tuple(row) for row in session.execute(
+                    sa.select(Namespace.name, Environment.name)
+                    .join(Namespace, Namespace.id == Environment.namespace_id)
+                    .where(Environment.deleted_on.is_(None))
+                ).all()
+            )
+        names |= set(self.layout.linked_environments())
+        for namespace, name in sorted(names):
+            before = self.layout.linked_build_dir(namespace, name)
+            after = sync_environment_link(self.layout, self.sessions, namespace, name)
+            if before != after:
+                self.log.warning(
+                    "conda-store: %s/%s pointed at %s; now at %s (the database's current build)",
+                    namespace, name, before or "nothing", after or "nothing",
                 )
-            ).all()
-            for environment, build_dir in rows:
-                namespace = environment.namespace.name
-                if environment.deleted_on is not None or not build_dir:
-                    if environment.deleted_on is not None:
-                        self.layout.remove_environment_link(namespace, environment.name)
-                    continue
-                if self.layout.linked_build_dir(namespace, environment.name) != build_dir:
-                    self.layout.point_environment(namespace, environment.name, build_dir)
-                    self.log.warning(
-                        "conda-store: %s/%s pointed at the wrong build; now at %s",
-                        namespace, environment.name, build_dir,
+
+    def remove_orphan_prefixes(self) -> None:
+        """Remove build prefixes the database does not keep (failed, canceled or deleted
+        builds): left by a process that died, or that was fenced, after its prefix had been
+        removed once. Prefixes of queued, running and live completed builds stay."""
+        on_disk = self.layout.build_dirs()
+        if not on_disk:
+            return
+        kept = (BuildStatus.QUEUED, BuildStatus.BUILDING, BuildStatus.COMPLETED)
+        with self.sessions() as session:
+            keep = set(
+                session.scalars(
+                    sa.select(Build.build_dir).where(
+                        Build.build_dir.in_({build_dir for _, build_dir in on_disk}),
+                        Build.status.in_(kept),
+                        Build.deleted_on.is_(None),
                     )
+                )
+            )
+        for namespace, build_dir in on_disk:
+            if build_dir not in keep:
+                self.log.warning("conda-store: removing orphan prefix %s/%s", namespace, build_dir)
+                self.layout.remove_prefix(namespace, build_dir)
 
 
 def _pid_alive(pid: int) -> bool:

@@ -8,14 +8,16 @@ and then forks one child per build. Forking a process that has it all imported t
 milliseconds.
 
 Protocol: one pickled message per line (base64) each way over the launcher's stdin and stdout.
-- server → launcher: ("prepare", settings) once, then ("start", build_id, settings) and
+- server → launcher: ("prepare", settings) once, then ("start", build_id, settings, claim) and
   ("kill", build_id);
 - launcher → server: ("ready", pid), ("started", build_id, pid), ("exited", build_id, exitcode).
 Kills go through the launcher because only it knows whether a pid is still its unreaped child
 (a pid killed from outside after reaping could belong to another process by then).
 
 Lifetime: the launcher dies with the process that started it (PR_SET_PDEATHSIG, plus EOF on its
-stdin), and kills its children when it goes; each child dies with the launcher (PDEATHSIG).
+stdin), and kills its children when it goes; each child dies with the launcher (PDEATHSIG). Each
+build leads a process group of its own, so a kill reaches what it started too (uv); those
+subprocesses also die with the build (`die_with_parent`, their preexec function).
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ import time
 import traceback
 from collections.abc import Callable
 from typing import Any
+
+from .buildenv import build_environment
 
 _PR_SET_PDEATHSIG = 1
 # `python -c` rather than `-m`: sys.path is the server's before anything is imported.
@@ -56,13 +60,24 @@ def _decode(line: bytes) -> tuple[Any, ...]:
 
 def _die_with_parent(parent_pid: int) -> None:
     """SIGKILL this process when its parent goes (Linux); if it went already, leave now."""
+    _set_pdeathsig()
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+
+def _set_pdeathsig() -> None:
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):  # not Linux: EOF on stdin (launcher) or recovery (builds)
         pass
-    if os.getppid() != parent_pid:
-        os._exit(1)
+
+
+def die_with_parent() -> None:
+    """`preexec_fn` of the subprocesses a build starts (uv): killed when the build process dies,
+    whoever kills it (a kill -9 of the server reaches the build through the launcher; without
+    this, uv would go on writing into a prefix nobody owns)."""
+    _set_pdeathsig()
 
 
 class BuildProcess:
@@ -128,6 +143,8 @@ class BuildLauncher:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 close_fds=True,
+                # Builds run with an allow list of variables, never the server's secrets.
+                env=build_environment(getattr(self._settings, "build_environment_passthrough", ())),
             )
             threading.Thread(
                 target=self._read, args=(self._process,), name="conda-store launcher reader",
@@ -140,13 +157,13 @@ class BuildLauncher:
         if not self._ready.wait(timeout):
             raise RuntimeError(f"the build launcher did not start within {timeout:.0f} s")
 
-    def launch(self, build_id: int, settings: Any) -> BuildProcess:
-        """Fork a child of the launcher that runs `run_build(build_id, settings)`."""
+    def launch(self, build_id: int, settings: Any, claim: str) -> BuildProcess:
+        """Fork a child of the launcher that runs `run_build(build_id, settings, claim)`."""
         self.start()
         self.wait_ready()
         started = threading.Event()
         self._started[build_id] = started
-        self._send(("start", build_id, settings))
+        self._send(("start", build_id, settings, claim))
         if not started.wait(READY_TIMEOUT) or build_id not in self._processes:
             self._started.pop(build_id, None)
             raise RuntimeError(f"the build launcher did not start build {build_id}")
@@ -229,10 +246,12 @@ class BuildLauncher:
 # -- the launcher process -------------------------------------------------------------------
 
 
-def _child(build_id: int, settings: Any, launcher_pid: int) -> None:
-    """In the forked child: detach from the protocol pipes, die with the launcher, build."""
+def _child(build_id: int, settings: Any, claim: str, launcher_pid: int) -> None:
+    """In the forked child: detach from the protocol pipes, die with the launcher, lead a
+    process group of its own (a kill, or the fence, takes what it started with it), build."""
     exitcode = 1
     try:
+        os.setpgid(0, 0)
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         devnull = os.open(os.devnull, os.O_RDONLY)
@@ -241,7 +260,7 @@ def _child(build_id: int, settings: Any, launcher_pid: int) -> None:
         _die_with_parent(launcher_pid)
         from .build import run_build
 
-        run_build(build_id, settings)
+        run_build(build_id, settings, claim)
         exitcode = 0
     except BaseException:  # noqa: BLE001: said in the server's log; the exit code tells the rest
         traceback.print_exc()
@@ -251,6 +270,16 @@ def _child(build_id: int, settings: Any, launcher_pid: int) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(exitcode)
+
+
+def _kill_group(pid: int) -> None:
+    """SIGKILL a build's process group (the build leads it: its pid is the group's id). Its
+    pid is not reused while the launcher has not reaped it, nor its group id while a member
+    lives."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def main(parent_pid: int) -> None:
@@ -284,6 +313,7 @@ def main(parent_pid: int) -> None:
             if pid == 0:
                 break
             build_id = children.pop(pid, None)
+            _kill_group(pid)  # whatever the build started and left behind
             if build_id is not None:
                 out.write(_encode(("exited", build_id, os.waitstatus_to_exitcode(status))))
         if 0 not in readable:
@@ -292,7 +322,7 @@ def main(parent_pid: int) -> None:
         if not data:  # the server closed the pipe or died: nothing may outlive it
             stdin_open = False
             for pid in children:
-                os.kill(pid, signal.SIGKILL)
+                _kill_group(pid)
             continue
         pending += data
         *lines, pending = pending.split(b"\n")
@@ -305,16 +335,20 @@ def main(parent_pid: int) -> None:
                     traceback.print_exc()
                 out.write(_encode(("ready", os.getpid())))
             elif message[0] == "start":
-                _, build_id, settings = message
+                _, build_id, settings, claim = message
                 launcher_pid = os.getpid()
                 pid = os.fork()
                 if pid == 0:
                     for fd in (wake_r, wake_w, out_fd):  # the launcher's, not the build's
                         os.close(fd)
-                    _child(build_id, settings, launcher_pid)
+                    _child(build_id, settings, claim, launcher_pid)
+                try:  # as the child does: whichever runs first, the group exists from here on
+                    os.setpgid(pid, pid)
+                except OSError:  # the child did it already (or died)
+                    pass
                 children[pid] = build_id
                 out.write(_encode(("started", build_id, pid)))
             elif message[0] == "kill":
                 for pid, build_id in children.items():
                     if build_id == message[1]:
-                        os.kill(pid, signal.SIGKILL)
+                        _kill_group(pid)

@@ -5,18 +5,25 @@
     <store_dir>/.artifacts/<build_id>/                                 log, lock file, archive...
     <store_dir>/.pkgs/                                                 shared package cache
     <store_dir>/.trash/                                                prefixes being removed
+    <store_dir>/.db/conda-store.sqlite                                 the default database
+    <store_dir>/.locks/<namespace>/<name>                              who moves envs/<name>
 
 Only this module knows the layout; everything else asks it for paths.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
+import re
 import shutil
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 TRASH = ".trash"
+_BUILD_DIR = re.compile(r"[0-9a-f]{8}-\d+-(?P<id>\d{1,18})-.+")  # see build_dir_name
 
 
 class StoreLayout:
@@ -35,6 +42,44 @@ class StoreLayout:
     @staticmethod
     def build_dir_name(spec_sha256: str, timestamp: int, build_id: int, name: str) -> str:
         return f"{spec_sha256[:8]}-{timestamp}-{build_id}-{name}"
+
+    @staticmethod
+    def build_id_of(build_dir: str) -> int | None:
+        """The build id in a build directory's name, or None if it is not one."""
+        match = _BUILD_DIR.fullmatch(build_dir)
+        return int(match["id"]) if match else None
+
+    def namespace_dirs(self) -> list[Path]:
+        """Directories of namespaces (everything of the store's own starts with a dot)."""
+        try:
+            entries = list(os.scandir(self.root))
+        except FileNotFoundError:
+            return []
+        return [
+            Path(entry.path) for entry in entries
+            if not entry.name.startswith(".") and entry.is_dir(follow_symlinks=False)
+        ]
+
+    def build_dirs(self) -> list[tuple[str, str]]:
+        """(namespace, build directory) of every build prefix on disk."""
+        found = []
+        for directory in self.namespace_dirs():
+            for entry in os.scandir(directory):
+                if entry.is_dir(follow_symlinks=False) and self.build_id_of(entry.name) is not None:
+                    found.append((directory.name, entry.name))
+        return found
+
+    def linked_environments(self) -> list[tuple[str, str]]:
+        """(namespace, name) of every envs/<name> link on disk."""
+        found = []
+        for directory in self.namespace_dirs():
+            envs = directory / "envs"
+            if envs.is_dir():
+                found.extend(
+                    (directory.name, entry.name) for entry in os.scandir(envs)
+                    if entry.is_symlink() and not entry.name.startswith(".")
+                )
+        return found
 
     def namespace_dir(self, namespace: str) -> Path:
         return self.root / namespace
@@ -77,10 +122,28 @@ class StoreLayout:
     def remove_environment_link(self, namespace: str, name: str) -> None:
         self.environment_link(namespace, name).unlink(missing_ok=True)
 
+    @contextmanager
+    def environment_lock(self, namespace: str, name: str) -> Iterator[None]:
+        """Held while envs/<name> is set from the database, by every process on every machine
+        sharing the store (flock; NFSv4 carries it): two builds completing at once, or a
+        completion and a rollback, then cannot leave the link on the one the database did not
+        keep (each reads what is current and sets the link inside the lock)."""
+        path = self.root / ".locks" / namespace / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
     def remove_tree(self, path: Path) -> None:
         """Remove a directory so that it stops being reachable at once: rename it into the trash
         (atomic), then delete. A crash mid-delete leaves garbage only in .trash/."""
         if not path.exists() and not path.is_symlink():
+            return
+        if path.is_symlink() or not path.is_dir():
+            path.unlink(missing_ok=True)
             return
         trash = self.root / TRASH
         trash.mkdir(parents=True, exist_ok=True)

@@ -337,6 +337,43 @@ def test_claim_takes_the_oldest_queued_build(session_factory):
         assert claim_next_build(session, "host:1") is None
 
 
+def test_every_change_of_a_building_build_names_its_claim(session_factory):
+    """Completion, failure, cancel and heartbeat race each other: exactly one wins, and a
+    taken-over claim can change nothing."""
+    from conda_store_jupyter.db import transitions
+
+    ids = seed_queue(session_factory, 3)
+    with session_factory() as session:
+        first = claim_next_build(session, "host:1")
+        second = claim_next_build(session, "host:2")
+        third = claim_next_build(session, "host:3")
+    assert len({first.claim, second.claim, third.claim}) == 3 and first.claim
+
+    with session_factory() as session, session.begin():
+        # Recovery fails the first under the claim it saw; its process then cannot complete it.
+        assert transitions.end(session, ids[0], first.claim, BuildStatus.FAILED, "abandoned")
+        assert not transitions.complete(session, ids[0], first.claim, 10)
+        assert not transitions.heartbeat(session, ids[0], first.claim)
+        assert transitions.holder_state(session, ids[0], first.claim) == "lost"
+        # The second completes first; a recovery that saw it BUILDING then changes nothing.
+        assert transitions.heartbeat(session, ids[1], second.claim)
+        assert transitions.complete(session, ids[1], second.claim, 10)
+        assert not transitions.end(session, ids[1], second.claim, BuildStatus.FAILED, "late")
+        assert transitions.cancel(session, [ids[1]], "late") == []
+        # A user cancels the third: its holder learns it, nobody else can claim to hold it.
+        assert transitions.cancel(session, [ids[2]], "by request") == [ids[2]]
+        assert transitions.holder_state(session, ids[2], third.claim) == "canceled"
+        assert transitions.holder_state(session, ids[2], first.claim) == "lost"
+        assert not transitions.complete(session, ids[2], third.claim, 10)
+    with session_factory() as session:
+        statuses = [session.get(Build, build_id).status for build_id in ids]
+        assert statuses == [BuildStatus.FAILED, BuildStatus.COMPLETED, BuildStatus.CANCELED]
+        assert session.get(Build, ids[0]).status_info == "abandoned"
+        # Completing made it current, in the same transaction.
+        environment_id = session.get(Build, ids[1]).environment_id
+        assert session.get(Environment, environment_id).current_build_id == ids[1]
+
+
 def _claim_until_empty(url: str, worker: str, barrier: Any, results: Any) -> None:
     engine = create_engine_for(url)
     session_factory = sessionmaker(engine, expire_on_commit=False)

@@ -20,7 +20,7 @@ from .models import (
     UTCDateTime,
     utcnow,
 )
-from .queue import claim_next_build
+from .transitions import claim_next_build
 
 __all__ = [
     "Base",

@@ -185,6 +185,9 @@ class Build(Base):
     ended_on: Mapped[dt.datetime | None]
     heartbeat_on: Mapped[dt.datetime | None]
     worker: Mapped[str | None] = mapped_column(sa.Text)  # who claimed it, e.g. "hostname:pid"
+    # The token of the claim it runs under: every change of a BUILDING build names it (see
+    # transitions.py), so a process whose build was taken over can change nothing.
+    claim: Mapped[str | None] = mapped_column(sa.String(32))
     size: Mapped[int] = mapped_column(sa.BigInteger, default=0)  # bytes of the prefix
     build_dir: Mapped[str | None] = mapped_column(sa.Text)  # prefix directory name, once known
     deleted_on: Mapped[dt.datetime | None]
