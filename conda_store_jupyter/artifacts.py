@@ -9,7 +9,6 @@ target directory and renames it into place: a reader never sees a half-written a
 from __future__ import annotations
 
 import os
-import posixpath
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
@@ -275,8 +274,11 @@ async def records_from_lockfile(
     wanted: dict[tuple[str, str, str], LockedDependency] = {}
     for package in locked[platform]:
         if package.manager == "conda":
-            # conda-lock writes channel credentials as ${ENV_VAR}s; expand them as it does.
-            wanted[split_package_url(posixpath.expandvars(package.url))] = package
+            # Taken as written, never expanded: conda-lock would expand ${NAME}s from this
+            # process's environment, so a lock file could read the builder's. Lock files with
+            # `$` or credentials in a URL are refused when submitted (spec._check_lockfile_urls);
+            # channel credentials are the server's configuration (rattler's authentication).
+            wanted[split_package_url(package.url)] = package
     if not wanted:
         return []
 

@@ -13,7 +13,7 @@ from jupyter_core.paths import jupyter_data_dir
 import ast
 import json
 
-from traitlets import Dict, Float, List, TraitError, Unicode, default, validate
+from traitlets import Bool, Dict, Float, List, TraitError, Unicode, default, validate
 from traitlets.config import LoggingConfigurable
 
 
@@ -95,6 +95,48 @@ class CondaStore(LoggingConfigurable):
         config=True
     )
 
+    # Where pip packages may come from (spec.PipSourcePolicy): checked when a specification or
+    # lock file is submitted, and again by the build, which passes the index and wheel-only
+    # settings to uv.
+    pip_index_url = Unicode(
+        "https://pypi.org/simple",
+        help="The package index pip dependencies are resolved against (uv --default-index).",
+    ).tag(config=True)
+    pip_extra_index_urls = ConfigList(
+        Unicode(), help="More package indexes, after pip_index_url (uv --index)."
+    ).tag(config=True)
+    pip_allowed_hosts = ConfigList(
+        Unicode(),
+        default_value=["files.pythonhosted.org"],
+        help="Hosts a direct pip URL (`name @ https://host/...`, a lock file's pip URL) may "
+        "name, as glob patterns ('*' for any host, 'host:port' for one port). The hosts of "
+        "pip_index_url and pip_extra_index_urls are always allowed; any other is refused.",
+    ).tag(config=True)
+    pip_allow_vcs = Bool(
+        False,
+        help="Allow `name @ git+https://host/...` (and hg+, svn+, bzr+) from an allowed host. "
+        "A checkout is built: its build backend runs during the build.",
+    ).tag(config=True)
+    pip_allow_local = Bool(
+        False,
+        help="Allow pip requirements naming files or directories of the machine the build runs "
+        "on (`name @ file:///...`, paths). Refused by default: editors must not reach the "
+        "builder's files, nor make it run a local directory's build backend.",
+    ).tag(config=True)
+    pip_only_binary = Bool(
+        False,
+        help="Install binary wheels only (uv --only-binary :all:): no source distribution, VCS "
+        "checkout or local directory is ever built, so no package's code runs during a build.",
+    ).tag(config=True)
+    build_environment_passthrough = ConfigList(
+        Unicode(),
+        help="Environment variables (names or glob patterns, e.g. CC, PIP_CERT) that builds "
+        "get from the server's or worker's environment, beyond the fixed allow list of "
+        "conda_store_jupyter.buildenv (PATH, HOME, locale, TMPDIR, proxies, CA bundles). "
+        "Everything else is kept from builds. What passes is visible to build-time code (a "
+        "source distribution's build backend) unless pip_only_binary is set.",
+    ).tag(config=True)
+
     solve_platforms = ConfigList(
         Unicode(),
         help="Platforms every build solves for, so its lock file works there too (e.g. "
@@ -166,7 +208,13 @@ class CondaStore(LoggingConfigurable):
 
     @default("database_url")
     def _default_database_url(self) -> str:
-        return f"sqlite:///{Path(self.store_dir, 'conda-store.sqlite')}"
+        # In .db/: no namespace can be named like a dot-directory, so none ever shares a path
+        # with the database or the files SQLite keeps beside it (-wal, -shm). A store made
+        # before keeps its database where it is (those names are reserved there).
+        legacy = Path(self.store_dir, "conda-store.sqlite")
+        if legacy.exists():
+            return f"sqlite:///{legacy}"
+        return f"sqlite:///{Path(self.store_dir, '.db', 'conda-store.sqlite')}"
 
     @validate("store_dir")
     def _validate_store_dir(self, proposal: dict) -> str:

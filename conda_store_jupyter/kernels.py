@@ -28,19 +28,34 @@ from traitlets import Bool, Float, List, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from .db import Build, BuildStatus, Environment, Namespace
+from .spec import variable_name_problem
 from .store import StoreLayout
 
 MARKER = "conda_store"
 MANAGED_BY = "conda-store-jupyter"
 
-# Activation as `conda activate` does it for a kernel: CONDA_PREFIX and PATH, then the
-# environment's activate.d scripts, then exec the kernel (so signals reach it directly). Written
-# beside each kernel.json and named through {resource_dir}, which keeps the specs small: a
-# listing of a thousand of them stays cheap to read and to send.
+# Activation as `conda activate` does it for a kernel: the environment's variables, CONDA_PREFIX
+# and PATH, then the environment's activate.d scripts, then exec the kernel (so signals reach it
+# directly). Written beside each kernel.json and named through {resource_dir}, which keeps the
+# specs small: a listing of a thousand of them stays cheap to read and to send.
+#
+# The environment's `variables` are not in kernel.json's `env`: jupyter_client would expand
+# `$NAME`s in them from the server's environment, and bash would see them as it starts (it runs
+# $BASH_ENV, imports functions, reads SHELLOPTS...). They are in VARIABLES_FILE beside the script,
+# as NUL-terminated NAME=value entries, which the script exports after bash has started with
+# `export -- "$entry"`: a value is assigned as it is, never evaluated. Names are checked
+# (`spec.variable_name_problem`) when the specification is submitted and again here.
 ACTIVATE_SCRIPT = "conda-store-activate.sh"
+VARIABLES_FILE = "conda-store-variables"
 ACTIVATE_AND_EXEC = """#!/bin/bash
 # Written by conda-store-jupyter: activate a conda environment, then run the kernel in it.
 prefix="$1"; shift
+variables="${BASH_SOURCE[0]%/*}/conda-store-variables"
+if [ -f "$variables" ]; then
+  while IFS= read -r -d '' entry; do
+    export -- "$entry"
+  done < "$variables"
+fi
 export CONDA_PREFIX="$prefix" CONDA_DEFAULT_ENV="$prefix" CONDA_SHLVL=1 PATH="$prefix/bin:$PATH"
 for script in "$prefix"/etc/conda/activate.d/*.sh; do
   [ -f "$script" ] && . "$script"
@@ -177,7 +192,7 @@ class KernelRegistry(LoggingConfigurable):
                        Build.status == BuildStatus.COMPLETED)
                 .order_by(Environment.id)
             ).all()
-            variables = self._variables(session, {row[5] for row in rows})
+            variables = self._variables(session, {row[5] for row in rows}, self.log)
         wanted: dict[str, WantedKernel] = {}
         for environment_id, environment, namespace, build_id, build_dir, spec_id in rows:
             if not build_dir or not self._registered_namespace(namespace):
@@ -202,7 +217,9 @@ class KernelRegistry(LoggingConfigurable):
         return any(fnmatch.fnmatchcase(namespace, pattern) for pattern in self.namespaces)
 
     @staticmethod
-    def _variables(session: Session, spec_ids: set[int]) -> dict[int, dict[str, str]]:
+    def _variables(session: Session, spec_ids: set[int], log: Any = None) -> dict[int, dict[str, str]]:
+        """The variables of each specification, without any name a kernel may not be given (a
+        specification stored before a rule existed keeps its text, not the variable)."""
         from .db import Specification
 
         if not spec_ids:
@@ -212,7 +229,15 @@ class KernelRegistry(LoggingConfigurable):
             sa.select(Specification.id, Specification.spec).where(Specification.id.in_(spec_ids))
         ):
             variables = spec.get("variables") if isinstance(spec, dict) else None
-            result[spec_id] = {str(k): str(v) for k, v in (variables or {}).items()}
+            kept = {}
+            for name, value in (variables or {}).items():
+                problem = variable_name_problem(name)
+                if problem is None and "\0" not in str(value):
+                    kept[name] = str(value)
+                elif log is not None:
+                    log.warning("conda-store: specification %s: variable %r left out of its "
+                                "kernels: it %s", spec_id, name, problem or "holds a NUL")
+            result[spec_id] = kept
         return result
 
     def _kernel(self, kernel_dir: Path, prefix: Path, name: str, metadata: dict[str, Any],
@@ -232,13 +257,23 @@ class KernelRegistry(LoggingConfigurable):
                 namespace=metadata["namespace"], environment=metadata["environment"],
             ),
             "language": language,
-            "env": {**shipped.get("env", {}), **variables},
+            # The shipped kernel's own env only: the environment's variables are exported by
+            # the activation script, unevaluated (see ACTIVATE_AND_EXEC). A shipped variable of
+            # the same name is dropped, so that the environment's value wins as it did.
+            "env": {key: value for key, value in shipped.get("env", {}).items()
+                    if key not in variables},
             "metadata": {
                 **shipped.get("metadata", {}),
-                MARKER: {"managed_by": MANAGED_BY, "store_dir": self.store_dir, **metadata},
+                MARKER: {"managed_by": MANAGED_BY, "store_dir": self.store_dir, **metadata,
+                         "variables": dict(sorted(variables.items()))},
             },
         }
-        return WantedKernel(name=name, spec=spec, resources=kernel_dir)
+        files = {}
+        if variables:
+            files[VARIABLES_FILE] = b"".join(
+                f"{key}={value}".encode() + b"\0" for key, value in sorted(variables.items())
+            )
+        return WantedKernel(name=name, spec=spec, resources=kernel_dir, files=files)
 
     def _ours(self, directory: Path) -> bool:
         try:
@@ -287,6 +322,13 @@ class KernelRegistry(LoggingConfigurable):
         script = directory / ACTIVATE_SCRIPT
         if not script.is_file() or script.read_text() != ACTIVATE_AND_EXEC:
             script.write_text(ACTIVATE_AND_EXEC)
+        # Before kernel.json: a kernel started meanwhile gets the new variables or the old ones.
+        if VARIABLES_FILE not in kernel.files:
+            (directory / VARIABLES_FILE).unlink(missing_ok=True)
+        for file_name, content in kernel.files.items():
+            temporary = directory / f".{file_name}.{uuid.uuid4().hex}"
+            temporary.write_bytes(content)
+            os.replace(temporary, directory / file_name)
         temporary = directory / f".kernel.json.{uuid.uuid4().hex}"
         temporary.write_text(json.dumps(kernel.spec, indent=1))
         os.replace(temporary, directory / "kernel.json")  # readers see the old or the new spec

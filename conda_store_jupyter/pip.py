@@ -1,6 +1,16 @@
 """`pip:` dependencies with uv: resolve for every solve platform (for the lock file), install on
 the host into the build prefix, after the conda packages (so the prefix's own python is used).
-A build from a lock file resolves nothing: it installs the pip packages the lock file pins."""
+A build from a lock file resolves nothing: it installs the pip packages the lock file pins.
+
+uv runs isolated from whoever started the build: with the build environment
+(`buildenv.build_environment`, never this process's environment wholesale), in an empty
+working directory of its own, without reading any uv configuration file (``--no-config``: the
+server's working directory or home may hold a uv.toml or pyproject.toml). The indexes, and
+whether only wheels may be installed, come from the store's settings (`PipSourcePolicy`), which
+are also checked against every requirement and pinned URL before uv sees it. uv expands
+``${NAME}`` in requirements wherever they come from (files, standard input, arguments): a
+requirement with a `$` never reaches it (refused when submitted, and here again).
+"""
 
 from __future__ import annotations
 
@@ -17,8 +27,11 @@ from packaging.version import InvalidVersion, Version
 from uv import find_uv_bin
 
 from .artifacts import PipPackage
+from .buildenv import build_environment
 from .buildlog import BuildLog
+from .launcher import die_with_parent
 from .solver import host_platform
+from .spec import PipSourcePolicy, locked_pip_label
 
 # conda subdir → the target triple uv resolves for.
 PLATFORM_TRIPLES = {
@@ -51,11 +64,21 @@ def _python_version(records: Sequence[rattler.RepoDataRecord]) -> str | None:
     return None
 
 
-def _run(command: list[str], log: BuildLog, stdin: str | None = None) -> str:
-    """Run uv, writing its stderr to the build log line by line; return stdout."""
-    with tempfile.TemporaryFile("w+") as stdout_file:
+def _uv(*arguments: str) -> list[str]:
+    """A uv command line that reads no uv.toml or pyproject.toml settings of anyone's."""
+    return [find_uv_bin(), *arguments, "--no-config"]
+
+
+def _run(
+    command: list[str], log: BuildLog, stdin: str | None = None, passthrough: Sequence[str] = ()
+) -> str:
+    """Run uv with the build environment in an empty directory, writing its stderr to the build
+    log line by line; return stdout."""
+    with tempfile.TemporaryFile("w+") as stdout_file, tempfile.TemporaryDirectory() as cwd:
         process = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=stdout_file, stderr=subprocess.PIPE, text=True
+            command, stdin=subprocess.PIPE, stdout=stdout_file, stderr=subprocess.PIPE, text=True,
+            env=build_environment(passthrough), cwd=cwd,
+            preexec_fn=die_with_parent,  # a build killed with -9 takes uv with it
         )
         assert process.stdin is not None and process.stderr is not None
         process.stdin.write(stdin or "")
@@ -82,20 +105,44 @@ def _wheel_for(platform: str, wheels: list[dict]) -> dict | None:
     return None
 
 
-def resolve(requirements: Sequence[str], platform: str, python_version: str, log: BuildLog) -> tuple[str, list[PipPackage]]:
+def resolve(
+    requirements: Sequence[str],
+    platform: str,
+    python_version: str,
+    log: BuildLog,
+    *,
+    sources: PipSourcePolicy = PipSourcePolicy(),
+    passthrough: Sequence[str] = (),
+) -> tuple[str, list[PipPackage]]:
     """Resolve for one platform: (the pylock.toml text, the pinned packages)."""
     triple = PLATFORM_TRIPLES.get(platform)
     if triple is None:
         raise PipFailed(f"pip dependencies cannot be resolved for {platform} (no uv target)")
+    for requirement in requirements:
+        sources.check_requirement(requirement)
     text = _run(
-        [find_uv_bin(), "pip", "compile", "-", "--format", "pylock.toml", "--no-header",
-         "--python-version", python_version, "--python-platform", triple, "--quiet"],
+        _uv("pip", "compile", "-", "--format", "pylock.toml", "--no-header",
+            "--python-version", python_version, "--python-platform", triple, "--quiet",
+            *sources.uv_arguments()),
         log,
         stdin="\n".join(requirements) + "\n",
+        passthrough=passthrough,
     )
     packages = []
     for entry in tomllib.loads(text).get("packages", []):
-        chosen = _wheel_for(platform, entry.get("wheels", [])) or entry.get("sdist")
+        # A direct URL (`name @ https://...`) is an `archive` (wheel or source archive alike).
+        chosen = (
+            _wheel_for(platform, entry.get("wheels", [])) or entry.get("sdist")
+            or entry.get("archive")
+        )
+        if chosen is None and "vcs" in entry:
+            vcs = entry["vcs"]
+            chosen = {"url": f"{vcs['type']}+{vcs['url']}@{vcs.get('commit-id', '')}".rstrip("@")}
+        if chosen is None and "directory" in entry:
+            chosen = entry["directory"]
+        if chosen is not None and "url" not in chosen and "path" in chosen:
+            # A local file or directory (where `pip_allow_local` allows them): its file:// URL.
+            chosen = {**chosen, "url": Path(chosen["path"]).resolve().as_uri()}
         if chosen is None:
             raise PipFailed(f"no wheel or source archive of {entry['name']} {entry['version']} fits {platform}")
         packages.append(
@@ -114,8 +161,16 @@ def install_pip_packages(
     requirements: Sequence[str],
     records: Mapping[str, Sequence[rattler.RepoDataRecord]],
     log: BuildLog,
+    *,
+    sources: PipSourcePolicy = PipSourcePolicy(),
+    passthrough: Sequence[str] = (),
 ) -> dict[str, list[PipPackage]]:
-    """Resolve for every platform, install the host's resolution; returns packages per platform."""
+    """Resolve for every platform, install the host's resolution; returns packages per platform.
+
+    Every requirement is checked against `sources` first (`SpecError` naming it): a
+    specification stored before the administrator tightened the settings is held to them."""
+    for requirement in requirements:
+        sources.check_requirement(requirement)
     resolved: dict[str, list[PipPackage]] = {}
     host = host_platform()
     for platform, platform_records in records.items():
@@ -125,15 +180,18 @@ def install_pip_packages(
                 f"pip dependencies need python among the conda dependencies (none for {platform})"
             )
         log.write(f"resolving pip dependencies for {platform} (python {python_version})")
-        lock_text, resolved[platform] = resolve(requirements, platform, python_version, log)
+        lock_text, resolved[platform] = resolve(
+            requirements, platform, python_version, log, sources=sources, passthrough=passthrough
+        )
         if platform == host:
             with tempfile.TemporaryDirectory() as directory:
                 lock = Path(directory, "pylock.toml")
                 lock.write_text(lock_text)
                 _run(
-                    [find_uv_bin(), "pip", "install", "--python", str(prefix / "bin" / "python"),
-                     "--no-deps", "-r", str(lock)],
+                    _uv("pip", "install", "--python", str(prefix / "bin" / "python"),
+                        "--no-deps", "-r", str(lock), *sources.uv_arguments()),
                     log,
+                    passthrough=passthrough,
                 )
     return resolved
 
@@ -148,7 +206,12 @@ def _uv_error(output: str) -> str:
 
 
 def install_locked_pip_packages(
-    prefix: Path, packages: Sequence[PipPackage], log: BuildLog
+    prefix: Path,
+    packages: Sequence[PipPackage],
+    log: BuildLog,
+    *,
+    sources: PipSourcePolicy = PipSourcePolicy(),
+    passthrough: Sequence[str] = (),
 ) -> None:
     """Install exactly the pip packages a lock file pins into `prefix`, after its conda packages.
 
@@ -157,9 +220,12 @@ def install_locked_pip_packages(
     package has one, hashes are required (``--require-hashes``). The entries were checked when
     the lock file was parsed (`spec.check_locked_pip_package`). Afterwards the installed versions
     must be the pinned ones. Raises `PipFailed` naming the package that cannot be installed so.
+    Each URL must be one `sources` allows (`SpecError` naming the package), as when submitted.
     """
     if not packages:
         return
+    for package in packages:
+        sources.check_url(package.url or "", locked_pip_label(package.name, package.version))
     python = prefix / "bin" / "python"
     if not python.exists():
         pinned = ", ".join(f"{package.name} {package.version}" for package in packages)
@@ -177,7 +243,7 @@ def install_locked_pip_packages(
         + (f" --hash=sha256:{package.sha256}" if package.sha256 else "")
         for package in packages
     ]
-    command = [find_uv_bin(), "pip", "install", "--python", str(python), "--no-deps"]
+    command = _uv("pip", "install", "--python", str(python), "--no-deps", *sources.uv_arguments())
     if not unhashed:
         command.append("--require-hashes")
     log.write(f"installing {len(packages)} pip packages pinned by the lock file")
@@ -185,7 +251,7 @@ def install_locked_pip_packages(
         requirements = Path(directory, "requirements.txt")
         requirements.write_text("\n".join(lines) + "\n")
         try:
-            _run([*command, "-r", str(requirements)], log)
+            _run([*command, "-r", str(requirements)], log, passthrough=passthrough)
         except PipFailed as error:
             # uv names a requirement as `name @ url`: say up front which pins failed.
             failed = ", ".join(
@@ -198,7 +264,10 @@ def install_locked_pip_packages(
                 f"as pinned: {_uv_error(error.output)}"
             ) from None
     # `name @ url` installs whatever version the file holds: it must be the one the lock names.
-    listed = _run([find_uv_bin(), "pip", "list", "--python", str(python), "--format", "json"], log)
+    listed = _run(
+        _uv("pip", "list", "--python", str(python), "--format", "json"), log,
+        passthrough=passthrough,
+    )
     installed = {canonicalize_name(item["name"]): item["version"] for item in json.loads(listed)}
     for package in packages:
         version = installed.get(canonicalize_name(package.name))

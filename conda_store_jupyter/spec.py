@@ -11,9 +11,11 @@ Everything here is pure: parsing only, no I/O, no solving.
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import hashlib
 import json
 import re
+import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, overload
@@ -44,7 +46,11 @@ __all__ = [
     "validate_name",
 ]
 
+# Every form of a specification is held to the same limits: text (YAML) is measured in bytes
+# before parsing; an already parsed mapping (a JSON object in a request) as its compact JSON.
 MAX_SPEC_BYTES = 1_000_000
+# Conda and pip dependencies, channels and variables together, whatever the form.
+MAX_SPEC_ENTRIES = 10_000
 # Lock files are larger: they list every package for every platform (a big environment locked
 # for four platforms takes a few MB).
 MAX_LOCKFILE_BYTES = 10_000_000
@@ -123,6 +129,24 @@ class _SpecLoader(_BASE_LOADER):  # type: ignore[valid-type,misc]
         return super().construct_mapping(node, deep=deep)
 
 
+# No number in a specification or lock file needs more (sizes, timestamps, build numbers); a
+# longer one would be an integer Python cannot even print (past 4,300 digits).
+MAX_NUMBER_CHARACTERS = 64
+
+
+def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    text = loader.construct_scalar(node)
+    if len(text) > MAX_NUMBER_CHARACTERS:
+        raise SpecError(
+            f"Invalid YAML: a number of {len(text):,} characters ({_where(node.start_mark)}); "
+            f"at most {MAX_NUMBER_CHARACTERS} are allowed"
+        )
+    return yaml.SafeLoader.construct_yaml_int(loader, node)
+
+
+_SpecLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+
+
 def _decode(source: str | bytes, what: str, limit: int = MAX_SPEC_BYTES) -> str:
     """Refuse oversized input before any parsing, then decode UTF-8."""
     if isinstance(source, str):
@@ -147,6 +171,42 @@ def _decode(source: str | bytes, what: str, limit: int = MAX_SPEC_BYTES) -> str:
         raise SpecError(
             f"{what} is not valid UTF-8: {error.reason} at byte {error.start}"
         ) from None
+
+
+def _measure(content: Mapping[str, Any], what: str, limit: int) -> None:
+    """Refuse a parsed mapping larger than `limit` bytes of compact JSON: the size limit of
+    text, applied to content that arrives already parsed."""
+    try:
+        size = len(
+            json.dumps(content, ensure_ascii=False, separators=(",", ":"), default=str).encode(
+                "utf-8", "surrogatepass"
+            )
+        )
+    except RecursionError:  # an absurdly deep structure
+        raise SpecError(f"{what} is nested too deeply") from None
+    except ValueError as error:  # a circular structure, an integer of thousands of digits
+        reason = str(error).split(";")[0]
+        raise SpecError(f"{what} holds a value that cannot be read ({reason})") from None
+    if size > limit:
+        raise SpecError(
+            f"{what} is too large: {size:,} bytes as JSON, the limit is {limit:,} bytes"
+        )
+
+
+def _entry_count(content: Mapping[str, Any]) -> int:
+    """Dependencies (conda and pip), channels and variables of a parsed specification."""
+    total = 0
+    for field in ("dependencies", "channels", "variables"):
+        value = content.get(field)
+        if isinstance(value, (list, dict)):
+            total += len(value)
+        if field == "dependencies" and isinstance(value, list):
+            total += sum(
+                len(entry["pip"])
+                for entry in value
+                if isinstance(entry, dict) and isinstance(entry.get("pip"), list)
+            )
+    return total
 
 
 def _where(mark: yaml.Mark) -> str:
@@ -216,6 +276,10 @@ def _load_yaml(text: str) -> Any:
         position = getattr(error, "position", None)
         where = f" (character {position})" if position is not None else ""
         raise SpecError(f"Invalid YAML: {problem}{where}") from None
+    except ValueError as error:  # a scalar YAML types but Python cannot hold: an integer of
+        # thousands of digits, a date 2001-13-45
+        reason = str(error).split(";")[0]
+        raise SpecError(f"Invalid YAML: a value cannot be read ({reason})") from None
 
 
 def _type_name(value: object) -> str:
@@ -292,13 +356,53 @@ def _validate_conda_dependency(entry: str, where: str) -> str:
     return entry
 
 
+def _expansion_problem(text: str) -> str | None:
+    """Why `text` (a pip requirement or a URL) cannot be handed to uv or conda-lock as is.
+
+    uv expands ``${NAME}`` from its environment in requirements (files, standard input, command
+    line arguments and pyproject.toml alike), and conda-lock does in lock-file URLs: a `$` would
+    let the text read the build's environment, so none is accepted (write it ``%24`` in a URL).
+    Control characters and backslashes (a line continuation in a requirements file) are refused
+    too, so that the tool reads exactly the one requirement that was checked."""
+    if "$" in text:
+        return (
+            "must not contain '$': environment variables are never expanded in what a build "
+            "installs (write '%24' for a literal '$' in a URL)"
+        )
+    if "\\" in text:
+        return "must not contain a backslash"
+    if any(ord(char) < 32 or ord(char) == 127 for char in text):
+        return "must not contain control characters"
+    return None
+
+
+def _looks_like_path(entry: str) -> bool:
+    return entry.startswith((".", "/", "~")) or ("/" in entry and "://" not in entry)
+
+
 def _validate_pip_requirement(entry: object, where: str) -> str:
+    """A pip requirement as PEP 508 writes it (``name``, ``name>=1``, ``name @ https://...``),
+    which uv reads as that one requirement and nothing else. Where packages may come from (an
+    index, a direct URL's host, local files, VCS) is the policy's: `PipSourcePolicy.check`."""
     if not isinstance(entry, str):
         raise SpecError(f"{where} must be a string (a pip requirement), got {_type_name(entry)}")
     entry = _collapse(entry)
+    problem = _expansion_problem(entry)
+    if problem is not None:
+        raise SpecError(f"{where} {entry!r} {problem}")
     try:
         Requirement(entry)
     except InvalidRequirement as error:
+        if "://" in entry.split(" ", 1)[0]:
+            raise SpecError(
+                f"{where} {entry!r} is a bare URL, not a pip requirement: write 'name @ URL' "
+                "(where the administrator allows that URL)"
+            ) from None
+        if _looks_like_path(entry):
+            raise SpecError(
+                f"{where} {entry!r} is a local path, not a pip requirement: name the package "
+                "(e.g. 'name>=1.0'), or 'name @ URL' where the administrator allows that URL"
+            ) from None
         reason = str(error).splitlines()[0]  # the rest is an ASCII-art pointer
         raise SpecError(f"{where} {entry!r} is not a valid pip requirement: {reason}") from None
     return entry
@@ -327,7 +431,56 @@ def _parse_dependencies(spec: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple
     return _unique(conda), _unique(pip or ())
 
 
+# Environment variables an environment's `variables` may not set: each makes a shell, the dynamic
+# loader or an interpreter run or load code when the kernel (or anything it starts) starts, or
+# undoes the activation itself. Compared in upper case (Windows ignores case).
+DENIED_VARIABLES = frozenset({
+    # shells: read and run at start, or change how every script runs
+    "ENV", "BASH_ENV", "SHELLOPTS", "BASHOPTS", "PS1", "PS2", "PS3", "PS4", "PROMPT_COMMAND",
+    "IFS", "CDPATH", "GLOBIGNORE", "EXECIGNORE", "POSIXLY_CORRECT", "ZDOTDIR", "INPUTRC",
+    # the dynamic loader and libc
+    "GCONV_PATH",
+    # Python: startup files, import paths, modules imported by name
+    "PYTHONSTARTUP", "PYTHONPATH", "PYTHONHOME", "PYTHONINSPECT", "PYTHONUSERBASE",
+    "PYTHONEXECUTABLE", "PYTHONBREAKPOINT", "PYTHONPLATLIBDIR", "PYTHONWARNINGS",
+    "PYTHONPYCACHEPREFIX",
+    # other interpreters' startup hooks
+    "PERL5OPT", "PERL5LIB", "PERLLIB", "RUBYOPT", "RUBYLIB", "NODE_OPTIONS", "NODE_PATH",
+    "LUA_INIT", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS",
+    "R_PROFILE", "R_PROFILE_USER", "R_ENVIRON", "R_ENVIRON_USER",
+    # the activation, and where IPython and Jupyter read startup files and configuration
+    "PATH", "CONDA_PREFIX", "CONDA_DEFAULT_ENV", "CONDA_SHLVL", "HOME", "XDG_CONFIG_HOME",
+    "IPYTHONDIR",
+})
+# ... and every name starting with one of these: bash's own variables (BASH_ENV, BASH_FUNC_*
+# function imports, BASH_LOADABLES_PATH), the loaders' (LD_PRELOAD, LD_LIBRARY_PATH, LD_AUDIT,
+# DYLD_INSERT_LIBRARIES), Jupyter's paths and the kernel's parent (JUPYTER_*, JPY_*).
+DENIED_VARIABLE_PREFIXES = ("BASH_", "LD_", "DYLD_", "JUPYTER_", "JPY_")
+
+
+def variable_name_problem(name: object) -> str | None:
+    """Why `name` cannot be one of an environment's `variables` (a predicate to follow the
+    quoted name: "is not a valid...", "cannot be set..."), or None if it can.
+
+    Used when a specification is submitted and again when kernels are written (for
+    specifications stored before a rule existed)."""
+    if not isinstance(name, str) or not _ENV_VAR_NAME.fullmatch(name):
+        return (
+            "is not a valid environment variable name "
+            "(letters, digits and '_', not starting with a digit)"
+        )
+    upper = name.upper()
+    if upper in DENIED_VARIABLES or upper.startswith(DENIED_VARIABLE_PREFIXES):
+        return (
+            "cannot be set by an environment: shells, the dynamic loader, interpreters or "
+            "the kernel's activation act on it when a kernel starts"
+        )
+    return None
+
+
 def _parse_variables(spec: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """An environment's `variables`: names that are identifiers and not denied
+    (`variable_name_problem`); values are plain text, never evaluated (see kernels.py)."""
     variables = spec.get("variables")
     if variables is None:
         return ()
@@ -337,11 +490,9 @@ def _parse_variables(spec: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
         )
     result: dict[str, str] = {}
     for key, value in variables.items():
-        if not isinstance(key, str) or not _ENV_VAR_NAME.fullmatch(key):
-            raise SpecError(
-                f"variables: {key!r} is not a valid environment variable name "
-                "(letters, digits and '_', not starting with a digit)"
-            )
+        problem = variable_name_problem(key)
+        if problem is not None:
+            raise SpecError(f"variables: {key!r} {problem}")
         if isinstance(value, bool):  # before int: bool is an int; keep YAML's spelling
             result[key] = "true" if value else "false"
         elif isinstance(value, (str, int, float)):
@@ -410,6 +561,7 @@ def parse_specification(source: str | bytes | Mapping[str, Any]) -> Specificatio
     Raises `SpecError` with a message naming the problem.
     """
     if isinstance(source, Mapping):
+        _measure(source, "specification", MAX_SPEC_BYTES)
         content: Any = source
     else:
         content = _load_yaml(_decode(source, "specification"))
@@ -417,6 +569,12 @@ def parse_specification(source: str | bytes | Mapping[str, Any]) -> Specificatio
         raise SpecError(
             "specification must be a mapping (name, channels, dependencies...), "
             f"got {_type_name(content)}"
+        )
+    entries = _entry_count(content)
+    if entries > MAX_SPEC_ENTRIES:
+        raise SpecError(
+            f"specification is too large: {entries:,} dependencies, channels and variables, "
+            f"the limit is {MAX_SPEC_ENTRIES:,}"
         )
 
     unknown = [key for key in content if key not in SPEC_KEYS]
@@ -519,6 +677,7 @@ def parse_conda_lock(source: str | bytes | Mapping[str, Any]) -> Lockfile:
     from conda_lock.lockfile.v2prelim.models import lockfile_v1_to_v2
 
     if isinstance(source, Mapping):
+        _measure(source, "lock file", MAX_LOCKFILE_BYTES)
         content: Any = dict(source)
     else:
         content = _load_yaml(_decode(source, "lock file", MAX_LOCKFILE_BYTES))
@@ -532,6 +691,7 @@ def parse_conda_lock(source: str | bytes | Mapping[str, Any]) -> Lockfile:
             f"unsupported conda-lock file version {version!r}; "
             f"version {LOCKFILE_VERSION} is supported"
         )
+    _check_lockfile_urls(content)  # before conda-lock's models look at them
     try:
         lockfile = lockfile_v1_to_v2(LockfileV1.model_validate(content))
     except pydantic.ValidationError as error:
@@ -568,6 +728,8 @@ def parse_lockfile_specification(
         "metadata": v1.metadata.model_dump(mode="json", exclude_none=True),
         "package": [package.model_dump(mode="json", exclude_none=True) for package in v1.package],
     }
+    # What is stored is read again by every build: it must pass the limit of parsed content.
+    _measure(content, "lock file", MAX_LOCKFILE_BYTES)
     return LockfileSpecification(
         name=name,
         lockfile=content,
@@ -577,14 +739,61 @@ def parse_lockfile_specification(
 
 
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+# conda-lock's own pattern of an anaconda.org token in a channel URL (`/t/<token>/`).
+_CHANNEL_TOKEN = re.compile(r"/t/[^/]*/")
+
+
+def _lockfile_url_problem(url: str) -> str | None:
+    problem = _expansion_problem(url)
+    if problem is not None:
+        return problem
+    netloc = urllib.parse.urlsplit(url).netloc
+    if "@" in netloc or _CHANNEL_TOKEN.search(url):
+        return (
+            "must not carry credentials (user:password@ or a /t/<token>/); channel "
+            "credentials are the server's configuration (rattler's authentication)"
+        )
+    return None
+
+
+def _check_lockfile_urls(content: Mapping[str, Any]) -> None:
+    """Refuse a lock file whose channel or package URLs hold `$` or credentials, before
+    conda-lock reads them.
+
+    conda-lock expands ``${NAME}`` in channel URLs from the environment, and, reading a channel
+    URL with credentials, looks for an environment variable whose value is that user, password
+    or token and writes its name in their place: either would let a submitted lock file read
+    the environment of the process that parses it (the server, or a build). So the lock file's
+    raw text is checked first, and nothing in it is ever expanded (see
+    `artifacts.records_from_lockfile`)."""
+    metadata = content.get("metadata")
+    channels = metadata.get("channels") if isinstance(metadata, Mapping) else None
+    for index, channel in enumerate(channels if isinstance(channels, list) else []):
+        url = channel.get("url") if isinstance(channel, Mapping) else channel
+        if isinstance(url, str):
+            problem = _lockfile_url_problem(url)
+            if problem is not None:
+                raise SpecError(f"invalid conda-lock file: metadata.channels.{index} {url!r} {problem}")
+    packages = content.get("package")
+    for index, package in enumerate(packages if isinstance(packages, list) else []):
+        url = package.get("url") if isinstance(package, Mapping) else None
+        if isinstance(url, str):
+            problem = _lockfile_url_problem(url)
+            if problem is not None:
+                label = _entry_label(content, ("package", index))
+                raise SpecError(f"invalid conda-lock file: package.{index}.url{label} {problem}")
 
 
 def check_locked_pip_package(name: str, version: str, url: str, sha256: str | None) -> None:
     """Check that a lock file's pip entry pins exactly one file that uv can install as
     ``name @ url --hash=sha256:...`` (see `pip.install_locked_pip_packages`): a valid package
     name, an absolute URL without spaces, a sha256 of 64 hex digits if any. Raises `SpecError`
-    naming the package."""
-    what = f"pip package {name} {version} in the lock file"
+    naming the package. Where the URL may point is the policy's (`PipSourcePolicy.check_url`,
+    from `apply_policy` and again in the build)."""
+    what = locked_pip_label(name, version)
+    problem = _expansion_problem(url)
+    if problem is not None:
+        raise SpecError(f"{what}: its URL {problem}")
     if "://" not in url or any(character.isspace() for character in url):
         raise SpecError(
             f"{what}: {url!r} is not a URL; a lock file must pin each pip package to the URL "
@@ -624,6 +833,171 @@ def _channel_key(channel: str) -> str:
     return channel.removeprefix(_DEFAULT_CHANNEL_ALIAS)
 
 
+PYPI_INDEX_URL = "https://pypi.org/simple"
+PYPI_FILES_HOST = "files.pythonhosted.org"  # where PyPI's index points for every file
+_VCS_PREFIXES = ("git+", "hg+", "svn+", "bzr+")
+# Names uv reads as a file next to it rather than a project name (`six-1.0.tar.gz`).
+_ARCHIVE_SUFFIXES = (
+    ".whl", ".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tbz2", ".tar.xz", ".txz", ".tar.zst",
+    ".tar", ".zip",
+)
+
+
+@dataclass(frozen=True)
+class PipSourcePolicy:
+    """Where the pip packages of a build may come from: the ``CondaStore.pip_*`` source
+    settings. Checked when a specification or lock file is submitted (`apply_policy`, a 400
+    naming the entry) and again by the build before uv runs (`pip.py`), which also takes its
+    index and wheel-only flags from here: one source of truth for both.
+
+    - `index_url`, `extra_index_urls`: the indexes uv resolves names against.
+    - `allowed_hosts`: hosts a direct URL (``name @ https://host/...``, a lock file's pip URL)
+      may name, as glob patterns (``*`` for any host; ``host:port`` for one port only). The
+      indexes' own hosts are always allowed.
+    - `allow_vcs`: ``name @ git+https://host/...`` from an allowed host (never ssh: that would
+      clone with the server's keys).
+    - `allow_local`: ``name @ file:///...`` and paths: files of the machine the build runs on.
+    - `only_binary`: wheels only (uv ``--only-binary :all:``): no source distribution, VCS
+      checkout or local directory is built, so no package's code runs during a build.
+    """
+
+    index_url: str = PYPI_INDEX_URL
+    extra_index_urls: tuple[str, ...] = ()
+    allowed_hosts: tuple[str, ...] = (PYPI_FILES_HOST,)
+    allow_vcs: bool = False
+    allow_local: bool = False
+    only_binary: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "extra_index_urls", tuple(self.extra_index_urls))
+        object.__setattr__(
+            self, "allowed_hosts", tuple(host.strip().lower() for host in self.allowed_hosts)
+        )
+        for field, urls in (("pip_index_url", (self.index_url,)),
+                            ("pip_extra_index_urls", self.extra_index_urls)):
+            for url in urls:
+                problem = _expansion_problem(url)
+                parts = urllib.parse.urlsplit(url)
+                if problem or parts.scheme not in ("http", "https", "file") or not (
+                    parts.hostname or parts.scheme == "file"
+                ):
+                    raise ValueError(
+                        f"CondaStore.{field}: {url!r} is not an index URL "
+                        f"({problem or 'expected http(s)://host/... or file:///...'})"
+                    )
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        """The allowed hosts (patterns), the indexes' hosts included."""
+        indexes = (urllib.parse.urlsplit(url).hostname for url in (self.index_url, *self.extra_index_urls))
+        return (*dict.fromkeys(host for host in indexes if host), *self.allowed_hosts)
+
+    def uv_arguments(self) -> list[str]:
+        """uv's flags for these settings (resolve and install alike)."""
+        arguments = ["--default-index", self.index_url]
+        for url in self.extra_index_urls:
+            arguments += ["--index", url]
+        if self.only_binary:
+            arguments += ["--only-binary", ":all:"]
+        return arguments
+
+    def check_requirement(self, entry: str, what: str | None = None) -> None:
+        """Refuse a pip requirement (valid per `_validate_pip_requirement`) that names a source
+        these settings do not allow. Raises `SpecError` naming the entry."""
+        what = what or f"pip requirement {entry!r}"
+        problem = _expansion_problem(entry)
+        if problem is not None:
+            raise SpecError(f"{what} {problem}")
+        try:
+            requirement = Requirement(entry)
+        except InvalidRequirement:
+            raise SpecError(f"{what} is not a valid pip requirement") from None
+        if requirement.url is None:
+            if requirement.name.lower().endswith(_ARCHIVE_SUFFIXES):
+                # uv reads `name-1.0.tar.gz` as that file in its working directory.
+                self._local(what, entry)
+            return
+        self.check_url(requirement.url, what)
+
+    def check_url(self, url: str, what: str) -> None:
+        """Refuse a direct URL (of a requirement or a lock file's pip entry) these settings do
+        not allow. Raises `SpecError` starting with `what`."""
+        problem = _expansion_problem(url)
+        if problem is not None:
+            raise SpecError(f"{what} {problem}")
+        if not url.isascii():
+            raise SpecError(f"{what}: the URL must be ASCII (percent-encode other characters)")
+        if url.lower().startswith(_VCS_PREFIXES):
+            if not self.allow_vcs:
+                raise SpecError(
+                    f"{what} is refused: VCS URLs are not allowed as pip sources "
+                    "(the administrator's CondaStore.pip_allow_vcs)"
+                )
+            if self.only_binary:
+                raise SpecError(f"{what} is refused: {self._only_binary} (a VCS URL is built)")
+            url = url.split("+", 1)[1]
+            if urllib.parse.urlsplit(url).scheme.lower() not in ("https", "http", "file"):
+                raise SpecError(f"{what} is refused: a VCS URL must be https:// (or http://)")
+        parts = urllib.parse.urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme == "file" or not scheme:
+            self._local(what, url)
+        elif scheme in ("http", "https"):
+            try:
+                port = parts.port
+            except ValueError:
+                raise SpecError(f"{what}: {url!r} is not a valid URL (bad port)") from None
+            host = parts.hostname
+            if not host:
+                raise SpecError(f"{what}: {url!r} is not a valid URL (no host)")
+            names = (host, f"{host}:{port}") if port is not None else (host,)
+            hosts = self.hosts
+            if not any(fnmatch.fnmatchcase(name, pattern) for name in names for pattern in hosts):
+                raise SpecError(
+                    f"{what} is refused: host {host} is not an allowed pip source; allowed: "
+                    f"{', '.join(hosts) or 'none'} (the administrator's CondaStore.pip_allowed_hosts)"
+                )
+        else:
+            raise SpecError(
+                f"{what} is refused: URL scheme {scheme!r} is not an allowed pip source "
+                "(https:// or http:// from an allowed host)"
+            )
+        if self.only_binary and not parts.path.lower().endswith(".whl"):
+            raise SpecError(f"{what} is refused: {self._only_binary}, and {url!r} is not a wheel")
+
+    _only_binary = "only binary wheels are allowed (the administrator's CondaStore.pip_only_binary)"
+
+    def _local(self, what: str, location: str) -> None:
+        if not self.allow_local:
+            raise SpecError(
+                f"{what} is refused: local files and directories are not allowed as pip sources "
+                "(the administrator's CondaStore.pip_allow_local)"
+            )
+        if self.only_binary and not location.lower().split("#")[0].endswith(".whl"):
+            raise SpecError(f"{what} is refused: {self._only_binary}")
+
+
+def locked_pip_label(name: str, version: str) -> str:
+    return f"pip package {name} {version} in the lock file"
+
+
+def check_pip_sources(
+    spec: Specification | LockfileSpecification, sources: PipSourcePolicy
+) -> None:
+    """Refuse a specification whose pip requirements, or a lock file whose pip URLs, name a
+    source `sources` does not allow (`SpecError` naming the entry)."""
+    if isinstance(spec, Specification):
+        for entry in spec.pip:
+            sources.check_requirement(entry)
+        return
+    for package in spec.lockfile.get("package", []):
+        if package.get("manager") == "pip":
+            sources.check_url(
+                str(package.get("url", "")),
+                locked_pip_label(package.get("name"), package.get("version")),
+            )
+
+
 @dataclass(frozen=True)
 class SpecPolicy:
     """What the store adds to or forbids in specifications (conda-store's settings).
@@ -634,6 +1008,7 @@ class SpecPolicy:
     - `required_packages`: must be named by the specification (by package name).
     - `included_packages`: appended unless the specification names a package of that name.
     - `pip_*`: the same for the ``pip:`` section.
+    - `pip_sources`: where pip packages may come from (`PipSourcePolicy`).
     """
 
     channels: tuple[str, ...] = ()
@@ -644,10 +1019,13 @@ class SpecPolicy:
     pip_default_packages: tuple[str, ...] = ()
     pip_required_packages: tuple[str, ...] = ()
     pip_included_packages: tuple[str, ...] = ()
+    pip_sources: PipSourcePolicy = PipSourcePolicy()
 
     def __post_init__(self) -> None:
         # Configuration mistakes surface at start, not as a user's failed build.
         for field in dataclasses.fields(self):
+            if field.name == "pip_sources":
+                continue
             values = tuple(getattr(self, field.name))
             for value in values:
                 try:
@@ -655,6 +1033,8 @@ class SpecPolicy:
                         _validate_channel(value, f"CondaStore.{field.name}")
                     elif field.name.startswith("pip_"):
                         _validate_pip_requirement(value, f"CondaStore.{field.name}")
+                        # The build checks every requirement against the sources again.
+                        self.pip_sources.check_requirement(value, f"CondaStore.{field.name} {value!r}")
                     else:
                         _validate_conda_dependency(value, f"CondaStore.{field.name}")
                 except SpecError as error:
@@ -713,9 +1093,10 @@ def apply_policy(
 ) -> Specification | LockfileSpecification:
     """Return `spec` with the policy applied (channels filled, packages added), or refuse it.
 
-    A lock file is installed as is: only its channels are checked.
+    A lock file is installed as is: only its channels and its pip packages' URLs are checked.
     """
     if isinstance(spec, LockfileSpecification):
+        check_pip_sources(spec, policy.pip_sources)
         if policy.allowed_channels:
             lockfile = spec.to_conda_lock()
             channels = [channel.url for channel in lockfile.metadata.channels]
@@ -735,6 +1116,7 @@ def apply_policy(
             if channel is not None
         ]
         _check_channels([*spec.channels, *named], policy.allowed_channels)
+    check_pip_sources(spec, policy.pip_sources)
     dependencies = _with_policy_packages(
         spec.dependencies,
         default=policy.default_packages,

@@ -188,7 +188,9 @@ def test_real_restart_reconciles_kernels_with_the_store(tmp_path, local_channel)
     store_dir = tmp_path / "store"
     kernels_dir = tmp_path / "data" / "kernels"  # StandaloneServer's JUPYTER_DATA_DIR
     args = (f"--CondaStore.store_dir={store_dir}", f"--CondaStore.channels={local_channel}",
-            "--BuildExecutor.poll_interval=0.1")
+            "--BuildExecutor.poll_interval=0.1",
+            # api/kernelspecs below: Jupyter Server's routes, closed by default here, opened.
+            "--ServerApp.authorizer_class=jupyter_server.auth.authorizer.AllowAllAuthorizer")
     config = CondaStore(store_dir=str(store_dir), channels=[local_channel])
     engine, sessions = open_database(config.database_url)
     service = CondaStoreService(config, sessions)
