@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import sys
+from typing import ClassVar
 
 from jupyter_server.extension.application import ExtensionApp
 from sqlalchemy.exc import SQLAlchemyError
@@ -20,6 +21,7 @@ from .handlers.status import UnavailableHandler
 from .kernels import KernelRegistry
 from .service import CondaStoreService, build_settings
 from .spec import validate_name
+from .standalone import StandaloneAuthorizer, StandaloneIdentityProvider
 
 
 class CondaStoreApp(ExtensionApp):
@@ -39,6 +41,26 @@ class CondaStoreApp(ExtensionApp):
     @default("config_file_name")
     def _default_config_file_name(self) -> str:
         return "jupyter_conda_store_config"
+
+    # What `jupyter conda-store` gives Jupyter Server unless its configuration (a config file or
+    # the command line) sets them: the service serves this extension's API only, and the holder
+    # of the server's token is the store's administrator (see standalone.py).
+    standalone_server_defaults: ClassVar[dict[str, type]] = {
+        "authorizer_class": StandaloneAuthorizer,
+        "identity_provider_class": StandaloneIdentityProvider,
+    }
+
+    def _jupyter_server_config(self) -> dict:
+        """ServerApp settings applied when this app is the one started (`jupyter conda-store`),
+        after every config file and the command line: so only those they do not set."""
+        config = super()._jupyter_server_config()
+        configured = self.serverapp.config.get("ServerApp", {})
+        for trait, value in self.standalone_server_defaults.items():
+            # A custom login handler (Jupyter Server's older way) keeps its own identity provider.
+            overridden = {trait} | ({"login_handler_class"} if trait == "identity_provider_class" else set())
+            if not overridden & set(configured):
+                config["ServerApp"][trait] = value
+        return config
 
     # Set when the configuration or the database stops the extension from starting: under
     # JupyterLab the API then answers every request with it (the panel shows it), and
@@ -81,12 +103,26 @@ class CondaStoreApp(ExtensionApp):
         self.settings["conda_store_primary_namespace"] = (
             self._primary_namespace if shared else lambda _username: self.conda_store.default_namespace
         )
+        if shared:
+            self._log_access()
         self.log.info(
             "conda-store-jupyter %s: store %s, channels %s",
             __version__,
             self.conda_store.store_dir,
             ", ".join(self.conda_store.channels),
         )
+
+    def _log_access(self) -> None:
+        """Say who administers the standalone service and what it serves."""
+        identity = self.serverapp.identity_provider
+        if isinstance(identity, StandaloneIdentityProvider):
+            holder = "anyone who connects (authentication is disabled)" if not identity.auth_enabled \
+                else "the holder of the server's token"
+            log = self.log.warning if not identity.auth_enabled else self.log.info
+            log("conda-store-jupyter: %s is the store's administrator, %r", holder, identity.admin_username)
+        if isinstance(self.serverapp.authorizer, StandaloneAuthorizer):
+            self.log.info("conda-store-jupyter: serving the conda-store API only; Jupyter Server's "
+                          "kernels, terminals, contents and other routes answer 403")
 
     def _primary_namespace(self, username: str) -> str:
         try:

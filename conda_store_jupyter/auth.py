@@ -2,19 +2,26 @@
 
 Jupyter Server decides *who* the caller is (and may veto through its Authorizer); this module
 decides what that caller may do in which namespace. Bindings map an entity pattern
-`namespace/environment` (fnmatch, `{username}` substituted) to roles; a role is a set of
-permissions, named as conda-store names them.
+`namespace/environment` to roles; a role is a set of permissions, named as conda-store names them.
+
+A pattern's wildcards are `*` (any run of characters) and `?` (one character); `{username}` stands
+for the caller's name, which is always literal text: a user named `*`, `b*` or `?ob` matches a
+namespace of exactly that name, never `bob`. Each side of a pattern is parsed once
+(`NamePattern`), and that one parsed form answers both single checks (in Python) and the rows a
+list may show (in SQL), so the two cannot disagree.
 """
 
 from __future__ import annotations
 
-import fnmatch
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
 from .errors import Forbidden
+from .spec import _NAME_CHARS as NAME_CHARACTERS  # what namespace and environment names are made of
 
 VIEWER = frozenset({"environment::read", "namespace::read", "namespace-role-mapping::read"})
 EDITOR = VIEWER | {"environment::create", "environment::update", "environment::solve", "build::cancel"}
@@ -42,6 +49,13 @@ NEEDED_ROLE = {
 
 PERSONAL_BINDINGS = {"*/*": ["admin"]}
 SHARED_BINDINGS = {"{username}/*": ["admin"], "default/*": ["viewer"]}
+# What the store's own administrator holds (the holder of `jupyter conda-store`'s token).
+STORE_ADMIN_BINDINGS = {"*/*": ["admin"]}
+
+USERNAME = "{username}"
+# The attribute of a Jupyter Server user object that makes it the store's administrator. Only
+# identity providers of this package set it (see `standalone.py`); a name never does.
+STORE_ADMIN_ATTRIBUTE = "conda_store_admin"
 
 
 def check_bindings(bindings: Mapping[str, Sequence[str]]) -> None:
@@ -55,33 +69,159 @@ def check_bindings(bindings: Mapping[str, Sequence[str]]) -> None:
             raise ValueError(f"role binding {pattern!r}: unknown role(s) {unknown}; known: {sorted(ROLES)}")
 
 
+_LITERAL, _STAR, _ONE = "literal", "*", "?"
+
+
+@dataclass(frozen=True)
+class NamePattern:
+    """One side (namespace or environment) of a binding, parsed: literal texts and wildcards.
+
+    `parts` is a sequence of `("literal", text)`, `("*", "")` and `("?", "")`. The caller's name
+    enters only as a literal part, so nothing in it is ever read as a wildcard."""
+
+    parts: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def parse(cls, template: str, username: str) -> NamePattern:
+        parts: list[tuple[str, str]] = []
+
+        def literal(text: str) -> None:
+            if not text:
+                return
+            if parts and parts[-1][0] == _LITERAL:
+                parts[-1] = (_LITERAL, parts[-1][1] + text)
+            else:
+                parts.append((_LITERAL, text))
+
+        for index, piece in enumerate(template.split(USERNAME)):
+            if index:
+                literal(username)
+            for token in re.split(r"([*?])", piece):
+                if token in (_STAR, _ONE):
+                    parts.append((token, ""))
+                else:
+                    literal(token)
+        return cls(tuple(parts))
+
+    @property
+    def literal(self) -> str | None:
+        """The one name this pattern matches, if it has no wildcard."""
+        if all(kind == _LITERAL for kind, _ in self.parts):
+            return "".join(text for _, text in self.parts)
+        return None
+
+    @property
+    def matches_everything(self) -> bool:
+        return bool(self.parts) and all(kind == _STAR for kind, _ in self.parts)
+
+    @property
+    def matches_nothing(self) -> bool:
+        """No name can match: a literal part holds a character that no name may hold (a user
+        named `a@b` or `x y`), or the side is empty. Such text never reaches the database."""
+        return not self.parts or any(
+            kind == _LITERAL and not NAME_CHARACTERS.fullmatch(text) for kind, text in self.parts
+        )
+
+    @property
+    def regex(self) -> str:
+        """The pattern as a regular expression anchored at both ends, in the syntax Python's `re`
+        and PostgreSQL's `~` share (and SQLite's REGEXP, which SQLAlchemy runs with `re`)."""
+        translated = {_STAR: ".*", _ONE: "."}
+        body = "".join(re.escape(text) if kind == _LITERAL else translated[kind] for kind, text in self.parts)
+        return rf"(?s)\A{body}\Z"
+
+    @property
+    def glob(self) -> str:
+        """The pattern as an fnmatch/conda-store glob, literal `*`, `?` and `[` bracketed (for
+        `permission/`, whose patterns clients may match themselves)."""
+        return "".join(
+            re.sub(r"([*?\[])", r"[\1]", text) if kind == _LITERAL else kind for kind, text in self.parts
+        )
+
+    def matches(self, value: str) -> bool:
+        if self.matches_nothing:
+            return False
+        literal = self.literal
+        if literal is not None:
+            return value == literal
+        if self.matches_everything:
+            return True
+        return re.match(self.regex, value) is not None
+
+    def where(self, column: sa.ColumnElement) -> sa.ColumnElement[bool]:
+        """The same test as `matches`, as a SQL condition on `column`."""
+        if self.matches_nothing:
+            return sa.false()
+        literal = self.literal
+        if literal is not None:
+            return column == literal
+        if self.matches_everything:
+            return sa.true()
+        return column.regexp_match(self.regex)
+
+
+@dataclass(frozen=True)
+class Binding:
+    """One personalised binding: which entities, which roles, hence which permissions."""
+
+    namespace: NamePattern
+    name: NamePattern
+    roles: tuple[str, ...]
+    permissions: frozenset[str]
+
+    @classmethod
+    def parse(cls, pattern: str, roles: Sequence[str], username: str) -> Binding:
+        namespace, name = pattern.split("/", 1)
+        return cls(
+            namespace=NamePattern.parse(namespace, username),
+            name=NamePattern.parse(name, username),
+            roles=tuple(roles),
+            permissions=frozenset().union(*(ROLES[role] for role in roles)) if roles else frozenset(),
+        )
+
+    @property
+    def pattern(self) -> str:
+        return f"{self.namespace.glob}/{self.name.glob}"
+
+    def matches(self, namespace: str, name: str) -> bool:
+        return self.namespace.matches(namespace) and self.name.matches(name)
+
+
 @dataclass(frozen=True)
 class Caller:
     """Who is asking, and the bindings that apply to them (patterns already personalised)."""
 
     username: str
-    bindings: tuple[tuple[str, frozenset[str]], ...]  # (pattern, permissions)
-    roles: tuple[tuple[str, tuple[str, ...]], ...]  # (pattern, role names), for /permission/
+    rules: tuple[Binding, ...]
 
     @classmethod
     def for_user(cls, username: str, bindings: Mapping[str, Sequence[str]]) -> Caller:
         check_bindings(bindings)
-        personal = [(pattern.replace("{username}", username), roles) for pattern, roles in bindings.items()]
         return cls(
             username=username,
-            bindings=tuple(
-                (pattern, frozenset().union(*(ROLES[role] for role in roles)) if roles else frozenset())
-                for pattern, roles in personal
-            ),
-            roles=tuple((pattern, tuple(roles)) for pattern, roles in personal),
+            rules=tuple(Binding.parse(pattern, roles, username) for pattern, roles in bindings.items()),
         )
 
+    @property
+    def bindings(self) -> tuple[tuple[str, frozenset[str]], ...]:
+        """(pattern, permissions) per binding, patterns as globs (for `permission/`)."""
+        return tuple((rule.pattern, rule.permissions) for rule in self.rules)
+
+    @property
+    def roles(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """(pattern, role names) per binding, patterns as globs (for `permission/`)."""
+        return tuple((rule.pattern, rule.roles) for rule in self.rules)
+
     def permissions(self, namespace: str, name: str = "*") -> frozenset[str]:
-        entity = f"{namespace}/{name}"
+        """What the caller may do on `namespace/name`; `name="*"` asks about the namespace
+        itself, which only bindings whose environment side matches any name (`ns/*`) grant."""
         granted: set[str] = set()
-        for pattern, permissions in self.bindings:
-            if fnmatch.fnmatchcase(entity, pattern):
-                granted |= permissions
+        for rule in self.rules:
+            if name == "*":
+                if rule.namespace.matches(namespace) and rule.name.matches_everything:
+                    granted |= rule.permissions
+            elif rule.matches(namespace, name):
+                granted |= rule.permissions
         return frozenset(granted)
 
     def can(self, permission: str, namespace: str, name: str = "*") -> bool:
@@ -97,23 +237,26 @@ class Caller:
 
     def readable_filter(self, namespace_column: sa.ColumnElement, name_column: sa.ColumnElement | None = None):
         """A SQL condition selecting the rows this caller may read (so lists paginate in the
-        database, not in Python)."""
+        database, not in Python), by the same rule as `permissions`."""
         conditions = []
-        for pattern, permissions in self.bindings:
-            if not permissions & {"environment::read", "namespace::read"}:
+        for rule in self.rules:
+            if not rule.permissions & {"environment::read", "namespace::read"}:
                 continue
-            namespace_pattern, name_pattern = pattern.split("/", 1)
-            condition = _like(namespace_column, namespace_pattern)
+            condition = rule.namespace.where(namespace_column)
             if name_column is not None:
-                condition = sa.and_(condition, _like(name_column, name_pattern))
+                condition = sa.and_(condition, rule.name.where(name_column))
             conditions.append(condition)
         return sa.or_(*conditions) if conditions else sa.false()
 
 
-def _like(column: sa.ColumnElement, pattern: str):
-    if pattern == "*":
-        return sa.true()
-    if not any(char in pattern for char in "*?"):
-        return column == pattern
-    escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return column.like(escaped.replace("*", "%").replace("?", "_"), escape="\\")
+def is_store_admin(user: Any) -> bool:
+    """Whether a Jupyter Server user is the store's administrator (set by this package's
+    identity providers, never inferred from a name)."""
+    return getattr(user, STORE_ADMIN_ATTRIBUTE, False) is True
+
+
+def caller_for(user: Any, bindings: Mapping[str, Sequence[str]]) -> Caller:
+    """The caller a request's user is: the store's administrator holds admin everywhere, anyone
+    else the configured bindings."""
+    username = getattr(user, "username", None) or str(user or "")
+    return Caller.for_user(username, STORE_ADMIN_BINDINGS if is_store_admin(user) else bindings)

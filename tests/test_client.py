@@ -34,13 +34,16 @@ DISCOVERY_VARIABLES = ("CONDA_STORE_URL", "CONDA_STORE_TOKEN", "JPY_PARENT_PID",
 
 @contextlib.contextmanager
 def running_server(workdir: Path, channel: str) -> Iterator[StandaloneServer]:
-    """A standalone server building from `channel`, where every user is admin everywhere (its
-    token user has a random name, and standalone mode would make it a viewer of `default/`)."""
+    """A standalone server building from `channel`, where every user is admin everywhere (the
+    token's holder is anyway)."""
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "jupyter_conda_store_config.py").write_text(
         f"c.CondaStore.channels = [{channel!r}]\n"
         "c.CondaStore.role_bindings = {'*/*': ['admin']}\n"
         "c.BuildExecutor.max_workers = 4\n"
+        # A test starts a kernel through this server: Jupyter Server's own routes, which
+        # `jupyter conda-store` refuses by default, opened on purpose.
+        "c.ServerApp.authorizer_class = 'jupyter_server.auth.authorizer.AllowAllAuthorizer'\n"
     )
     server = StandaloneServer(workdir).start()
     try:
