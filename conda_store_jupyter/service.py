@@ -8,12 +8,15 @@ an event loop.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
+import logging
 import os
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import rattler
@@ -26,9 +29,13 @@ from .buildlog import log_size, read_log
 from .config import CondaStore
 from .db import Build, BuildArtifact, BuildArtifactType, BuildStatus, Environment, Namespace
 from .db import Specification as SpecificationRow
+from .db import transitions
+from .envlinks import sync_environment_link
 from .errors import Conflict, NotFound, SpecError
 from .spec import (
+    MAX_SPEC_BYTES,
     LockfileSpecification,
+    PipSourcePolicy,
     Specification,
     SpecPolicy,
     apply_policy,
@@ -42,7 +49,14 @@ from .db import BuildPackage
 from .solver import SolveFailed, host_platform, make_gateway, solve
 from .store import StoreLayout
 
-ACTIVE = (BuildStatus.QUEUED, BuildStatus.BUILDING)
+log = logging.getLogger(__name__)
+
+ACTIVE = transitions.ACTIVE
+# The SQLite database's files where stores made before it moved into .db/ keep it (see
+# CondaStore.database_url): never namespace names.
+LEGACY_DATABASE_FILE = "conda-store.sqlite"
+SQLITE_FILE_SUFFIXES = ("", "-wal", "-shm", "-journal")
+LEGACY_DATABASE_FILES = tuple(LEGACY_DATABASE_FILE + suffix for suffix in SQLITE_FILE_SUFFIXES)
 # Deleting a build frees its disk but keeps what is needed to know and redo it exactly.
 KEPT_ARTIFACTS = (BuildArtifactType.LOGS, BuildArtifactType.LOCKFILE)
 
@@ -69,6 +83,19 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
 
 
+def pip_sources(config: CondaStore) -> PipSourcePolicy:
+    """Where pip packages may come from: the one object both the submit-time checks
+    (`spec_policy`) and the builds (`build_settings`) use."""
+    return PipSourcePolicy(
+        index_url=config.pip_index_url,
+        extra_index_urls=tuple(config.pip_extra_index_urls),
+        allowed_hosts=tuple(config.pip_allowed_hosts),
+        allow_vcs=config.pip_allow_vcs,
+        allow_local=config.pip_allow_local,
+        only_binary=config.pip_only_binary,
+    )
+
+
 def spec_policy(config: CondaStore) -> SpecPolicy:
     return SpecPolicy(
         channels=tuple(config.channels),
@@ -79,6 +106,7 @@ def spec_policy(config: CondaStore) -> SpecPolicy:
         pip_default_packages=tuple(config.pip_default_packages),
         pip_required_packages=tuple(config.pip_required_packages),
         pip_included_packages=tuple(config.pip_included_packages),
+        pip_sources=pip_sources(config),
     )
 
 
@@ -89,6 +117,8 @@ def build_settings(config: CondaStore) -> BuildSettings:
         solve_platforms=tuple(config.solve_platforms),
         build_artifacts=tuple(config.build_artifacts),
         solve_timeout=config.solve_timeout,
+        pip_sources=pip_sources(config),
+        build_environment_passthrough=tuple(config.build_environment_passthrough),
     )
 
 
@@ -127,6 +157,7 @@ class CondaStoreService:
         try:
             with self.sessions() as session, session.begin():
                 if self._find_namespace(session, name) is None:
+                    self._check_namespace_path(name)
                     session.add(Namespace(name=name))
         except sa.exc.IntegrityError:
             pass  # created meanwhile by another process
@@ -136,19 +167,54 @@ class CondaStoreService:
         with self.sessions() as session, session.begin():
             if self._find_namespace(session, name) is not None:
                 raise Conflict(f"namespace {name!r} already exists")
+            self._check_namespace_path(name)
             namespace = Namespace(name=name)
             session.add(namespace)
         return namespace
 
+    def reserved_namespace_names(self) -> frozenset[str]:
+        """Names of the store's own files at the namespace level: the SQLite database of a store
+        made before it moved into .db/ (and of a database_url pointing into the store), with
+        the files SQLite keeps beside it."""
+        names = set(LEGACY_DATABASE_FILES)
+        url = sa.make_url(self.config.database_url)
+        if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+            database = os.path.abspath(url.database)
+            if os.path.dirname(database) == os.path.abspath(self.layout.root):
+                base = os.path.basename(database)
+                names.update(base + suffix for suffix in SQLITE_FILE_SUFFIXES)
+        return frozenset(names)
+
+    def _check_namespace_path(self, name: str) -> None:
+        """A new namespace never shares a path with a file of the store: its directory is the
+        store's <name>/, which must be free or a directory (a namespace deleted earlier)."""
+        if name in self.reserved_namespace_names():
+            raise SpecError(f"namespace name {name!r} is reserved: the store keeps its own file there")
+        path = self.layout.namespace_dir(name)
+        if (path.exists() or path.is_symlink()) and (path.is_symlink() or not path.is_dir()):
+            raise SpecError(f"namespace name {name!r} is taken: the store has a file of that name")
+
     def delete_namespace(self, name: str) -> None:
-        """Delete a namespace and every environment in it (prefixes go; logs and locks stay)."""
-        namespace = self.get_namespace(name)
-        for environment in self.list_environments(namespace=name):
-            self.delete_environment(name, environment.name)
-        with self.sessions() as session, session.begin():
-            row = session.get(Namespace, namespace.id)
-            assert row is not None
-            row.deleted_on = _now()
+        """Delete a namespace and every environment in it (prefixes go; logs and locks stay):
+        all of it in one transaction, the files moved aside until it commits, so it completes
+        or changes nothing."""
+        with self._removing() as removals:
+            with self.sessions() as session, session.begin():
+                namespace = self._namespace(session, name)
+                environments = list(
+                    session.scalars(
+                        sa.select(Environment).where(
+                            Environment.namespace_id == namespace.id, Environment.deleted_on.is_(None)
+                        )
+                    )
+                )
+                for environment in environments:
+                    self._delete_environment(session, environment, name, removals)
+                namespace.deleted_on = _now()
+            names = [environment.name for environment in environments]
+        for environment_name in names:
+            self._sync_link_after_delete(name, environment_name)
+        self._on_change()
 
     # -- environments -----------------------------------------------------------------------
     def list_environments(
@@ -207,13 +273,15 @@ class CondaStoreService:
             caller.require("environment::create", namespace, spec.name)
         if description is None:
             description = getattr(spec, "description", None)
+        _check_description(description)
 
         with self.sessions() as session:
             exists = self._find_namespace(session, namespace) is not None
         if not exists:
             if caller is not None:
                 caller.require("namespace::create", namespace)
-            self.ensure_namespace(namespace)  # tolerates two requests creating it at once
+            self._check_namespace_path(namespace)
+        # A new namespace is created in the environment's transaction: both or neither.
         try:
             return self._submit(namespace, spec, is_lockfile, description)
         except sa.exc.IntegrityError:
@@ -229,7 +297,11 @@ class CondaStoreService:
     ) -> Build:
         with self.sessions() as session, session.begin():
             namespace_row = self._find_namespace(session, namespace)
-            assert namespace_row is not None  # ensured by submit_specification
+            if namespace_row is None:
+                # Two requests creating it at once: one fails on the unique name and retries.
+                namespace_row = Namespace(name=namespace)
+                session.add(namespace_row)
+                session.flush()
             environment = session.scalar(
                 sa.select(Environment).where(
                     Environment.namespace_id == namespace_row.id,
@@ -255,11 +327,18 @@ class CondaStoreService:
                 .order_by(Build.id.desc())
                 .limit(1)
             )
+            made_current = False
             if existing is not None:
                 if existing.status == BuildStatus.COMPLETED and environment.current_build_id != existing.id:
-                    self._make_current(environment, existing, namespace)
-                return existing
-            build = self._queue_build(session, environment, spec_row)
+                    self._make_current(environment, existing)
+                    made_current = True
+            else:
+                build = self._queue_build(session, environment, spec_row)
+        if existing is not None:
+            if made_current:
+                self._sync_link(namespace, spec.name)
+                self._on_change()
+            return existing
         self._on_change()
         return build
 
@@ -286,30 +365,43 @@ class CondaStoreService:
                     f"build {build_id} is {'deleted' if build.deleted_on else build.status.value}; "
                     "only a completed build can be made current"
                 )
-            self._make_current(environment, build, namespace)
+            self._make_current(environment, build)
+        self._sync_link(namespace, name)
         self._on_change()
         return environment
 
     def update_description(self, namespace: str, name: str, description: str) -> Environment:
+        _check_description(description)
         with self.sessions() as session, session.begin():
             environment = self._environment(session, namespace, name)
             environment.description = description
         return environment
 
     def delete_environment(self, namespace: str, name: str) -> None:
-        """Remove the environment: its link and prefixes go, its builds' logs and locks stay."""
-        with self.sessions() as session, session.begin():
-            environment = self._environment(session, namespace, name)
-            environment.deleted_on = _now()
-            environment.current_build_id = None
-            for build in environment.builds:
-                if build.status in ACTIVE:
-                    build.status = BuildStatus.CANCELED
-                    build.status_info = "canceled: the environment was deleted"
-                    build.ended_on = _now()
-                self._free_build(session, build, namespace)
-        self.layout.remove_environment_link(namespace, name)
+        """Remove the environment: its link and prefixes go, its builds' logs and locks stay.
+        The database changes first; the files go once it has committed."""
+        with self._removing() as removals:
+            with self.sessions() as session, session.begin():
+                environment = self._environment(session, namespace, name)
+                self._delete_environment(session, environment, namespace, removals)
+        self._sync_link_after_delete(namespace, name)
         self._on_change()
+
+    def _delete_environment(
+        self, session: Session, environment: Environment, namespace: str, removals: _Removals
+    ) -> None:
+        environment.deleted_on = _now()
+        environment.current_build_id = None
+        # Running builds are canceled (conditionally: one completing now keeps its state);
+        # their executor kills them and removes their prefixes.
+        active = [build.id for build in environment.builds if build.status in ACTIVE]
+        canceled = set(
+            transitions.cancel(session, active, "canceled: the environment was deleted")
+        )
+        for build in environment.builds:
+            if build.id not in canceled:
+                self._free_build(session, build, namespace, removals)
+        # The link follows the database after the commit (`_sync_link_after_delete`).
 
     # -- builds -----------------------------------------------------------------------------
     def list_builds(
@@ -334,12 +426,7 @@ class CondaStoreService:
         """QUEUED or BUILDING → CANCELED; the executor kills a running build's process."""
         with self.sessions() as session, session.begin():
             build = self._build(session, build_id)
-            changed = session.execute(
-                sa.update(Build)
-                .where(Build.id == build_id, Build.status.in_(ACTIVE))
-                .values(status=BuildStatus.CANCELED, status_info="canceled by request", ended_on=_now())
-            ).rowcount
-            if changed != 1:
+            if not transitions.cancel(session, [build_id], "canceled by request"):
                 raise Conflict(
                     f"build {build_id} is {build.status.value}; only a queued or running build can be canceled"
                 )
@@ -347,19 +434,21 @@ class CondaStoreService:
         return self.get_build(build_id)
 
     def delete_build(self, build_id: int) -> None:
-        """Delete a finished build that is not current: its prefix and archive go."""
-        with self.sessions() as session, session.begin():
-            build = self._build(session, build_id)
-            if build.status in ACTIVE:
-                raise Conflict(f"build {build_id} is {build.status.value}; cancel it before deleting it")
-            if build.environment.current_build_id == build.id:
-                raise Conflict(
-                    f"build {build_id} is the current build of "
-                    f"{build.environment.namespace.name}/{build.environment.name}; "
-                    "roll back to another build first"
-                )
-            self._free_build(session, build, build.environment.namespace.name)
-            build.deleted_on = _now()
+        """Delete a finished build that is not current: its prefix and archive go (moved aside
+        until the transaction commits: it completes or changes nothing)."""
+        with self._removing() as removals:
+            with self.sessions() as session, session.begin():
+                build = self._build(session, build_id)
+                if build.status in ACTIVE:
+                    raise Conflict(f"build {build_id} is {build.status.value}; cancel it before deleting it")
+                if build.environment.current_build_id == build.id:
+                    raise Conflict(
+                        f"build {build_id} is the current build of "
+                        f"{build.environment.namespace.name}/{build.environment.name}; "
+                        "roll back to another build first"
+                    )
+                self._free_build(session, build, build.environment.namespace.name, removals)
+                build.deleted_on = _now()
 
     def read_log(self, build_id: int, offset: int = 0) -> tuple[bytes, int]:
         """The build log from a byte offset, and where to read from next time."""
@@ -690,20 +779,64 @@ class CondaStoreService:
         )
         return build
 
-    def _make_current(self, environment: Environment, build: Build, namespace: str) -> None:
+    @staticmethod
+    def _make_current(environment: Environment, build: Build) -> None:
+        """In the caller's transaction; the link follows once it is committed (`_sync_link`)."""
         environment.current_build_id = build.id
         environment.updated_on = _now()
-        assert build.build_dir is not None
-        self.layout.point_environment(namespace, environment.name, build.build_dir)
 
-    def _free_build(self, session: Session, build: Build, namespace: str) -> None:
-        """Remove a build's prefix and large artifacts from disk; keep its log and lock file."""
+    def _sync_link(self, namespace: str, name: str) -> None:
+        sync_environment_link(self.layout, self.sessions, namespace, name)
+
+    def _free_build(self, session: Session, build: Build, namespace: str, removals: _Removals) -> None:
+        """Remove a build's prefix and large artifacts from disk (once the transaction has
+        committed); keep its log and lock file."""
         if build.build_dir:
-            self.layout.remove_prefix(namespace, build.build_dir)
+            removals.add(self.layout.build_prefix(namespace, build.build_dir))
         for artifact in list(build.artifacts):
             if artifact.artifact_type not in KEPT_ARTIFACTS:
-                (self.layout.root / artifact.key).unlink(missing_ok=True)
+                removals.add(self.layout.root / artifact.key)
                 session.delete(artifact)
+
+    @contextlib.contextmanager
+    def _removing(self) -> Iterator[_Removals]:
+        """Files a transaction deletes, removed once it has committed: the database decides
+        first. If the commit fails (a full disk, say), nothing was touched; if a removal fails
+        after it, the delete still stands and the leftover is unreachable garbage that the
+        executor's sweep of orphan prefixes (or the trash at start) takes later. Never the
+        other way round: files gone while a row still points at them."""
+        removals = _Removals()
+        yield removals
+        for path in removals.paths:
+            try:
+                self.layout.remove_tree(path)
+            except OSError as error:
+                log.warning("conda-store: %s not removed after its delete: %s", path, error)
+
+    def _sync_link_after_delete(self, namespace: str, name: str) -> None:
+        """No live environment of that name any more: no link (and if a new one of the same
+        name got a build meanwhile, its link). The delete is done whatever happens here."""
+        try:
+            self._sync_link(namespace, name)
+        except OSError as error:
+            log.warning("conda-store: envs/%s of namespace %s not updated after its delete: %s",
+                        name, namespace, error)
+
+
+class _Removals:
+    """Paths to remove once the transaction that deletes them has committed."""
+
+    def __init__(self) -> None:
+        self.paths: list[Path] = []
+
+    def add(self, path: Path) -> None:
+        self.paths.append(path)
+
+
+def _check_description(description: str | None) -> None:
+    """A description is text of a specification, with the same limit wherever it comes from."""
+    if description is not None and len(description.encode("utf-8", "surrogatepass")) > MAX_SPEC_BYTES:
+        raise SpecError(f"description is too large: the limit is {MAX_SPEC_BYTES:,} bytes")
 
 
 def _renamed(spec: Specification, name: str) -> Specification:

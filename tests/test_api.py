@@ -34,8 +34,8 @@ class Client:
     def service(self):
         return self.serverapp.web_app.settings["conda_store_service"]
 
-    async def call(self, method: str, *path: str, body=None, raw: bool = False, **params):
-        kwargs = {"method": method, "params": params}
+    async def call(self, method: str, *path: str, body=None, raw: bool = False, headers=None, **params):
+        kwargs = {"method": method, "params": params, "headers": headers or {}}
         if body is not None:
             kwargs["body"] = body if isinstance(body, (str, bytes)) else json.dumps(body)
         elif method in ("POST", "PUT"):
@@ -44,10 +44,14 @@ class Client:
         response = await self.fetch(*API, *path, "", **kwargs)
         return response if raw else json.loads(response.body)
 
-    async def error(self, method: str, *path: str, body=None, **params) -> tuple[int, str]:
+    async def error(self, method: str, *path: str, body=None, headers=None, **params) -> tuple[int, str]:
+        """(status, message) of a request that must fail with a JSON error."""
         with pytest.raises(HTTPClientError) as raised:
-            await self.call(method, *path, body=body, **params)
-        payload = json.loads(raised.value.response.body)
+            await self.call(method, *path, body=body, headers=headers, **params)
+        response = raised.value.response
+        assert response is not None, raised.value
+        assert response.headers["Content-Type"].startswith("application/json"), response.headers
+        payload = json.loads(response.body)
         assert payload["status"] == "error"
         return raised.value.code, payload["message"]
 

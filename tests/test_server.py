@@ -44,7 +44,7 @@ async def test_unknown_route_is_404(jp_fetch):
 async def test_configuration_reaches_the_service(jp_serverapp, store_dir, conda_store_config):
     conda_store = jp_serverapp.web_app.settings["conda_store"]
     assert conda_store.store_dir == str(store_dir)
-    assert conda_store.database_url == f"sqlite:///{store_dir / 'conda-store.sqlite'}"
+    assert conda_store.database_url == f"sqlite:///{store_dir / '.db' / 'conda-store.sqlite'}"
     assert conda_store.channels == ["conda-forge"]
     assert conda_store.default_namespace == "default"
 

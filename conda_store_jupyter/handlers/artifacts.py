@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
+
+from tornado import web
 
 from ..db import Build
 from ..errors import NotFound
@@ -43,10 +46,18 @@ async def send_artifact(handler: CondaStoreHandler, build_id: int, kind: str) ->
     handler.set_header(
         "Content-Disposition", f'attachment; filename="{build.environment.name}-{build_id}{suffix}"'
     )
-    handler.set_header("Content-Length", str(path.stat().st_size))
-    # Large files go out in chunks read off the event loop.
+    # Exactly the bytes the file had when opened: a running build's log grows while it is
+    # sent, and more bytes than Content-Length would abort the connection. (Other artifacts are
+    # replaced by rename, so the open file never changes.)
     with open(path, "rb") as file:
-        while chunk := await asyncio.to_thread(file.read, CHUNK):
+        remaining = os.fstat(file.fileno()).st_size
+        handler.set_header("Content-Length", str(remaining))
+        # Large files go out in chunks read off the event loop.
+        while remaining > 0:
+            chunk = await asyncio.to_thread(file.read, min(CHUNK, remaining))
+            if not chunk:  # cut shorter meanwhile: what was promised cannot be sent
+                raise web.HTTPError(500, f"build {build_id}'s {kind} was truncated while being sent")
+            remaining -= len(chunk)
             handler.write(chunk)
             await handler.flush()
     # An empty file flushes nothing: without this APIHandler.finish labels it application/json.

@@ -4,7 +4,9 @@ errors translated to HTTP statuses in one place."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import re
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any, TypeVar
@@ -13,19 +15,112 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
-from ..auth import Caller
+from ..auth import Caller, caller_for
 from ..config import CondaStore
-from ..errors import CondaStoreError, NotFound, SpecError
+from ..errors import NotFound, SpecError, StoreFull, domain_error
 from ..service import CondaStoreService, Page
-from ..spec import validate_name
+from ..spec import MAX_YAML_DEPTH, validate_name
 
 # The resource name Jupyter Server's authorizer sees for every route of this extension.
 AUTH_RESOURCE = "conda_store"
 MAX_BODY_BYTES = 12_000_000  # a lock file for several platforms can be a few MB
 MAX_PAGE_SIZE = 1000
 MAX_ID = 2**62
+# JSON bodies nest as deep as a specification's YAML may (a request nests 3-5 levels).
+MAX_JSON_DEPTH = MAX_YAML_DEPTH
 
 T = TypeVar("T")
+
+# -- numbers and JSON from clients: one rule each, for every route ------------------------------
+
+# ASCII digits only: int() alone also takes "1_000", " 12 ", "+3" and any Unicode digit ("٣").
+_INTEGER = re.compile(r"-?[0-9]+")
+# More digits than any bound here has (MAX_ID has 19): longer numbers are not converted at all
+# (int() refuses more than 4,300 digits with a ValueError and is slow far below that).
+MAX_DIGITS = 20
+_HUGE = 10**MAX_DIGITS
+
+
+def shown(raw: str) -> str:
+    """A client's value for a message: quoted, and cut short if it is long."""
+    return repr(raw) if len(raw) <= 40 else f"{raw[:40]!r}... ({len(raw):,} characters)"
+
+
+def read_integer(raw: str) -> int | None:
+    """The one rule for every integer a client writes as text (ids in paths, query arguments,
+    headers): an optional '-' and ASCII digits. None if `raw` is not such a number; one of more
+    than MAX_DIGITS digits (leading zeros count) reads as ±10**MAX_DIGITS, outside every bound
+    of the API."""
+    if not _INTEGER.fullmatch(raw):
+        return None
+    digits = raw.removeprefix("-")
+    value = _HUGE if len(digits) > MAX_DIGITS else int(digits)
+    return -value if raw.startswith("-") else value
+
+
+def parse_integer(what: str, raw: str, minimum: int = 0, maximum: int = MAX_ID) -> int:
+    value = read_integer(raw)
+    if value is None:
+        raise SpecError(f"{what} must be an integer (digits 0-9), got {shown(raw)}")
+    if not minimum <= value <= maximum:
+        raise SpecError(f"{what} must be between {minimum} and {maximum}, got {shown(raw)}")
+    return value
+
+
+def parse_id(raw: str) -> int:
+    """A build id in a path: a non-negative integer (400 otherwise); one past MAX_ID names no
+    build (404)."""
+    value = read_integer(raw)
+    if value is None or value < 0:
+        raise SpecError(f"build id must be a non-negative integer, got {shown(raw)}")
+    if value > MAX_ID:
+        raise NotFound(f"build {shown(raw)} does not exist")
+    return value
+
+
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+def json_nesting(text: str) -> int:
+    """How deep `text` nests arrays and objects, found without decoding it (strings skipped;
+    iterative, so any depth is measured safely: json.loads recurses and fails at ~1,000)."""
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
+    opening = brackets.count("[") + brackets.count("{")
+    if opening <= MAX_JSON_DEPTH:
+        return opening  # an upper bound, and small: no need to walk them
+    return max(itertools.accumulate(map(_DEPTH_STEP.__getitem__, brackets)), default=0)
+
+
+def _json_int(text: str) -> int:
+    digits = text.removeprefix("-")
+    if len(digits) > MAX_DIGITS:
+        raise SpecError(f"request body has a number of {len(digits):,} digits; at most {MAX_DIGITS} are allowed")
+    return int(text)
+
+
+def _json_constant(name: str) -> Any:
+    raise SpecError(f"request body is not valid JSON: {name} is not a JSON value")
+
+
+def parse_json_body(body: bytes) -> Any:
+    """A request body as JSON, within the same bounds for every route: its size, UTF-8, its
+    nesting and the length of its numbers are checked before or while decoding."""
+    if len(body) > MAX_BODY_BYTES:
+        raise web.HTTPError(413, f"request body too large: {len(body):,} bytes, at most {MAX_BODY_BYTES:,}")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise SpecError(f"request body is not valid UTF-8: {error.reason} at byte {error.start}") from None
+    if json_nesting(text) > MAX_JSON_DEPTH:
+        raise SpecError(f"request body is nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        return json.loads(text or "{}", parse_int=_json_int, parse_constant=_json_constant)
+    except json.JSONDecodeError as error:
+        raise SpecError(f"request body is not valid JSON: {error}") from None
+    except RecursionError:  # not reached after the nesting check; never a 500 all the same
+        raise SpecError(f"request body is nested deeper than {MAX_JSON_DEPTH} levels") from None
 
 
 class CondaStoreHandler(ExtensionHandlerMixin, APIHandler):
@@ -43,9 +138,9 @@ class CondaStoreHandler(ExtensionHandlerMixin, APIHandler):
 
     @property
     def caller(self) -> Caller:
-        user = self.current_user
-        username = getattr(user, "username", None) or str(user or "")
-        return Caller.for_user(username, self.settings["conda_store_role_bindings"])
+        # The store's administrator (the holder of `jupyter conda-store`'s token, marked by its
+        # identity provider) is admin everywhere; anyone else has the configured role bindings.
+        return caller_for(self.current_user, self.settings["conda_store_role_bindings"])
 
     async def run(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Call the (blocking) service layer off the event loop."""
@@ -53,13 +148,7 @@ class CondaStoreHandler(ExtensionHandlerMixin, APIHandler):
 
     # -- input ------------------------------------------------------------------------------
     def json_body(self, allowed: set[str], required: set[str] = frozenset()) -> dict[str, Any]:
-        body = self.request.body or b""
-        if len(body) > MAX_BODY_BYTES:
-            raise web.HTTPError(413, f"request body too large: {len(body)} bytes, at most {MAX_BODY_BYTES}")
-        try:
-            data = json.loads(body or b"{}")
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise SpecError(f"request body is not valid JSON: {error}") from None
+        data = parse_json_body(self.request.body or b"")
         if not isinstance(data, dict):
             raise SpecError("request body must be a JSON object")
         unknown = sorted(set(data) - allowed)
@@ -71,16 +160,10 @@ class CondaStoreHandler(ExtensionHandlerMixin, APIHandler):
         return data
 
     def int_argument(self, name: str, default: int, minimum: int = 0, maximum: int = MAX_ID) -> int:
-        raw = self.get_argument(name, None)
+        raw = self.get_argument(name, None, strip=False)  # " 1" is no more a number here than in a path
         if raw is None:
             return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise SpecError(f"{name} must be an integer, got {raw!r}") from None
-        if not minimum <= value <= maximum:
-            raise SpecError(f"{name} must be between {minimum} and {maximum}, got {value}")
-        return value
+        return parse_integer(name, raw, minimum, maximum)
 
     def page_argument(self, default_size: int = 100) -> Page:
         order = self.get_argument("order", "asc").lower()
@@ -109,13 +192,7 @@ class CondaStoreHandler(ExtensionHandlerMixin, APIHandler):
 
     @staticmethod
     def id_argument(value: str) -> int:
-        if not (value.isascii() and value.isdigit()):
-            shown = value if len(value) <= 40 else f"{value[:40]}..."
-            raise SpecError(f"build id must be a non-negative integer, got {shown!r}")
-        number = int(value)
-        if number > MAX_ID:
-            raise NotFound(f"build {value} does not exist")
-        return number
+        return parse_id(value)
 
     # -- output -----------------------------------------------------------------------------
     def finish_ok(self, data: Any = None, message: str | None = None, **extra: Any) -> None:
@@ -131,9 +208,10 @@ class CondaStoreHandler(ExtensionHandlerMixin, APIHandler):
         exc_info = kwargs.get("exc_info")
         if exc_info:
             error = exc_info[1]
-            if isinstance(error, CondaStoreError):
-                self.set_status(error.status_code)
-                message = error.message
+            domain = domain_error(error)  # a full disk from any layer is one answer: 507
+            if domain is not None:
+                self.set_status(domain.status_code)
+                message = domain.message
             elif isinstance(error, web.HTTPError) and error.log_message:
                 message = error.log_message % error.args if error.args else error.log_message
         self.set_header("Content-Type", "application/json")
@@ -141,8 +219,10 @@ class CondaStoreHandler(ExtensionHandlerMixin, APIHandler):
 
     def log_exception(self, typ, value, tb) -> None:  # noqa: ANN001
         # Refusals are expected answers, not server errors: no traceback in the log.
-        if isinstance(value, CondaStoreError):
-            self.log.info("conda-store: %s %s -> %s: %s", self.request.method, self.request.path,
-                          value.status_code, value.message)
+        domain = domain_error(value)
+        if domain is not None:
+            log = self.log.warning if isinstance(domain, StoreFull) else self.log.info
+            log("conda-store: %s %s -> %s: %s", self.request.method, self.request.path,
+                domain.status_code, domain.message)
             return
         super().log_exception(typ, value, tb)

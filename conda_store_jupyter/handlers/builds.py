@@ -12,7 +12,7 @@ from tornado.iostream import StreamClosedError
 from ..api_models import build_json, package_json
 from ..db import BuildStatus
 from .artifacts import readable_build, send_artifact
-from .base import CondaStoreHandler
+from .base import CondaStoreHandler, parse_integer
 from .environments import status_argument
 
 FINAL = (BuildStatus.COMPLETED, BuildStatus.FAILED, BuildStatus.CANCELED)
@@ -125,8 +125,10 @@ class BuildLogStreamHandler(CondaStoreHandler):
     @authorized
     async def get(self, build_id: str) -> None:
         build = await readable_build(self, self.id_argument(build_id))
+        # Every event id this stream sends is a byte offset: any other Last-Event-ID is refused
+        # by the same rule as every number of the API (ASCII digits, bounded).
         resume = self.request.headers.get("Last-Event-ID")
-        offset = int(resume) if resume and resume.isdigit() else self.int_argument("offset", 0)
+        offset = parse_integer("Last-Event-ID", resume) if resume else self.int_argument("offset", 0)
         self.set_header("Content-Type", "text/event-stream; charset=utf-8")
         self.set_header("Cache-Control", "no-cache")
         self.set_header("X-Accel-Buffering", "no")  # proxies must not hold lines back

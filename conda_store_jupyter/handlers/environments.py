@@ -7,7 +7,7 @@ from ..api_models import environment_json
 from ..db import BuildStatus
 from ..errors import NotFound, SpecError
 from .artifacts import send_artifact
-from .base import CondaStoreHandler
+from .base import MAX_ID, CondaStoreHandler
 
 
 def status_argument(handler: CondaStoreHandler) -> BuildStatus | None:
@@ -67,15 +67,20 @@ class EnvironmentHandler(CondaStoreHandler):
         if not body:
             raise SpecError("nothing to change: send build_id (roll back) and/or description")
         self.caller.require("environment::update", namespace, name)
-        if "description" in body:
-            if not isinstance(body["description"], str):
-                raise SpecError("description must be a string")
-            await self.run(self.service.update_description, namespace, name, body["description"])
+        # Everything is checked before anything is written.
+        if "description" in body and not isinstance(body["description"], str):
+            raise SpecError("description must be a string")
+        build_id = body.get("build_id")
         if "build_id" in body:
-            build_id = body["build_id"]
-            if not isinstance(build_id, int) or isinstance(build_id, bool):
-                raise SpecError("build_id must be an integer")
+            if not isinstance(build_id, int) or isinstance(build_id, bool) or build_id < 0:
+                raise SpecError("build_id must be a non-negative integer")
+            if build_id > MAX_ID:
+                raise NotFound(f"build {build_id} does not exist")
+            # First: it refuses a build that cannot be made current, before the description
+            # changes.
             await self.run(self.service.rollback, namespace, name, build_id)
+        if "description" in body:
+            await self.run(self.service.update_description, namespace, name, body["description"])
         self.finish_ok(environment_json(await self.run(self.service.get_environment, namespace, name)))
 
     @web.authenticated

@@ -46,6 +46,12 @@ class SpecificationHandler(CondaStoreHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
+        # Solving costs the server real work: it needs environment::solve in the namespace asked
+        # for (`?namespace=`, by default the caller's primary namespace), as in conda-store.
+        namespace = self.optional_name_argument("namespace", "namespace")
+        if namespace is None:
+            namespace = self.settings["conda_store_primary_namespace"](self.caller.username)
+        self.caller.require("environment::solve", namespace)
         # conda-store's client (`conda-store solve`) sends `channels`; its server reads `channel`.
         channels = self.list_argument("channel") + self.list_argument("channels")
         conda = self.list_argument("conda")
