@@ -34,6 +34,31 @@ def local_channel() -> str:
     return build_channel(os.environ.get("CSJ_TEST_CHANNEL_DIR", REPO / ".cache" / "test-channel"))
 
 
+# How the local channel is served over HTTP (see conda_store_jupyter.testing.http_channel):
+# "cdn" as conda-forge's CDN serves it (ETag, Last-Modified, max-age, 304s that repeat the ETag),
+# "plain" as `python -m http.server` does (304s without validators); sharded or not.
+HTTP_CHANNELS = {
+    "cdn-sharded": {"sharded": True},
+    "cdn-unsharded": {"sharded": False},
+    "plain-sharded": {"sharded": True, "etag": False, "validators_on_304": False},
+}
+
+
+@pytest.fixture(params=list(HTTP_CHANNELS))
+def http_channel(request: pytest.FixtureRequest, local_channel: str):
+    """The local channel served over HTTP on 127.0.0.1 with `Cache-Control: max-age=1`: a
+    started ChannelServer (`.url`, `.requests`, `.fail()`...), stopped after the test. Pick
+    kinds with `@pytest.mark.parametrize("http_channel", [...], indirect=True)`."""
+    from urllib.parse import urlsplit
+    from urllib.request import url2pathname
+
+    from conda_store_jupyter.testing.http_channel import ChannelServer
+
+    directory = url2pathname(urlsplit(local_channel).path)
+    with ChannelServer(directory, max_age=1, **HTTP_CHANNELS[request.param]) as server:
+        yield server
+
+
 @pytest.fixture
 def store_dir(tmp_path):
     return tmp_path / "store"

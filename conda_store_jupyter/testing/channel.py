@@ -10,6 +10,9 @@ CI cannot reach any conda channel, so this module fabricates one from real files
 * ``csj-probe`` (a module only this channel has), ``activate-probe`` (an activate.d script) and
   ``csj-bigdata`` (40 MiB, to watch progress and cancel mid-install).
 
+Each subdir has ``repodata.json``, ``repodata.json.zst`` and sharded repodata, as conda-forge
+serves them; ``conda_store_jupyter.testing.http_channel`` serves the directory over HTTP.
+
 ``python -m conda_store_jupyter.testing.channel DIR`` builds the channel in DIR and prints its
 URL. When the inputs (this file, the host interpreter and platform, the rattler version) are
 unchanged, a stamp file in DIR makes a rebuild a no-op.
@@ -396,7 +399,8 @@ def _is_current(root: Path, fingerprint: str, subdirs: tuple[str, ...]) -> bool:
         stamp = json.loads((root / STAMP_FILE).read_text())
     except (OSError, ValueError):
         return False
-    expected = [*stamp["packages"], *(f"{subdir}/repodata.json" for subdir in subdirs)]
+    indexes = ("repodata.json", "repodata.json.zst", "repodata_shards.msgpack.zst")
+    expected = [*stamp["packages"], *(f"{subdir}/{name}" for subdir in subdirs for name in indexes)]
     return stamp["fingerprint"] == fingerprint and all((root / path).is_file() for path in expected)
 
 
@@ -463,7 +467,9 @@ def build_channel(directory: str | os.PathLike[str], *, force: bool = False) -> 
             for path in [*(root / subdir).glob("*.tar.bz2"), *(root / subdir).glob(".*.partial")]:
                 if path not in written:
                     path.unlink()
-        _run(index_fs(root, force=True))
+        # Both forms conda-forge serves: repodata.json(.zst) and sharded repodata
+        # (repodata_shards.msgpack.zst + shards/), whatever a user's rattler config says.
+        _run(index_fs(root, force=True, write_zst=True, write_shards=True))
         packages = sorted(str(path.relative_to(root)) for path in written)
         stamp = {"fingerprint": fingerprint, "packages": packages}
         partial_stamp = root / f"{STAMP_FILE}.partial"
