@@ -192,9 +192,21 @@ class BuildExecutor(LoggingConfigurable):
                     self._end_abnormally, running, BuildStatus.FAILED,
                     f"the build process died ({how})",
                 )
+                # It may have died after completing the build and before setting the link.
+                await asyncio.to_thread(self._sync_link_of, running.build_id)
             del self._running[running.build_id]
             self.on_build_end()
             self.log.info("conda-store: build %s process ended (%s)", running.build_id, exitcode)
+
+    def _sync_link_of(self, build_id: int) -> None:
+        with self.sessions() as session:
+            namespace, name = session.execute(
+                sa.select(Namespace.name, Environment.name)
+                .join(Environment, Environment.namespace_id == Namespace.id)
+                .join(Build, Build.environment_id == Environment.id)
+                .where(Build.id == build_id)
+            ).one()
+        sync_environment_link(self.layout, self.sessions, namespace, name)
 
     def _watch_running(self) -> None:
         """Cancellations and time limits of the builds this executor runs (each build process

@@ -127,6 +127,7 @@ class KernelRegistry(LoggingConfigurable):
         self._task: asyncio.Task[None] | None = None
         self._wakeup: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping = False
 
     # -- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
@@ -138,6 +139,8 @@ class KernelRegistry(LoggingConfigurable):
         self._task = asyncio.create_task(self._watch(), name="conda-store kernel registry")
 
     async def stop(self) -> None:
+        self._stopping = True  # as well as the cancel: Python 3.11's wait_for can swallow a
+        # cancel that arrives as the event it waits for is set (a build ending at that moment)
         if self._task is not None:
             self._task.cancel()
             try:
@@ -152,7 +155,7 @@ class KernelRegistry(LoggingConfigurable):
 
     async def _watch(self) -> None:
         assert self._wakeup is not None
-        while True:
+        while not self._stopping:
             try:
                 await asyncio.wait_for(self._wakeup.wait(), self.poll_interval)
             except asyncio.TimeoutError:

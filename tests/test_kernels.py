@@ -226,3 +226,23 @@ def test_real_restart_reconciles_kernels_with_the_store(tmp_path, local_channel)
     finally:
         server.stop()
         engine.dispose()
+
+
+async def test_registry_stops_when_woken_as_it_stops(api, jp_started_server):
+    """A build ending as the server stops wakes the registry in the same loop iteration as the
+    stop's cancel: Python 3.11's wait_for then swallows the cancel, and a loop that relied on it
+    alone ran on, so the server never finished stopping (seen as a 300 s hang in CI)."""
+    app = next(iter(jp_started_server.extension_manager.extension_apps["conda_store_jupyter"]))
+    for _ in range(5):
+        registry = KernelRegistry(
+            parent=app, sessions=app.kernels.sessions, store_dir=app.kernels.store_dir,
+            poll_interval=30,
+        )
+        await registry.start()
+        await asyncio.sleep(0.2)  # its first look is done: it waits for its event now
+        registry._wakeup.set()  # what `wake` does, from a build's thread, at that moment
+        stopping = asyncio.ensure_future(registry.stop())
+        done, _ = await asyncio.wait({stopping}, timeout=10)  # (wait, unlike wait_for, never
+        if not done:  # cancels what it waits for, so a stop that hangs is seen as one)
+            registry._task.cancel()
+        assert done, "the kernel registry did not stop"
