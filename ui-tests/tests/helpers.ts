@@ -136,9 +136,19 @@ export class CondaStorePage {
     await this.sidebar.getByRole('button', { name: 'New environment', exact: true }).click();
     const dialog = this.page.locator('.jp-Dialog');
     await expect(dialog.getByText('New conda environment')).toBeVisible();
-    await dialog.getByRole('textbox', { name: 'Name' }).fill(options.name);
+    // The dialog focuses its name field once it is attached: on a cold page that can come while
+    // the fields are being filled, and the namespace's text then lands in the name (seen in CI
+    // as "probe-jz9jrdefault"). Fill once it has, and again should a late focus have won.
+    const nameField = dialog.getByRole('textbox', { name: 'Name' });
     const namespace = options.namespace ?? 'default';
-    await dialog.getByRole('combobox', { name: 'Namespace' }).fill(namespace);
+    const namespaceField = dialog.getByRole('combobox', { name: 'Namespace' });
+    await expect(nameField).toBeFocused();
+    await expect(async () => {
+      await nameField.fill(options.name);
+      await namespaceField.fill(namespace);
+      await expect(nameField).toHaveValue(options.name, { timeout: 1000 });
+      await expect(namespaceField).toHaveValue(namespace, { timeout: 1000 });
+    }).toPass({ timeout: 15_000 });
     const label = { python: 'Python with ipykernel', blank: 'Blank', file: 'A file' }[options.source];
     await dialog.getByRole('radio', { name: new RegExp(`^${label}`) }).check();
     if (options.file) {
