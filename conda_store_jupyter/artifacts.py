@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,10 +41,29 @@ __all__ = [
     "read_locked_packages",
     "records_from_lockfile",
     "write_conda_lock",
+    "write_conda_pack",
     "write_environment_yaml",
     "write_explicit",
     "write_lockfile_specification",
 ]
+
+def write_conda_pack(prefix: Path, path: Path) -> None:
+    """A conda-pack archive (tar.gz) of a prefix, written under a temporary name and renamed into
+    place, so a reader sees the whole archive or none (a build writing it and a download making
+    it may race)."""
+    import conda_pack  # imported here: only archives pay for it
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".part-{uuid.uuid4().hex}-{path.name}")
+    try:
+        conda_pack.pack(
+            prefix=str(prefix), output=str(temporary), format="tar.gz", force=True,
+            compress_level=1,
+        )
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
 
 # conda-lock's category for packages that are always installed.
 MAIN_CATEGORY = "main"

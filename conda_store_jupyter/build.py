@@ -36,17 +36,17 @@ from .lease import BuildCanceled, BuildLease
 from .pip import PipFailed, install_locked_pip_packages, install_pip_packages
 from .solver import SolveFailed, host_platform, make_gateway, named_channel_error, solve
 from .spec import LockfileSpecification, PipSourcePolicy, Specification, parse_specification
-from .store import StoreLayout, disk_usage
+from .store import StoreLayout, disk_usage, human_size
 
 if TYPE_CHECKING:
     from conda_lock.lockfile.v2prelim.models import Lockfile
 
 # Artifact names of the `build_artifacts` setting → file name and type.
-ARTIFACT_FILES = {
-    "lockfile": ("conda-lock.yml", BuildArtifactType.LOCKFILE),
-    "yaml": ("environment.yaml", BuildArtifactType.YAML),
-    "explicit": ("explicit.txt", BuildArtifactType.EXPLICIT),
-    "archive": ("environment.tar.gz", BuildArtifactType.CONDA_PACK),
+ARTIFACT_TYPES = {
+    "lockfile": BuildArtifactType.LOCKFILE,
+    "yaml": BuildArtifactType.YAML,
+    "explicit": BuildArtifactType.EXPLICIT,
+    "archive": BuildArtifactType.CONDA_PACK,
 }
 
 
@@ -69,20 +69,6 @@ class BuildSettings:
     stale_after: float = 60.0
 
 
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
-
-
-def _human(size: int | float | None) -> str:
-    if size is None:
-        return "? B"
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size} B"
-
-
 class _LogReporter:
     """py-rattler's installer callbacks → build log lines (downloads with sizes, links)."""
 
@@ -100,7 +86,7 @@ class _LogReporter:
 
     def on_download_completed(self, download_idx: int) -> None:
         name = self._names.get(download_idx, "?")
-        self._log.write(f"downloaded {name} ({_human(self._sizes.get(name))})")
+        self._log.write(f"downloaded {name} ({human_size(self._sizes.get(name))})")
 
     def on_link_start(self, operation: int, package_name: str) -> int:
         self._names[operation] = package_name
@@ -108,7 +94,7 @@ class _LogReporter:
 
     def on_link_complete(self, index: int) -> None:
         name = self._names.get(index, "?")
-        self._log.write(f"linked {name} ({_human(self._sizes.get(name))})")
+        self._log.write(f"linked {name} ({human_size(self._sizes.get(name))})")
 
 
 class Builder:
@@ -251,7 +237,7 @@ class Builder:
             for record in records:
                 self.log.write(
                     f"  {record.name.normalized} {record.version} {record.build} "
-                    f"({record.subdir}, {_human(record.size)})"
+                    f"({record.subdir}, {human_size(record.size)})"
                 )
             solved[platform] = records
             self.lease.check()
@@ -279,7 +265,7 @@ class Builder:
     async def _install(self, records: list[rattler.RepoDataRecord]) -> None:
         assert self.prefix is not None
         total = sum(record.size or 0 for record in records)
-        with self._step(f"installing {len(records)} packages ({_human(total)}) into the prefix"):
+        with self._step(f"installing {len(records)} packages ({human_size(total)}) into the prefix"):
             try:
                 await rattler.install(
                     records,
@@ -296,12 +282,12 @@ class Builder:
                 raise named from error
 
     def _write_artifacts(self, spec, records, pip_packages) -> None:
-        directory = self.layout.artifacts_dir(self.build_id)
         host = host_platform()
         written: list[tuple[BuildArtifactType, Path]] = []
         for kind in self.settings.build_artifacts:
-            file_name, artifact_type = ARTIFACT_FILES[kind]
-            path = directory / file_name
+            artifact_type = ARTIFACT_TYPES[kind]
+            path = self.layout.artifact_path(self.build_id, kind)
+            file_name = path.name
             with self._step(f"writing {file_name}"):
                 if kind == "lockfile":
                     if self.is_lockfile:
@@ -323,7 +309,7 @@ class Builder:
                     # and sha256) and environment.yaml (name==version).
                     artifact_writers.write_explicit(path, records[host])
                 elif kind == "archive":
-                    self._pack(path)
+                    artifact_writers.write_conda_pack(self.prefix, path)
             written.append((artifact_type, path))
             self.lease.check()
         self.artifacts = written
@@ -338,16 +324,6 @@ class Builder:
             for channel in spec.lockfile.get("metadata", {}).get("channels", [])
         ]
         return Specification(name=spec.name, channels=tuple(channels))
-
-    def _pack(self, path: Path) -> None:
-        import conda_pack  # imported here: only archive builds pay for it
-
-        temporary = path.with_name(f".part-{path.name}")
-        conda_pack.pack(
-            prefix=str(self.prefix), output=str(temporary), format="tar.gz", force=True,
-            compress_level=1,
-        )
-        os.replace(temporary, path)
 
     def _record_packages(self, records, pip_packages) -> None:
         self.packages = [
@@ -400,7 +376,7 @@ class Builder:
         )
         if linked == self.build_dir:
             self.log.write(f"envs/{self.environment_name} now points at {self.build_dir}")
-        self.log.write(f"prefix size {_human(size)}")
+        self.log.write(f"prefix size {human_size(size)}")
 
     def _record_results(self, session: Session) -> None:
         """The artifacts and packages of a build that completed, in its transaction."""

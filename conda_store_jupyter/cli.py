@@ -24,6 +24,7 @@ from .client import (
     ServerNotFound,
     ServerUnreachable,
 )
+from .store import human_size
 
 COMMANDS = ("env", "build", "wait")
 PROG = "jupyter conda-store"
@@ -43,16 +44,7 @@ def _when(value: str | None) -> str:
 
 
 def _size(value: int | None) -> str:
-    if not value:
-        return "-"
-    if value < 1024:
-        return f"{value} B"
-    size, unit = value / 1024, "KiB"
-    for bigger in ("MiB", "GiB"):
-        if size < 1024:
-            break
-        size, unit = size / 1024, bigger
-    return f"{size:.1f} {unit}"
+    return human_size(value) if value else "-"
 
 
 def _one_line(text: str | None, width: int | None = None) -> str:

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import datetime
 import logging
 import os
 import time
-import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,7 +27,8 @@ from .buildlog import log_size, read_log
 from .config import CondaStore
 from .db import Build, BuildArtifact, BuildArtifactType, BuildStatus, Environment, Namespace
 from .db import Specification as SpecificationRow
-from .db import transitions
+from .db import transitions, utcnow
+from .artifacts import write_conda_pack
 from .envlinks import sync_environment_link
 from .errors import Conflict, NotFound, SpecError
 from .spec import (
@@ -77,10 +76,6 @@ class Page:
         keys = [columns[name] for name in self.sort_by] or list(default)
         direction = sa.desc if self.order == "desc" else sa.asc
         return query.order_by(*(direction(key) for key in keys)).limit(self.size).offset((self.page - 1) * self.size)
-
-
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
 
 
 def pip_sources(config: CondaStore) -> PipSourcePolicy:
@@ -210,7 +205,7 @@ class CondaStoreService:
                 )
                 for environment in environments:
                     self._delete_environment(session, environment, name, removals)
-                namespace.deleted_on = _now()
+                namespace.deleted_on = utcnow()
             names = [environment.name for environment in environments]
         for environment_name in names:
             self._sync_link_after_delete(name, environment_name)
@@ -390,7 +385,7 @@ class CondaStoreService:
     def _delete_environment(
         self, session: Session, environment: Environment, namespace: str, removals: _Removals
     ) -> None:
-        environment.deleted_on = _now()
+        environment.deleted_on = utcnow()
         environment.current_build_id = None
         # Running builds are canceled (conditionally: one completing now keeps its state);
         # their executor kills them and removes their prefixes.
@@ -448,7 +443,7 @@ class CondaStoreService:
                         "roll back to another build first"
                     )
                 self._free_build(session, build, build.environment.namespace.name, removals)
-                build.deleted_on = _now()
+                build.deleted_on = utcnow()
 
     def read_log(self, build_id: int, offset: int = 0) -> tuple[bytes, int]:
         """The build log from a byte offset, and where to read from next time."""
@@ -479,7 +474,7 @@ class CondaStoreService:
             build = self._build(session, build_id)
             namespace = build.environment.namespace.name
             status, build_dir = build.status, build.build_dir
-        path = self.layout.artifacts_dir(build_id) / "environment.tar.gz"
+        path = self.layout.artifact_path(build_id, "archive")
         if path.is_file():
             return str(path)
         if status != BuildStatus.COMPLETED or not build_dir:
@@ -487,15 +482,7 @@ class CondaStoreService:
         if not self.layout.build_prefix(namespace, build_dir).is_dir():
             # Its environment (or namespace) was deleted: the prefix went, the archive can't be made.
             raise NotFound(f"build {build_id} has no archive: its prefix was removed")
-        import conda_pack  # only archive downloads pay for the import
-
-        temporary = path.with_name(f".part-{uuid.uuid4().hex}-{path.name}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conda_pack.pack(
-            prefix=str(self.layout.build_prefix(namespace, build_dir)), output=str(temporary),
-            format="tar.gz", force=True, compress_level=1,
-        )
-        os.replace(temporary, path)
+        write_conda_pack(self.layout.build_prefix(namespace, build_dir), path)
         with self.sessions() as session, session.begin():
             exists = session.scalar(
                 sa.select(BuildArtifact.id).where(
@@ -783,7 +770,7 @@ class CondaStoreService:
     def _make_current(environment: Environment, build: Build) -> None:
         """In the caller's transaction; the link follows once it is committed (`_sync_link`)."""
         environment.current_build_id = build.id
-        environment.updated_on = _now()
+        environment.updated_on = utcnow()
 
     def _sync_link(self, namespace: str, name: str) -> None:
         sync_environment_link(self.layout, self.sessions, namespace, name)

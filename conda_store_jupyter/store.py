@@ -23,6 +23,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 TRASH = ".trash"
+# Artifact kinds (the names of `CondaStore.build_artifacts` and of the API's routes) → their file
+# in a build's artifacts directory.
+ARTIFACT_FILE_NAMES = {
+    "logs": "build.log",
+    "lockfile": "conda-lock.yml",
+    "yaml": "environment.yaml",
+    "explicit": "explicit.txt",
+    "archive": "environment.tar.gz",
+}
 _BUILD_DIR = re.compile(r"[0-9a-f]{8}-\d+-(?P<id>\d{1,18})-.+")  # see build_dir_name
 
 
@@ -93,8 +102,11 @@ class StoreLayout:
     def artifacts_dir(self, build_id: int) -> Path:
         return self.root / ".artifacts" / str(build_id)
 
+    def artifact_path(self, build_id: int, kind: str) -> Path:
+        return self.artifacts_dir(build_id) / ARTIFACT_FILE_NAMES[kind]
+
     def log_path(self, build_id: int) -> Path:
-        return self.artifacts_dir(build_id) / "build.log"
+        return self.artifact_path(build_id, "logs")
 
     # -- changes ----------------------------------------------------------------------------
     def point_environment(self, namespace: str, name: str, build_dir: str) -> Path:
@@ -156,6 +168,17 @@ class StoreLayout:
 
     def empty_trash(self) -> None:
         shutil.rmtree(self.root / TRASH, ignore_errors=True)
+
+
+def human_size(size: int | float | None) -> str:
+    """Bytes as people read them: 512 B, 1.5 KiB, 40.0 MiB ("? B" when unknown)."""
+    if size is None:
+        return "? B"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size} B"
 
 
 def disk_usage(path: Path) -> int:

@@ -14,13 +14,13 @@ from .base import CondaStoreHandler
 
 CHUNK = 1 << 20
 
-# kind in the URL → (file in the build's artifacts directory, content type, download suffix)
+# kind in the URL (the store's artifact kinds) → (content type, download suffix)
 ARTIFACTS = {
-    "logs": ("build.log", "text/plain; charset=utf-8", ".log"),
-    "lockfile": ("conda-lock.yml", "text/yaml; charset=utf-8", "-conda-lock.yml"),
-    "yaml": ("environment.yaml", "text/yaml; charset=utf-8", ".yaml"),
-    "explicit": ("explicit.txt", "text/plain; charset=utf-8", "-explicit.txt"),
-    "archive": ("environment.tar.gz", "application/gzip", ".tar.gz"),
+    "logs": ("text/plain; charset=utf-8", ".log"),
+    "lockfile": ("text/yaml; charset=utf-8", "-conda-lock.yml"),
+    "yaml": ("text/yaml; charset=utf-8", ".yaml"),
+    "explicit": ("text/plain; charset=utf-8", "-explicit.txt"),
+    "archive": ("application/gzip", ".tar.gz"),
 }
 
 
@@ -35,11 +35,11 @@ async def readable_build(handler: CondaStoreHandler, build_id: int) -> Build:
 
 async def send_artifact(handler: CondaStoreHandler, build_id: int, kind: str) -> None:
     build = await readable_build(handler, build_id)
-    file_name, content_type, suffix = ARTIFACTS[kind]
+    content_type, suffix = ARTIFACTS[kind]
     if kind == "archive":
         path = Path(await handler.run(handler.service.ensure_archive, build_id))
     else:
-        path = handler.service.layout.artifacts_dir(build_id) / file_name
+        path = handler.service.layout.artifact_path(build_id, kind)
     if not path.is_file():
         raise NotFound(f"build {build_id} has no {kind} ({build.status.value})")
     handler.set_header("Content-Type", content_type)
