@@ -18,7 +18,7 @@ import time
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -59,7 +59,6 @@ class BuildSettings:
     solve_platforms: tuple[str, ...] = ()
     build_artifacts: tuple[str, ...] = ("lockfile", "yaml", "explicit", "archive")
     solve_timeout: float | None = 600.0
-    environment_variables: dict[str, str] = field(default_factory=dict)
     # Where pip packages may come from, and uv's index and wheel-only flags (CondaStore.pip_*).
     pip_sources: PipSourcePolicy = PipSourcePolicy()
     # Names (globs) of variables builds get beyond buildenv's allow list: only the names travel,

@@ -15,7 +15,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import rattler
 from rattler.exceptions import GatewayError, InvalidChannelError
@@ -49,6 +49,7 @@ from .solver import SolveFailed, host_platform, make_gateway, solve
 from .store import StoreLayout
 
 log = logging.getLogger(__name__)
+D = TypeVar("D")
 
 ACTIVE = transitions.ACTIVE
 # The SQLite database's files where stores made before it moved into .db/ keep it (see
@@ -78,43 +79,29 @@ class Page:
         return query.order_by(*(direction(key) for key in keys)).limit(self.size).offset((self.page - 1) * self.size)
 
 
+def from_config(cls: type[D], config: CondaStore, prefix: str = "", **values: Any) -> D:
+    """A settings dataclass filled from the `CondaStore` traits of the same names (`prefix` +
+    field name; lists become tuples): the traits are the one definition, the dataclasses the
+    picklable, immutable views the spec rules and the build processes take."""
+    for field in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if field.name not in values and config.has_trait(prefix + field.name):
+            value = getattr(config, prefix + field.name)
+            values[field.name] = tuple(value) if isinstance(value, list) else value
+    return cls(**values)
+
+
 def pip_sources(config: CondaStore) -> PipSourcePolicy:
-    """Where pip packages may come from: the one object both the submit-time checks
-    (`spec_policy`) and the builds (`build_settings`) use."""
-    return PipSourcePolicy(
-        index_url=config.pip_index_url,
-        extra_index_urls=tuple(config.pip_extra_index_urls),
-        allowed_hosts=tuple(config.pip_allowed_hosts),
-        allow_vcs=config.pip_allow_vcs,
-        allow_local=config.pip_allow_local,
-        only_binary=config.pip_only_binary,
-    )
+    """Where pip packages may come from (`CondaStore.pip_*`): the one object both the
+    submit-time checks (`spec_policy`) and the builds (`build_settings`) use."""
+    return from_config(PipSourcePolicy, config, prefix="pip_")
 
 
 def spec_policy(config: CondaStore) -> SpecPolicy:
-    return SpecPolicy(
-        channels=tuple(config.channels),
-        allowed_channels=tuple(config.allowed_channels),
-        default_packages=tuple(config.default_packages),
-        required_packages=tuple(config.required_packages),
-        included_packages=tuple(config.included_packages),
-        pip_default_packages=tuple(config.pip_default_packages),
-        pip_required_packages=tuple(config.pip_required_packages),
-        pip_included_packages=tuple(config.pip_included_packages),
-        pip_sources=pip_sources(config),
-    )
+    return from_config(SpecPolicy, config, pip_sources=pip_sources(config))
 
 
 def build_settings(config: CondaStore) -> BuildSettings:
-    return BuildSettings(
-        store_dir=config.store_dir,
-        database_url=config.database_url,
-        solve_platforms=tuple(config.solve_platforms),
-        build_artifacts=tuple(config.build_artifacts),
-        solve_timeout=config.solve_timeout,
-        pip_sources=pip_sources(config),
-        build_environment_passthrough=tuple(config.build_environment_passthrough),
-    )
+    return from_config(BuildSettings, config, pip_sources=pip_sources(config))
 
 
 class CondaStoreService:
