@@ -404,6 +404,14 @@ class CondaStoreService:
             _ = build.specification, build.artifacts, build.packages, build.environment.namespace
             return build
 
+    def build_status(self, build_id: int) -> BuildStatus:
+        """Only the status (one indexed read): what a live log polls several times a second."""
+        with self.sessions() as session:
+            status = session.scalar(sa.select(Build.status).where(Build.id == build_id))
+        if status is None:
+            raise NotFound(f"build {build_id} does not exist")
+        return status
+
     def cancel_build(self, build_id: int) -> Build:
         """QUEUED or BUILDING → CANCELED; the executor kills a running build's process."""
         with self.sessions() as session, session.begin():

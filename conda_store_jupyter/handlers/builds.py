@@ -137,7 +137,7 @@ class BuildLogStreamHandler(CondaStoreHandler):
             while True:
                 # Status first: a build seen final has written its last line before, so the
                 # read after it gets everything.
-                status = (await self.run(self.service.get_build, build.id)).status
+                status = await self.run(self.service.build_status, build.id)
                 if status != last_status:
                     self.write(f"event: status\ndata: {json.dumps({'status': status.value})}\n\n")
                     last_status = status
