@@ -8,14 +8,14 @@ from typing import ClassVar
 
 from jupyter_server.extension.application import ExtensionApp
 from sqlalchemy.exc import SQLAlchemyError
-from traitlets import TraitError, default
+from traitlets import TraitError, Type, default
 
 from . import __version__
 from .auth import PERSONAL_BINDINGS, SHARED_BINDINGS
 from .config import CondaStore
 from .db import open_database
 from .errors import CondaStoreError, SpecError
-from .executor import BuildExecutor
+from .executor import BuildExecutor, Executor
 from .handlers import API_PREFIX, ROUTES
 from .handlers.status import UnavailableHandler
 from .kernels import KernelRegistry
@@ -33,6 +33,13 @@ class CondaStoreApp(ExtensionApp):
     load_other_extensions = False
     extension_url = f"/{API_PREFIX}/"
     classes = [CondaStore, BuildExecutor, KernelRegistry]
+
+    executor_class = Type(
+        default_value=BuildExecutor,
+        klass=Executor,
+        help="Where builds run: a subclass of conda_store_jupyter.executor.Executor. The "
+        "default, BuildExecutor, runs each build in a child process of the server.",
+    ).tag(config=True)
 
     @default("open_browser")
     def _default_open_browser(self) -> bool:
@@ -82,7 +89,7 @@ class CondaStoreApp(ExtensionApp):
         self.conda_store = CondaStore(parent=self)
         # Migrations run here, before the server answers anything.
         self.engine, sessions = open_database(self.conda_store.database_url)
-        self.executor = BuildExecutor(
+        self.executor = self.executor_class(
             parent=self, sessions=sessions, settings=build_settings(self.conda_store)
         )
         self.kernels = KernelRegistry(
@@ -160,12 +167,6 @@ class CondaStoreApp(ExtensionApp):
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of `jupyter conda-store`: the client commands (`env`, `build`, `wait`) talk
-    to a running server; anything else starts one, a Jupyter Server running only this extension."""
-    from .cli import COMMANDS
-    from .cli import main as cli_main
-
-    argv = argv if argv is not None else sys.argv[1:]
-    if argv and argv[0] in COMMANDS:
-        sys.exit(cli_main(argv))
-    CondaStoreApp.launch_instance(argv)
+    """Start the service: a Jupyter Server running only this extension. (`jupyter conda-store`
+    is `cli.run`, which sends the client commands to the CLI and anything else here.)"""
+    CondaStoreApp.launch_instance(argv if argv is not None else sys.argv[1:])

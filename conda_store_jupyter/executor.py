@@ -1,4 +1,6 @@
-"""The local build executor: the build table is the queue, each build runs in a child process.
+"""Build executors. `Executor` is the base of every one (`CondaStoreApp.executor_class`);
+`BuildExecutor`, the default, is the local one: the build table is the queue, each build runs
+in a child process.
 
 The server's event loop only schedules: every database call runs in a thread, every solve,
 download and link in a child process (forked by the build launcher, which has the build code
@@ -12,19 +14,23 @@ import dataclasses
 import datetime
 import os
 import socket
+from abc import ABCMeta, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 from traitlets import Bool, Float, Int, default
 from traitlets.config import LoggingConfigurable
+from traitlets.traitlets import MetaHasTraits
 
 from .build import BuildSettings
 from .buildlog import BuildLog
 from .db import Build, BuildStatus, Environment, Namespace, claim_next_build, transitions
 from .envlinks import sync_environment_link
 from .launcher import BuildLauncher, BuildProcess
+from .loops import BackgroundLoop
 from .store import StoreLayout
 
 
@@ -40,8 +46,55 @@ class _Running:
     started: float  # loop time
 
 
-class BuildExecutor(LoggingConfigurable):
-    """Runs QUEUED builds, at most `max_workers` at once, each in its own process."""
+class _ConfigurableABCMeta(MetaHasTraits, ABCMeta):
+    """Traits and abstract methods both (an abstract executor cannot be instantiated)."""
+
+
+class Executor(LoggingConfigurable, metaclass=_ConfigurableABCMeta):
+    """Where QUEUED builds run: the base of `CondaStoreApp.executor_class`.
+
+    The app constructs it with the database `sessions` and the `settings` builds run with, sets
+    `on_build_end`, calls `recover()` before the server answers anything, `start()` once the
+    server runs and `stop()` when it stops; `wake()` (from any thread) after every change of the
+    queue. A build is claimed from the database (`db.claim_next_build`) and run under its claim
+    (`build.run_build`), wherever that happens.
+    """
+
+    def __init__(self, *, sessions: sessionmaker[Session], settings: BuildSettings, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.sessions = sessions
+        self.settings = settings
+        # Told when a build ends, whatever the outcome (the kernel registry listens).
+        self.on_build_end: Callable[[], None] = lambda: None
+
+    @abstractmethod
+    def recover(self) -> None:
+        """At start, in a thread: end builds whose process is gone, make the environment links
+        agree with the database."""
+
+    @abstractmethod
+    async def start(self) -> None:
+        """Start running queued builds."""
+
+    @abstractmethod
+    async def stop(self) -> None:
+        """Stop running builds (the server stops)."""
+
+    @abstractmethod
+    def wake(self) -> None:
+        """Look at the queue now (thread-safe): called after a submit or a cancel."""
+
+    @property
+    @abstractmethod
+    def running_build_ids(self) -> list[int]:
+        """The builds this executor runs now."""
+
+
+class BuildExecutor(BackgroundLoop, Executor):
+    """The local executor: runs QUEUED builds, at most `max_workers` at once, each in its own
+    process."""
+
+    loop_name = "conda-store build executor"
 
     max_workers = Int(help="Builds run at once (default: half the cores, at least 1).").tag(
         config=True
@@ -72,31 +125,22 @@ class BuildExecutor(LoggingConfigurable):
     def _default_max_workers(self) -> int:
         return max(1, (os.cpu_count() or 2) // 2)
 
-    def __init__(self, *, sessions: sessionmaker[Session], settings: BuildSettings, **kwargs):
-        super().__init__(**kwargs)
-        self.sessions = sessions
+    def __init__(self, *, sessions: sessionmaker[Session], settings: BuildSettings, **kwargs: Any):
+        super().__init__(sessions=sessions, settings=settings, **kwargs)
         # The build process heartbeats itself, so it needs the executor's timings.
-        self.settings = dataclasses.replace(
+        self.settings = settings = dataclasses.replace(
             settings, heartbeat_interval=self.heartbeat_interval, stale_after=self.stale_after
         )
-        settings = self.settings
         self.layout = StoreLayout(settings.store_dir)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
         self._running: dict[int, _Running] = {}
-        self._wakeup: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
         self._last_sweep = 0.0  # orphan prefixes are looked for every `stale_after` seconds
         self._recovered = False
         self.launcher = BuildLauncher(settings, log=self.log, on_exit=self.wake)
-        # Told when a build process ends, whatever the outcome (the kernel registry listens).
-        self.on_build_end: Callable[[], None] = lambda: None
 
     # -- lifecycle --------------------------------------------------------------------------
-    async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._wakeup = asyncio.Event()
+    async def setup(self) -> None:
+        assert self._loop is not None
         self._last_sweep = self._loop.time()  # `recover` has just swept
         # Started now, from the loop's thread (it outlives any worker thread, and the launcher
         # dies with the thread that started it); it imports the build code in the background,
@@ -105,15 +149,11 @@ class BuildExecutor(LoggingConfigurable):
             self.launcher.start()
         if not self._recovered:
             await asyncio.to_thread(self.recover)
-        self._task = asyncio.create_task(self._run(), name="conda-store build executor")
 
     async def stop(self) -> None:
         """Stop scheduling; builds still running are killed and failed (a later start would
         find them abandoned anyway; doing it now says why)."""
-        self._stopping = True
-        self.wake()
-        if self._task is not None:
-            await self._task
+        await super().stop()
         for running in list(self._running.values()):
             await asyncio.to_thread(
                 self._end_abnormally, running, BuildStatus.FAILED,
@@ -122,30 +162,16 @@ class BuildExecutor(LoggingConfigurable):
         self._running.clear()
         await asyncio.to_thread(self.launcher.stop)
 
-    def wake(self) -> None:
-        """Look at the queue now (thread-safe): called after a submit or a cancel."""
-        if self._loop is not None and self._wakeup is not None:
-            self._loop.call_soon_threadsafe(self._wakeup.set)
-
     @property
     def running_build_ids(self) -> list[int]:
         return list(self._running)
 
-    # -- the loop ---------------------------------------------------------------------------
-    async def _run(self) -> None:
-        assert self._wakeup is not None
-        while not self._stopping:
-            try:
-                await self._tick()
-            except Exception:  # a bad tick (database hiccup) must not end the executor
-                self.log.exception("conda-store build executor: error while scheduling")
-            try:
-                await asyncio.wait_for(self._wakeup.wait(), self.poll_interval if not self._running else 0.2)
-            except asyncio.TimeoutError:
-                pass
-            self._wakeup.clear()
+    @property
+    def interval(self) -> float:
+        return 0.2 if self._running else self.poll_interval  # builds are watched closely
 
-    async def _tick(self) -> None:
+    # -- the loop ---------------------------------------------------------------------------
+    async def tick(self) -> None:
         assert self._loop is not None
         if self._loop.time() - self._last_sweep >= self.stale_after:
             self._last_sweep = self._loop.time()
@@ -153,7 +179,7 @@ class BuildExecutor(LoggingConfigurable):
         await self._reap()
         if self._running:
             await asyncio.to_thread(self._watch_running)
-        while not self._stopping and len(self._running) < self.max_workers:
+        while not self.stopping and len(self._running) < self.max_workers:
             claimed = await asyncio.to_thread(self._claim)
             if claimed is None:
                 break

@@ -28,6 +28,7 @@ from traitlets import Bool, Float, List, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from .db import Build, BuildStatus, Environment, Namespace
+from .loops import BackgroundLoop
 from .spec import variable_name_problem
 from .store import StoreLayout
 
@@ -88,7 +89,7 @@ def can_run_kernel(prefix: Path) -> list[Path]:
         return []
 
 
-class KernelRegistry(LoggingConfigurable):
+class KernelRegistry(BackgroundLoop, LoggingConfigurable):
     """Keeps one kernel spec per environment (and per extra kernel an environment ships)."""
 
     enabled = Bool(True, help="Register a kernel for every environment that can run one.").tag(
@@ -124,47 +125,22 @@ class KernelRegistry(LoggingConfigurable):
         self.layout = StoreLayout(store_dir)
         self.store_dir = str(Path(store_dir).resolve())
         self._fingerprint: tuple[Any, ...] | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._wakeup: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopping = False
 
-    # -- lifecycle --------------------------------------------------------------------------
+    # -- lifecycle: a BackgroundLoop that syncs when woken and every `poll_interval` ---------
+    loop_name = "conda-store kernel registry"
+    tick_at_start = False  # `setup` has just synced
+
     async def start(self) -> None:
-        if not self.enabled:
-            return
-        self._loop = asyncio.get_running_loop()
-        self._wakeup = asyncio.Event()
+        if self.enabled:
+            await super().start()
+
+    async def setup(self) -> None:
         await asyncio.to_thread(self.sync)
-        self._task = asyncio.create_task(self._watch(), name="conda-store kernel registry")
 
-    async def stop(self) -> None:
-        self._stopping = True  # as well as the cancel: Python 3.11's wait_for can swallow a
-        # cancel that arrives as the event it waits for is set (a build ending at that moment)
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-
-    def wake(self) -> None:
-        """Sync now (thread-safe): called when a build ends or an environment changes here."""
-        if self._loop is not None and self._wakeup is not None:
-            self._loop.call_soon_threadsafe(self._wakeup.set)
-
-    async def _watch(self) -> None:
-        assert self._wakeup is not None
-        while not self._stopping:
-            try:
-                await asyncio.wait_for(self._wakeup.wait(), self.poll_interval)
-            except asyncio.TimeoutError:
-                pass
-            self._wakeup.clear()
-            try:
-                await asyncio.to_thread(self.sync_if_changed)
-            except Exception:  # a bad pass (disk full, database hiccup) must not end the loop
-                self.log.exception("conda-store: kernel registry sync failed")
+    async def tick(self) -> None:
+        """Sync if the store changed: called when a build ends or an environment changes here
+        (`wake`, thread-safe), and every `poll_interval` for changes made by other processes."""
+        await asyncio.to_thread(self.sync_if_changed)
 
     # -- sync -------------------------------------------------------------------------------
     def _store_fingerprint(self) -> tuple[Any, ...]:
