@@ -226,12 +226,7 @@ class BuildExecutor(BackgroundLoop, Executor):
 
     def _sync_link_of(self, build_id: int) -> None:
         with self.sessions() as session:
-            namespace, name = session.execute(
-                sa.select(Namespace.name, Environment.name)
-                .join(Environment, Environment.namespace_id == Namespace.id)
-                .join(Build, Build.environment_id == Environment.id)
-                .where(Build.id == build_id)
-            ).one()
+            namespace, name, _ = _where_built(session, build_id)
         sync_environment_link(self.layout, self.sessions, namespace, name)
 
     def _watch_running(self) -> None:
@@ -281,12 +276,7 @@ class BuildExecutor(BackgroundLoop, Executor):
             won = transitions.end(session, build_id, claim, status, reason)
             if not won and transitions.holder_state(session, build_id, claim) != "canceled":
                 return False
-            namespace, build_dir = session.execute(
-                sa.select(Namespace.name, Build.build_dir)
-                .join(Environment, Environment.id == Build.environment_id)
-                .join(Namespace, Namespace.id == Environment.namespace_id)
-                .where(Build.id == build_id)
-            ).one()
+            namespace, _, build_dir = _where_built(session, build_id)
         if build_dir:
             self.layout.remove_prefix(namespace, build_dir)
         ended = status.value if won else BuildStatus.CANCELED.value
@@ -364,6 +354,18 @@ class BuildExecutor(BackgroundLoop, Executor):
             if build_dir not in keep:
                 self.log.warning("conda-store: removing orphan prefix %s/%s", namespace, build_dir)
                 self.layout.remove_prefix(namespace, build_dir)
+
+
+def _where_built(session: Session, build_id: int) -> tuple[str, str, str | None]:
+    """(namespace, environment name, build directory) of a build."""
+    return tuple(  # type: ignore[return-value]
+        session.execute(
+            sa.select(Namespace.name, Environment.name, Build.build_dir)
+            .join(Environment, Environment.id == Build.environment_id)
+            .join(Namespace, Namespace.id == Environment.namespace_id)
+            .where(Build.id == build_id)
+        ).one()
+    )
 
 
 def _pid_alive(pid: int) -> bool:
