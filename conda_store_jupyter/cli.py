@@ -304,8 +304,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run() -> None:
-    """Entry point of `jupyter conda-store`: the client commands start in a quarter second, since
-    only starting the server needs Jupyter Server imported."""
+    """Entry point of `jupyter conda-store`: the client commands start in about half a second
+    (httpx is most of it), since only starting the server needs Jupyter Server imported."""
     argv = sys.argv[1:]
     if argv and argv[0] in COMMANDS:
         sys.exit(main(argv))

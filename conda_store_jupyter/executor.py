@@ -27,15 +27,11 @@ from traitlets.traitlets import MetaHasTraits
 
 from .build import BuildSettings
 from .buildlog import BuildLog
-from .db import Build, BuildStatus, Environment, Namespace, claim_next_build, transitions
+from .db import Build, BuildStatus, Environment, Namespace, claim_next_build, transitions, utcnow
 from .envlinks import sync_environment_link
 from .launcher import BuildLauncher, BuildProcess
 from .loops import BackgroundLoop
 from .store import StoreLayout
-
-
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
 
 
 @dataclass
@@ -290,7 +286,7 @@ class BuildExecutor(BackgroundLoop, Executor):
         """At start: fail builds left BUILDING by a dead process, then make every environment
         link agree with the database, and empty the trash."""
         host = socket.gethostname()
-        stale_before = _now() - datetime.timedelta(seconds=self.stale_after)
+        stale_before = utcnow() - datetime.timedelta(seconds=self.stale_after)
         with self.sessions() as session:
             abandoned = []
             for build in session.scalars(sa.select(Build).where(Build.status == BuildStatus.BUILDING)):
