@@ -68,10 +68,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(REPO))
 
-from conda_store_jupyter.api_models import build_json, environment_json  # noqa: E402
-from conda_store_jupyter.auth import Caller  # noqa: E402
-from conda_store_jupyter.config import CondaStore  # noqa: E402
-from conda_store_jupyter.db import (  # noqa: E402
+from conda_store_jupyter.api_models import build_json, environment_json
+from conda_store_jupyter.auth import Caller
+from conda_store_jupyter.config import CondaStore
+from conda_store_jupyter.db import (
     Build,
     BuildArtifact,
     BuildArtifactType,
@@ -83,9 +83,9 @@ from conda_store_jupyter.db import (  # noqa: E402
     Specification,
     open_database,
 )
-from conda_store_jupyter.service import CondaStoreService, Page  # noqa: E402
-from conda_store_jupyter.store import StoreLayout  # noqa: E402
-from tests.servers import StandaloneServer  # noqa: E402
+from conda_store_jupyter.service import CondaStoreService, Page
+from conda_store_jupyter.store import StoreLayout
+from tests.servers import StandaloneServer
 
 GOAL_MS = 50.0
 NAMESPACES = 100
@@ -98,7 +98,7 @@ GC_PAUSE_MS = 5.0  # collections recorded: every gen-2 one, and any other this l
 CHUNK = 20_000  # rows per bulk insert: bounded memory
 
 
-from _tables import table  # noqa: E402
+from _tables import table
 
 
 def p99(samples: list[float]) -> float:
@@ -121,7 +121,9 @@ class Database:
             self.admin = sa.create_engine(postgres, connect_args={"connect_timeout": 5})
             with self.admin.begin() as connection:
                 connection.exec_driver_sql(f'CREATE SCHEMA "{self.schema}"')
-            url = sa.make_url(postgres).update_query_dict({"options": f"-csearch_path={self.schema}"})
+            url = sa.make_url(postgres).update_query_dict(
+                {"options": f"-csearch_path={self.schema}"}
+            )
             self.url = url.render_as_string(hide_password=False)
             self.label = f"PostgreSQL (schema {self.schema})"
         else:
@@ -148,32 +150,66 @@ class Database:
             self.admin.dispose()
 
 
-def populate(db: Database, store_dir: Path, environments: int, builds_per_env: int,
-             packages: int, seed: int = 0) -> dict[str, Any]:
+def populate(
+    db: Database,
+    store_dir: Path,
+    environments: int,
+    builds_per_env: int,
+    packages: int,
+    seed: int = 0,
+) -> dict[str, Any]:
     """Bulk-insert the store's rows; create the environment links a real store would have.
     Returns row counts, the ids of all builds and the population time."""
     rng = random.Random(seed)
     started = time.perf_counter()
     now = dt.datetime.now(dt.timezone.utc)
     base = now - dt.timedelta(days=365)
-    counts = {name: 0 for name in ("namespace", "environment", "specification", "build",
-                                   "build_artifact", "build_package")}
+    counts = {
+        name: 0
+        for name in (
+            "namespace",
+            "environment",
+            "specification",
+            "build",
+            "build_artifact",
+            "build_package",
+        )
+    }
     pool = [(f"pkg-{n}", f"{n % 7}.{n % 13}.{n % 5}") for n in range(300)]
     current: dict[int, int] = {}  # environment id -> current build id
 
     with db.sessions() as session, session.begin():
-        session.execute(insert(Namespace), [
-            {"id": n + 1, "name": f"ns-{n}", "metadata_": {}, "created_on": base, "deleted_on": None}
-            for n in range(NAMESPACES)
-        ])
+        session.execute(
+            insert(Namespace),
+            [
+                {
+                    "id": n + 1,
+                    "name": f"ns-{n}",
+                    "metadata_": {},
+                    "created_on": base,
+                    "deleted_on": None,
+                }
+                for n in range(NAMESPACES)
+            ],
+        )
         counts["namespace"] = NAMESPACES
         for start in range(0, environments, CHUNK):
-            session.execute(insert(Environment), [
-                {"id": j + 1, "namespace_id": j % NAMESPACES + 1, "name": f"env-{j}",
-                 "description": f"benchmark environment {j}", "current_build_id": None,
-                 "created_on": base, "updated_on": base, "deleted_on": None}
-                for j in range(start, min(environments, start + CHUNK))
-            ])
+            session.execute(
+                insert(Environment),
+                [
+                    {
+                        "id": j + 1,
+                        "namespace_id": j % NAMESPACES + 1,
+                        "name": f"env-{j}",
+                        "description": f"benchmark environment {j}",
+                        "current_build_id": None,
+                        "created_on": base,
+                        "updated_on": base,
+                        "deleted_on": None,
+                    }
+                    for j in range(start, min(environments, start + CHUNK))
+                ],
+            )
         counts["environment"] = environments
 
         specs: list[dict] = []
@@ -183,9 +219,12 @@ def populate(db: Database, store_dir: Path, environments: int, builds_per_env: i
 
         def flush(final: bool = False) -> None:
             # Parents before children: specification and build rows before artifacts/packages.
-            for model, rows, key in ((Specification, specs, "specification"), (Build, builds, "build"),
-                                     (BuildArtifact, artifacts, "build_artifact"),
-                                     (BuildPackage, package_rows, "build_package")):
+            for model, rows, key in (
+                (Specification, specs, "specification"),
+                (Build, builds, "build"),
+                (BuildArtifact, artifacts, "build_artifact"),
+                (BuildPackage, package_rows, "build_package"),
+            ):
                 if rows and (final or len(rows) >= CHUNK or model in (Specification, Build)):
                     session.execute(insert(model), rows)
                     counts[key] += len(rows)
@@ -197,50 +236,97 @@ def populate(db: Database, store_dir: Path, environments: int, builds_per_env: i
             for k in range(builds_per_env):
                 build_id += 1
                 last = k == builds_per_env - 1
-                status = (BuildStatus.QUEUED if last and rng.random() < 0.03 else
-                          rng.choices([BuildStatus.COMPLETED, BuildStatus.FAILED, BuildStatus.CANCELED],
-                                      [0.65, 0.25, 0.10])[0])
+                status = (
+                    BuildStatus.QUEUED
+                    if last and rng.random() < 0.03
+                    else rng.choices(
+                        [BuildStatus.COMPLETED, BuildStatus.FAILED, BuildStatus.CANCELED],
+                        [0.65, 0.25, 0.10],
+                    )[0]
+                )
                 dependencies = ["python=3.11", *(name for name, _ in rng.sample(pool, 3))]
                 spec = {"name": env_name, "channels": ["conda-forge"], "dependencies": dependencies}
                 sha = hashlib.sha256(f"{j}/{k}/{json.dumps(spec)}".encode()).hexdigest()
                 scheduled = base + dt.timedelta(seconds=build_id * 60)
-                specs.append({"id": build_id, "name": env_name, "spec": spec, "sha256": sha,
-                              "is_lockfile": False, "created_on": scheduled})
+                specs.append(
+                    {
+                        "id": build_id,
+                        "name": env_name,
+                        "spec": spec,
+                        "sha256": sha,
+                        "is_lockfile": False,
+                        "created_on": scheduled,
+                    }
+                )
                 finished = status != BuildStatus.QUEUED
-                build_dir = StoreLayout.build_dir_name(sha, int(scheduled.timestamp()), build_id, env_name)
-                builds.append({
-                    "id": build_id, "environment_id": j + 1, "specification_id": build_id,
-                    "status": status,
-                    "status_info": "solve failed: nothing provides pkg-x" if status == BuildStatus.FAILED else None,
-                    "scheduled_on": scheduled,
-                    "started_on": scheduled + dt.timedelta(seconds=1) if finished else None,
-                    "ended_on": scheduled + dt.timedelta(seconds=40) if finished else None,
-                    "heartbeat_on": scheduled + dt.timedelta(seconds=39) if finished else None,
-                    "worker": "bench:1" if finished else None,
-                    "size": rng.randrange(10**7, 10**9) if status == BuildStatus.COMPLETED else 0,
-                    "build_dir": build_dir, "deleted_on": None,
-                })
+                build_dir = StoreLayout.build_dir_name(
+                    sha, int(scheduled.timestamp()), build_id, env_name
+                )
+                builds.append(
+                    {
+                        "id": build_id,
+                        "environment_id": j + 1,
+                        "specification_id": build_id,
+                        "status": status,
+                        "status_info": "solve failed: nothing provides pkg-x"
+                        if status == BuildStatus.FAILED
+                        else None,
+                        "scheduled_on": scheduled,
+                        "started_on": scheduled + dt.timedelta(seconds=1) if finished else None,
+                        "ended_on": scheduled + dt.timedelta(seconds=40) if finished else None,
+                        "heartbeat_on": scheduled + dt.timedelta(seconds=39) if finished else None,
+                        "worker": "bench:1" if finished else None,
+                        "size": rng.randrange(10**7, 10**9)
+                        if status == BuildStatus.COMPLETED
+                        else 0,
+                        "build_dir": build_dir,
+                        "deleted_on": None,
+                    }
+                )
                 if finished:
-                    kinds = ([BuildArtifactType.LOGS, BuildArtifactType.LOCKFILE, BuildArtifactType.YAML,
-                              BuildArtifactType.EXPLICIT] if status == BuildStatus.COMPLETED
-                             else [BuildArtifactType.LOGS])
+                    kinds = (
+                        [
+                            BuildArtifactType.LOGS,
+                            BuildArtifactType.LOCKFILE,
+                            BuildArtifactType.YAML,
+                            BuildArtifactType.EXPLICIT,
+                        ]
+                        if status == BuildStatus.COMPLETED
+                        else [BuildArtifactType.LOGS]
+                    )
                     for kind in kinds:
                         artifact_id += 1
-                        artifacts.append({"id": artifact_id, "build_id": build_id, "artifact_type": kind,
-                                          "key": f".artifacts/{build_id}/{kind.value.lower()}",
-                                          "size": 1000, "created_on": scheduled})
+                        artifacts.append(
+                            {
+                                "id": artifact_id,
+                                "build_id": build_id,
+                                "artifact_type": kind,
+                                "key": f".artifacts/{build_id}/{kind.value.lower()}",
+                                "size": 1000,
+                                "created_on": scheduled,
+                            }
+                        )
                 if status == BuildStatus.COMPLETED:
                     current[j + 1] = build_id
                     for name, version in rng.sample(pool, packages):
                         package_id += 1
-                        package_rows.append({
-                            "id": package_id, "build_id": build_id, "name": name, "version": version,
-                            "build": "h0_0", "build_number": 0, "channel": "https://conda.anaconda.org/conda-forge",
-                            "subdir": "linux-64",
-                            "url": f"https://conda.anaconda.org/conda-forge/linux-64/{name}-{version}-h0_0.conda",
-                            "sha256": hashlib.sha256(name.encode()).hexdigest(), "md5": None, "size": 12345,
-                            "manager": PackageManager.CONDA,
-                        })
+                        package_rows.append(
+                            {
+                                "id": package_id,
+                                "build_id": build_id,
+                                "name": name,
+                                "version": version,
+                                "build": "h0_0",
+                                "build_number": 0,
+                                "channel": "https://conda.anaconda.org/conda-forge",
+                                "subdir": "linux-64",
+                                "url": f"https://conda.anaconda.org/conda-forge/linux-64/{name}-{version}-h0_0.conda",
+                                "sha256": hashlib.sha256(name.encode()).hexdigest(),
+                                "md5": None,
+                                "size": 12345,
+                                "manager": PackageManager.CONDA,
+                            }
+                        )
             if len(builds) >= CHUNK // 4:
                 flush()
         flush(final=True)
@@ -248,12 +334,14 @@ def populate(db: Database, store_dir: Path, environments: int, builds_per_env: i
         # environment <-> build is a cycle: point environments at their current build last.
         items = [{"id": env_id, "current_build_id": b} for env_id, b in current.items()]
         for start in range(0, len(items), CHUNK):
-            session.execute(update(Environment), items[start:start + CHUNK])
+            session.execute(update(Environment), items[start : start + CHUNK])
         if db.postgres:
             for name in counts:
-                session.execute(sa.text(
-                    f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), (SELECT max(id) FROM {name}))"
-                ))
+                session.execute(
+                    sa.text(
+                        f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), (SELECT max(id) FROM {name}))"
+                    )
+                )
     if db.postgres:
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.exec_driver_sql("ANALYZE")
@@ -271,12 +359,17 @@ def populate(db: Database, store_dir: Path, environments: int, builds_per_env: i
         link = store_dir / namespace / "envs" / name
         link.parent.mkdir(parents=True, exist_ok=True)
         os.symlink(Path("..") / build_dir, link)
-    return {"counts": counts, "build_ids": build_id, "database_s": database_s,
-            "links_s": time.perf_counter() - started, "current": len(current)}
+    return {
+        "counts": counts,
+        "build_ids": build_id,
+        "database_s": database_s,
+        "links_s": time.perf_counter() - started,
+        "current": len(current),
+    }
 
 
 # -- GC pauses, in the server (through its config file) and here -------------------------------
-GC_RECORDER = '''
+GC_RECORDER = """
 import gc as _gc, time as _time
 def _csj_bench_gc(phase, info, _log=open({path!r}, "a", buffering=1), _start=[0.0, 0.0]):
     if phase == "start":
@@ -291,7 +384,7 @@ def _csj_bench_gc(phase, info, _log=open({path!r}, "a", buffering=1), _start=[0.
 _csj_bench_gc.csj_bench = True
 if not any(getattr(callback, "csj_bench", False) for callback in _gc.callbacks):
     _gc.callbacks.append(_csj_bench_gc)
-'''
+"""
 
 
 # Patched into CondaStoreApp through the server's config file (no product file is changed):
@@ -299,7 +392,7 @@ if not any(getattr(callback, "csj_bench", False) for callback in _gc.callbacks):
 # and start-up reconciles every environment), and with --server-gc freeze do what the proposed
 # change would: then collect, and move every object alive to the permanent generation, which full
 # collections no longer scan.
-START_HOOK = '''
+START_HOOK = """
 import gc as _gc, time as _time
 import conda_store_jupyter.app as _app
 if not getattr(_app.CondaStoreApp._start_jupyter_server_extension, "csj_bench", False):
@@ -314,7 +407,7 @@ if not getattr(_app.CondaStoreApp._start_jupyter_server_extension, "csj_bench", 
         self.log.info("bench: extension started in %.2f s; %d objects frozen", took, _gc.get_freeze_count())
     _start_and_report.csj_bench = True
     _app.CondaStoreApp._start_jupyter_server_extension = _start_and_report
-'''
+"""
 STARTED = re.compile(r"bench: extension started in ([0-9.]+) s; ([0-9]+) objects frozen")
 
 
@@ -329,7 +422,7 @@ class GcLog:
         return GC_RECORDER.format(path=str(self.path), threshold=GC_PAUSE_MS)
 
     def install_here(self) -> None:
-        exec(self.source(), {})  # noqa: S102 - our own text
+        exec(self.source(), {})
 
     def summary(self, start: float, end: float) -> str:
         """'gen-2 collections / longest pause ms (its CPU ms) / objects they freed' between two
@@ -345,17 +438,16 @@ class GcLog:
 
 
 # -- the server ------------------------------------------------------------------------------
-def start_server(work: Path, db: Database, store_dir: Path, gc_log: GcLog,
-                 freeze: bool) -> tuple[StandaloneServer, dict[str, Any]]:
+def start_server(
+    work: Path, db: Database, store_dir: Path, gc_log: GcLog, freeze: bool
+) -> tuple[StandaloneServer, dict[str, Any]]:
     (work / "jupyter_conda_store_config.py").write_text(
         f"c.CondaStore.store_dir = {str(store_dir)!r}\n"
         f"c.CondaStore.database_url = {db.url!r}\n"
         f"c.CondaStore.role_bindings = {ADMIN!r}\n"
         # Never built: no worker claims a build, and the channel does not exist anyway.
         f"c.CondaStore.channels = {[(work / 'no-such-channel').as_uri()]!r}\n"
-        "c.BuildExecutor.max_workers = 0\n"
-        + gc_log.source()
-        + START_HOOK.format(freeze=freeze)
+        "c.BuildExecutor.max_workers = 0\n" + gc_log.source() + START_HOOK.format(freeze=freeze)
     )
     started = time.perf_counter()
     server = StandaloneServer(work)
@@ -372,7 +464,11 @@ def start_server(work: Path, db: Database, store_dir: Path, gc_log: GcLog,
         if server.process is not None and server.process.poll() is None:
             server.kill()  # start() gave up waiting but the process lives: end it
         raise
-    return server, {"answering_s": answering, "extension_s": float(found[1]), "frozen": int(found[2])}
+    return server, {
+        "answering_s": answering,
+        "extension_s": float(found[1]),
+        "frozen": int(found[2]),
+    }
 
 
 def rss_mib(pid: int) -> float:
@@ -408,21 +504,32 @@ class Client:
             headers={"Authorization": f"token {server.token}"},
         )
 
-    async def request(self, method: str, path: str, params: dict | None = None,
-                      body: dict | None = None) -> bytes:
+    async def request(
+        self, method: str, path: str, params: dict | None = None, body: dict | None = None
+    ) -> bytes:
         """The response body, unparsed (parsing it is the client's cost, not the server's)."""
-        async with self.session.request(method, self.base + path, params=params, json=body) as response:
+        async with self.session.request(
+            method, self.base + path, params=params, json=body
+        ) as response:
             data = await response.read()
             if response.status != 200:
-                raise RuntimeError(f"{method} {path} {params or ''}: {response.status} {data[:300]!r}")
+                raise RuntimeError(
+                    f"{method} {path} {params or ''}: {response.status} {data[:300]!r}"
+                )
             return data
 
     async def close(self) -> None:
         await self.session.close()
 
 
-async def bench_http(server: StandaloneServer, requests: int, environments: int, max_build: int,
-                     rng: random.Random, gc_log: GcLog) -> tuple[list[list[str]], dict[str, list[float]], dict]:
+async def bench_http(
+    server: StandaloneServer,
+    requests: int,
+    environments: int,
+    max_build: int,
+    rng: random.Random,
+    gc_log: GcLog,
+) -> tuple[list[list[str]], dict[str, list[float]], dict]:
     client = Client(server, 1)
     samples: dict[str, list[float]] = {}
     rows = []
@@ -432,22 +539,39 @@ async def bench_http(server: StandaloneServer, requests: int, environments: int,
     try:
         first = json.loads(await client.request("GET", "environment/"))
         filtered = json.loads(await client.request("GET", "environment/", FILTER))
-        info = {"count": first["count"], "filtered_count": filtered["count"],
-                "first_kib": len(json.dumps(first)) / 1024,
-                "first_namespace": first["data"][0]["namespace"]["name"]}
+        info = {
+            "count": first["count"],
+            "filtered_count": filtered["count"],
+            "first_kib": len(json.dumps(first)) / 1024,
+            "first_namespace": first["data"][0]["namespace"]["name"],
+        }
         build_ids = [rng.randint(1, max_build) for _ in range(requests)]
         operations: list[tuple[str, Callable[[int], Any]]] = [
             ("GET / (status: HTTP + auth, no database)", lambda i: client.request("GET", "")),
-            ("GET environment/ (page 1, size 100)", lambda i: client.request("GET", "environment/")),
-            ("GET environment/?namespace=ns-42&search=env-1",
-             lambda i: client.request("GET", "environment/", FILTER)),
-            (f"GET environment/?page={last_page} (last page)",
-             lambda i: client.request("GET", "environment/", {"page": str(last_page)})),
+            (
+                "GET environment/ (page 1, size 100)",
+                lambda i: client.request("GET", "environment/"),
+            ),
+            (
+                "GET environment/?namespace=ns-42&search=env-1",
+                lambda i: client.request("GET", "environment/", FILTER),
+            ),
+            (
+                f"GET environment/?page={last_page} (last page)",
+                lambda i: client.request("GET", "environment/", {"page": str(last_page)}),
+            ),
             ("GET build/<random id>/", lambda i: client.request("GET", f"build/{build_ids[i]}/")),
-            ("POST specification/ (new environment)", lambda i: client.request("POST", "specification/", body={
-                "namespace": POST_NAMESPACE,
-                "specification": f"name: post-{i}\ndependencies:\n  - python\n  - pkg-{i % 50}\n",
-            })),
+            (
+                "POST specification/ (new environment)",
+                lambda i: client.request(
+                    "POST",
+                    "specification/",
+                    body={
+                        "namespace": POST_NAMESPACE,
+                        "specification": f"name: post-{i}\ndependencies:\n  - python\n  - pkg-{i % 50}\n",
+                    },
+                ),
+            ),
         ]
         for label, call in operations:
             if not label.startswith("POST"):  # warm: connection, caches, statement cache
@@ -461,15 +585,24 @@ async def bench_http(server: StandaloneServer, requests: int, environments: int,
                 times.append(time.perf_counter() - started)
             cpu = cpu_seconds(pid) - cpu
             samples[label] = times
-            rows.append([label, str(requests), *ms(times), f"{max(times) * 1000:.1f}",
-                         f"{cpu / requests * 1000:.1f}", gc_log.summary(window, time.time())])
+            rows.append(
+                [
+                    label,
+                    str(requests),
+                    *ms(times),
+                    f"{max(times) * 1000:.1f}",
+                    f"{cpu / requests * 1000:.1f}",
+                    gc_log.summary(window, time.time()),
+                ]
+            )
     finally:
         await client.close()
     return rows, samples, info
 
 
-async def bench_throughput(server: StandaloneServer, clients: int, duration: float
-                           ) -> tuple[int, float, list[float], float, float]:
+async def bench_throughput(
+    server: StandaloneServer, clients: int, duration: float
+) -> tuple[int, float, list[float], float, float]:
     client = Client(server, clients)
     latencies: list[float] = []
     try:
@@ -503,7 +636,7 @@ class StatementLog:
         self.recording = False
         sa.event.listen(engine, "before_cursor_execute", self._record)
 
-    def _record(self, conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+    def _record(self, conn, cursor, statement, parameters, context, executemany) -> None:
         if self.recording:
             self.statements.append((statement, parameters))
 
@@ -516,7 +649,9 @@ class StatementLog:
         return self.statements
 
 
-def raw_list(db: Database, namespace: str | None, search: str | None, offset: int = 0) -> tuple[list, int]:
+def raw_list(
+    db: Database, namespace: str | None, search: str | None, offset: int = 0
+) -> tuple[list, int]:
     """The list in plain SQL: count, one page joined with namespace and current build, and the
     artifacts of those builds — the information GET environment/ answers with."""
     where = "e.deleted_on IS NULL AND n.deleted_on IS NULL"
@@ -528,27 +663,46 @@ def raw_list(db: Database, namespace: str | None, search: str | None, offset: in
         where += " AND lower(e.name) LIKE lower(:search)"
         params["search"] = f"%{search}%"
     with db.engine.connect() as connection:
-        count = connection.execute(sa.text(
-            f"SELECT count(*) FROM environment e JOIN namespace n ON n.id = e.namespace_id WHERE {where}"
-        ), params).scalar_one()
-        rows = connection.execute(sa.text(
-            "SELECT e.id, e.name, e.description, e.updated_on, e.current_build_id, n.id, n.name, n.metadata_,"
-            " b.status, b.status_info, b.size, b.scheduled_on, b.started_on, b.ended_on"
-            " FROM environment e JOIN namespace n ON n.id = e.namespace_id"
-            " LEFT JOIN build b ON b.id = e.current_build_id"
-            f" WHERE {where} ORDER BY n.name, e.name LIMIT :limit OFFSET :offset"
-        ), params).all()
+        count = connection.execute(
+            sa.text(
+                f"SELECT count(*) FROM environment e JOIN namespace n ON n.id = e.namespace_id WHERE {where}"
+            ),
+            params,
+        ).scalar_one()
+        rows = connection.execute(
+            sa.text(
+                "SELECT e.id, e.name, e.description, e.updated_on, e.current_build_id, n.id, n.name, n.metadata_,"
+                " b.status, b.status_info, b.size, b.scheduled_on, b.started_on, b.ended_on"
+                " FROM environment e JOIN namespace n ON n.id = e.namespace_id"
+                " LEFT JOIN build b ON b.id = e.current_build_id"
+                f" WHERE {where} ORDER BY n.name, e.name LIMIT :limit OFFSET :offset"
+            ),
+            params,
+        ).all()
         ids = [row[4] for row in rows if row[4] is not None]
-        artifacts = connection.execute(
-            sa.text("SELECT id, build_id, artifact_type, key FROM build_artifact WHERE build_id IN :ids")
-            .bindparams(sa.bindparam("ids", expanding=True)), {"ids": ids}
-        ).all() if ids else []
+        artifacts = (
+            connection.execute(
+                sa.text(
+                    "SELECT id, build_id, artifact_type, key FROM build_artifact WHERE build_id IN :ids"
+                ).bindparams(sa.bindparam("ids", expanding=True)),
+                {"ids": ids},
+            ).all()
+            if ids
+            else []
+        )
     return [rows, artifacts], count
 
 
-def bench_inprocess(db: Database, store_dir: Path, requests: int, environments: int, max_build: int,
-                    rng: random.Random, log: StatementLog, gc_log: GcLog
-                    ) -> tuple[list[list[str]], dict[str, Callable]]:
+def bench_inprocess(
+    db: Database,
+    store_dir: Path,
+    requests: int,
+    environments: int,
+    max_build: int,
+    rng: random.Random,
+    log: StatementLog,
+    gc_log: GcLog,
+) -> tuple[list[list[str]], dict[str, Callable]]:
     config = CondaStore(store_dir=str(store_dir), database_url=db.url)
     service = CondaStoreService(config, db.sessions)
     caller = Caller.for_user("bench", ADMIN)
@@ -560,8 +714,17 @@ def bench_inprocess(db: Database, store_dir: Path, requests: int, environments: 
     def serialised(call: Callable[[], tuple[list, int]]) -> Callable[[], Any]:
         def run() -> str:
             items, count = call()
-            return json.dumps({"status": "ok", "data": [environment_json(e) for e in items],
-                               "message": None, "page": 1, "size": 100, "count": count})
+            return json.dumps(
+                {
+                    "status": "ok",
+                    "data": [environment_json(e) for e in items],
+                    "message": None,
+                    "page": 1,
+                    "size": 100,
+                    "count": count,
+                }
+            )
+
         return run
 
     build_ids = iter([rng.randint(1, max_build) for _ in range(requests + 20)])
@@ -572,13 +735,25 @@ def bench_inprocess(db: Database, store_dir: Path, requests: int, environments: 
         ("  raw SQL count + page + artifacts", lambda: raw_list(db, None, None)),
         ("service.page_environments, filtered", listing(**FILTER)),
         ("  + environment_json + json.dumps", serialised(listing(**FILTER))),
-        ("  raw SQL count + page + artifacts", lambda: raw_list(db, FILTER["namespace"], FILTER["search"])),
+        (
+            "  raw SQL count + page + artifacts",
+            lambda: raw_list(db, FILTER["namespace"], FILTER["search"]),
+        ),
         (f"service.page_environments, page {last_page}", listing(last_page)),
-        ("  raw SQL count + page + artifacts", lambda: raw_list(db, None, None, (last_page - 1) * 100)),
-        ("service.get_build + build_json + json.dumps",
-         lambda: json.dumps(build_json(service.get_build(next(build_ids))))),
-        ("service.submit_specification", lambda: service.submit_specification(
-            INPROCESS_NAMESPACE, f"name: inproc-{next(names)}\ndependencies:\n  - python\n")),
+        (
+            "  raw SQL count + page + artifacts",
+            lambda: raw_list(db, None, None, (last_page - 1) * 100),
+        ),
+        (
+            "service.get_build + build_json + json.dumps",
+            lambda: json.dumps(build_json(service.get_build(next(build_ids)))),
+        ),
+        (
+            "service.submit_specification",
+            lambda: service.submit_specification(
+                INPROCESS_NAMESPACE, f"name: inproc-{next(names)}\ndependencies:\n  - python\n"
+            ),
+        ),
     ]
     rows = []
     for label, call in calls:
@@ -593,9 +768,22 @@ def bench_inprocess(db: Database, store_dir: Path, requests: int, environments: 
             call()
             samples.append(time.perf_counter() - started)
         cpu = time.process_time() - cpu
-        rows.append([label, str(requests), *ms(samples), f"{max(samples) * 1000:.1f}",
-                     f"{cpu / requests * 1000:.1f}", str(statements), gc_log.summary(window, time.time())])
-    return rows, {"page 1": listing(), "filtered": listing(**FILTER), "serialised page 1": serialised(listing())}
+        rows.append(
+            [
+                label,
+                str(requests),
+                *ms(samples),
+                f"{max(samples) * 1000:.1f}",
+                f"{cpu / requests * 1000:.1f}",
+                str(statements),
+                gc_log.summary(window, time.time()),
+            ]
+        )
+    return rows, {
+        "page 1": listing(),
+        "filtered": listing(**FILTER),
+        "serialised page 1": serialised(listing()),
+    }
 
 
 def query_plans(db: Database, log: StatementLog, call: Callable[[], Any], title: str) -> None:
@@ -609,8 +797,12 @@ def query_plans(db: Database, log: StatementLog, call: Callable[[], Any], title:
                 cursor.execute("EXPLAIN (ANALYZE, COSTS OFF, SUMMARY ON) " + statement, parameters)
                 plan = [row[0] for row in cursor.fetchall()]
             else:
-                plan = [row[3] for row in connection.exec_driver_sql(
-                    "EXPLAIN QUERY PLAN " + statement, parameters).all()]
+                plan = [
+                    row[3]
+                    for row in connection.exec_driver_sql(
+                        "EXPLAIN QUERY PLAN " + statement, parameters
+                    ).all()
+                ]
             for line in plan:
                 print(f"    {line}")
 
@@ -628,20 +820,35 @@ def profile(call: Callable[[], Any], label: str, repeat: int = 50) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--environments", type=int, default=10_000)
     parser.add_argument("--builds-per-env", type=int, default=5)
     parser.add_argument("--packages", type=int, default=10, help="packages per COMPLETED build")
-    parser.add_argument("--requests", type=int, default=300, help="sequential requests per operation")
+    parser.add_argument(
+        "--requests", type=int, default=300, help="sequential requests per operation"
+    )
     parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds of the throughput test")
-    parser.add_argument("--postgres", metavar="URL",
-                        help="run against PostgreSQL, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test "
-                             "(a fresh schema, dropped afterwards)")
-    parser.add_argument("--profile", action="store_true", help="profile the in-process list even if fast")
-    parser.add_argument("--server-gc", choices=["default", "freeze"], default="default",
-                        help="freeze: gc.collect() + gc.freeze() once the server (and, before (b), this "
-                             "process) has started, as the proposed change would (experiment)")
+    parser.add_argument(
+        "--duration", type=float, default=10.0, help="seconds of the throughput test"
+    )
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="run against PostgreSQL, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test "
+        "(a fresh schema, dropped afterwards)",
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="profile the in-process list even if fast"
+    )
+    parser.add_argument(
+        "--server-gc",
+        choices=["default", "freeze"],
+        default="default",
+        help="freeze: gc.collect() + gc.freeze() once the server (and, before (b), this "
+        "process) has started, as the proposed change would (experiment)",
+    )
     args = parser.parse_args()
     rng = random.Random(1)
 
@@ -654,15 +861,23 @@ def main() -> None:
         db = Database(work, args.postgres)
         server: StandaloneServer | None = None
         try:
-            print(f"populating {db.label} ... (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores;"
-                  f" GC: {args.server_gc})", flush=True)
+            print(
+                f"populating {db.label} ... (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores;"
+                f" GC: {args.server_gc})",
+                flush=True,
+            )
             stats = populate(db, store_dir, args.environments, args.builds_per_env, args.packages)
             max_build = stats["build_ids"]
-            table(f"store ({db.label})", ["rows", "count"],
-                  [[name, f"{n:,}"] for name, n in stats["counts"].items()]
-                  + [["environments with a current build", f"{stats['current']:,}"],
-                     ["bulk insert, s", f"{stats['database_s']:.1f}"],
-                     ["envs/ links, s", f"{stats['links_s']:.1f}"]])
+            table(
+                f"store ({db.label})",
+                ["rows", "count"],
+                [[name, f"{n:,}"] for name, n in stats["counts"].items()]
+                + [
+                    ["environments with a current build", f"{stats['current']:,}"],
+                    ["bulk insert, s", f"{stats['database_s']:.1f}"],
+                    ["envs/ links, s", f"{stats['links_s']:.1f}"],
+                ],
+            )
 
             freeze = args.server_gc == "freeze"
             label = f"{db.label}, GC {args.server_gc}"
@@ -670,49 +885,97 @@ def main() -> None:
             assert server.process is not None
             rss = {"after start": rss_mib(server.process.pid)}
             http_rows, http_samples, info = asyncio.run(
-                bench_http(server, args.requests, args.environments, max_build, rng, server_gc))
+                bench_http(server, args.requests, args.environments, max_build, rng, server_gc)
+            )
             rss["after (a)"] = rss_mib(server.process.pid)
-            table(f"(a) HTTP, sequential, one keep-alive connection ({label}; server answering after "
-                  f"{startup['answering_s']:.1f} s, extension start-up (recover, reconcile) {startup['extension_s']:.1f} s, "
-                  f"{startup['frozen']:,} objects frozen;"
-                  f" page 1: {info['count']:,} environments, {info['first_kib']:.0f} KiB, starts in "
-                  f"{info['first_namespace']}; filtered: {info['filtered_count']})",
-                  ["operation", "n", "median ms", "p99 ms", "max ms", "server CPU ms/req",
-                   "server gen-2 GCs / longest GC ms (CPU ms) / objects freed"],
-                  http_rows)
+            table(
+                f"(a) HTTP, sequential, one keep-alive connection ({label}; server answering after "
+                f"{startup['answering_s']:.1f} s, extension start-up (recover, reconcile) {startup['extension_s']:.1f} s, "
+                f"{startup['frozen']:,} objects frozen;"
+                f" page 1: {info['count']:,} environments, {info['first_kib']:.0f} KiB, starts in "
+                f"{info['first_namespace']}; filtered: {info['filtered_count']})",
+                [
+                    "operation",
+                    "n",
+                    "median ms",
+                    "p99 ms",
+                    "max ms",
+                    "server CPU ms/req",
+                    "server gen-2 GCs / longest GC ms (CPU ms) / objects freed",
+                ],
+                http_rows,
+            )
 
             log = StatementLog(db.engine)
             if freeze:
                 gc.collect()
                 gc.freeze()
             inproc_rows, listings = bench_inprocess(
-                db, store_dir, args.requests, args.environments, max_build, rng, log, local_gc)
-            table(f"(b) in-process, no HTTP ({label})",
-                  ["operation", "n", "median ms", "p99 ms", "max ms", "CPU ms/call", "SQL statements",
-                   "gen-2 GCs / longest GC ms (CPU ms) / objects freed"], inproc_rows)
+                db, store_dir, args.requests, args.environments, max_build, rng, log, local_gc
+            )
+            table(
+                f"(b) in-process, no HTTP ({label})",
+                [
+                    "operation",
+                    "n",
+                    "median ms",
+                    "p99 ms",
+                    "max ms",
+                    "CPU ms/call",
+                    "SQL statements",
+                    "gen-2 GCs / longest GC ms (CPU ms) / objects freed",
+                ],
+                inproc_rows,
+            )
 
             done, elapsed, latencies, cpu, window = asyncio.run(
-                bench_throughput(server, args.clients, args.duration))
+                bench_throughput(server, args.clients, args.duration)
+            )
             rss["after (c)"] = rss_mib(server.process.pid)
-            table(f"(c) {args.clients} concurrent clients on GET environment/ (page 1), {elapsed:.1f} s ({label})",
-                  ["requests", "requests/s", "median ms", "p99 ms", "server CPU (1.0 = one core)",
-                   "server gen-2 GCs / longest GC ms (CPU ms) / objects freed"],
-                  [[str(done), f"{done / elapsed:.0f}", *ms(latencies), f"{cpu:.2f}",
-                    server_gc.summary(window, time.time())]])
+            table(
+                f"(c) {args.clients} concurrent clients on GET environment/ (page 1), {elapsed:.1f} s ({label})",
+                [
+                    "requests",
+                    "requests/s",
+                    "median ms",
+                    "p99 ms",
+                    "server CPU (1.0 = one core)",
+                    "server gen-2 GCs / longest GC ms (CPU ms) / objects freed",
+                ],
+                [
+                    [
+                        str(done),
+                        f"{done / elapsed:.0f}",
+                        *ms(latencies),
+                        f"{cpu:.2f}",
+                        server_gc.summary(window, time.time()),
+                    ]
+                ],
+            )
 
             print("\nserver RSS: " + ", ".join(f"{k} {v:.0f} MiB" for k, v in rss.items()))
-            lists = [s for name, s in http_samples.items()
-                     if name.startswith(("GET environment/ (", "GET environment/?namespace"))]
+            lists = [
+                s
+                for name, s in http_samples.items()
+                if name.startswith(("GET environment/ (", "GET environment/?namespace"))
+            ]
             list_p99 = max(p99(s) for s in lists) * 1000
             verdict = "met" if list_p99 < GOAL_MS else "MISSED"
-            print(f"load average at the end: {os.getloadavg()[0]:.1f} (others' processes inflate p99s)")
-            print(f"\ngoal: list p99 < {GOAL_MS:.0f} ms over HTTP, sequential (page 1 and filtered): "
-                  f"{list_p99:.1f} ms -> {verdict}")
+            print(
+                f"load average at the end: {os.getloadavg()[0]:.1f} (others' processes inflate p99s)"
+            )
+            print(
+                f"\ngoal: list p99 < {GOAL_MS:.0f} ms over HTTP, sequential (page 1 and filtered): "
+                f"{list_p99:.1f} ms -> {verdict}"
+            )
 
             query_plans(db, log, listings["page 1"], "service.page_environments, page 1")
             query_plans(db, log, listings["filtered"], "service.page_environments, filtered")
             if verdict == "MISSED" or args.profile:
-                profile(listings["serialised page 1"], "page_environments + environment_json + json.dumps")
+                profile(
+                    listings["serialised page 1"],
+                    "page_environments + environment_json + json.dumps",
+                )
         finally:
             try:
                 if server is not None:

@@ -43,12 +43,12 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(REPO))
 
-from _tables import table  # noqa: E402
+from _tables import table
 
-from conda_store_jupyter.solver import make_gateway, solve  # noqa: E402
-from conda_store_jupyter.spec import parse_specification  # noqa: E402
-from conda_store_jupyter.store import disk_usage  # noqa: E402
-from conda_store_jupyter.testing.channel import build_channel  # noqa: E402
+from conda_store_jupyter.solver import make_gateway, solve
+from conda_store_jupyter.spec import parse_specification
+from conda_store_jupyter.store import disk_usage
+from conda_store_jupyter.testing.channel import build_channel
 
 SIZES = {
     "1": ["alpha"],
@@ -56,10 +56,21 @@ SIZES = {
     "10": ["python", "jupyter-client"],
     "40": ["python", "ipykernel", "requests", "csj-probe", "activate-probe", "gamma"],
 }
-INDEX4 = REPO.parent / "shared" / "data" / "repodata" / "conda-tests_index4_defaults-linux64+noarch_2018.json"
+INDEX4 = (
+    REPO.parent
+    / "shared"
+    / "data"
+    / "repodata"
+    / "conda-tests_index4_defaults-linux64+noarch_2018.json"
+)
 INDEX4_SPECS = {
     "python=3.6 numpy pandas scipy": ["python=3.6", "numpy", "pandas", "scipy"],
-    "python=3.7 matplotlib jupyter sqlalchemy": ["python=3.7", "matplotlib", "jupyter", "sqlalchemy"],
+    "python=3.7 matplotlib jupyter sqlalchemy": [
+        "python=3.7",
+        "matplotlib",
+        "jupyter",
+        "sqlalchemy",
+    ],
 }
 JUPYTER = str(Path(sys.executable).with_name("jupyter"))
 TOKEN = "bench-token"
@@ -99,14 +110,26 @@ class Server:
         (home / "config").mkdir(parents=True, exist_ok=True)
         # The token's user is anonymous under `jupyter conda-store`: let it administer the store.
         (home / "config" / "jupyter_server_config.py").write_text(
-            'c.CondaStore.role_bindings = {"*/*": ["admin"]}\n')
+            'c.CondaStore.role_bindings = {"*/*": ["admin"]}\n'
+        )
         self.log = open(store.parent / f"{store.name}-{host}-{self.port}.log", "w")  # noqa: SIM115
         self.process = subprocess.Popen(
-            [JUPYTER, command, f"--ServerApp.port={self.port}", "--ServerApp.ip=127.0.0.1",
-             f"--IdentityProvider.token={TOKEN}", "--ServerApp.allow_root=True",
-             "--ServerApp.open_browser=False", f"--ServerApp.root_dir={store.parent}",
-             f"--CondaStore.store_dir={store}", f"--CondaStore.channels={channel}", *extra],
-            env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            [
+                JUPYTER,
+                command,
+                f"--ServerApp.port={self.port}",
+                "--ServerApp.ip=127.0.0.1",
+                f"--IdentityProvider.token={TOKEN}",
+                "--ServerApp.allow_root=True",
+                "--ServerApp.open_browser=False",
+                f"--ServerApp.root_dir={store.parent}",
+                f"--CondaStore.store_dir={store}",
+                f"--CondaStore.channels={channel}",
+                *extra,
+            ],
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 120
         while True:
@@ -120,7 +143,8 @@ class Server:
 
     def request(self, method: str, path: str, body: dict | None = None) -> bytes:
         request = urllib.request.Request(
-            f"{self.url}/conda-store/api/v1/{path}", method=method,
+            f"{self.url}/conda-store/api/v1/{path}",
+            method=method,
             data=json.dumps(body).encode() if body is not None else None,
             headers={"Authorization": f"token {TOKEN}", "Content-Type": "application/json"},
         )
@@ -134,8 +158,9 @@ class Server:
         """Submit over HTTP, poll until final; the client's wall time and the phases."""
         text = yaml.safe_dump({"name": name, "dependencies": specs})
         started = time.time()
-        answer = json.loads(self.request(
-            "POST", "specification/", {"namespace": "bench", "specification": text}))
+        answer = json.loads(
+            self.request("POST", "specification/", {"namespace": "bench", "specification": text})
+        )
         build_id = answer["data"]["build_id"]
         posted = time.time()
         while True:
@@ -147,8 +172,11 @@ class Server:
         if build["status"] != "COMPLETED":
             raise RuntimeError(f"build {build_id} {build['status']}: {build.get('status_info')}")
         log = self.request("GET", f"build/{build_id}/logs/").decode()
-        return {"total": seen - started, "post": posted - started,
-                **_phases(build, log, started, seen)}
+        return {
+            "total": seen - started,
+            "post": posted - started,
+            **_phases(build, log, started, seen),
+        }
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGINT)
@@ -176,26 +204,40 @@ def _phases(build: dict, log: str, submitted: float, seen: float) -> dict[str, f
             phases["solve"] += float(match.group(2))
         elif match := _DONE.match(line):
             step, seconds = match.group(2), float(match.group(3))
-            key = ("install" if step.startswith("installing") else
-                   "pip" if step.startswith("pip") else
-                   "artifacts" if step.startswith("writing") else None)
+            key = (
+                "install"
+                if step.startswith("installing")
+                else "pip"
+                if step.startswith("pip")
+                else "artifacts"
+                if step.startswith("writing")
+                else None
+            )
             if key:
                 phases[key] += seconds
             last_step_end = _time(match.group(1))
     phases["finalize"] = _time(build["ended_on"]) - last_step_end
     # Submit → scheduled (the POST) and COMPLETED in the database → seen by the client's poll.
-    phases["client"] = (_time(build["scheduled_on"]) - submitted) + (seen - _time(build["ended_on"]))
+    phases["client"] = (_time(build["scheduled_on"]) - submitted) + (
+        seen - _time(build["ended_on"])
+    )
     return phases
 
 
 async def raw_create(channel: str, specs: list[str], prefix: Path, cache: Path) -> int:
-    records = await rattler.solve([channel], specs, gateway=rattler.Gateway(cache_dir=cache / "repodata"),
-                                  timestamp_policy="allow-missing")
+    records = await rattler.solve(
+        [channel],
+        specs,
+        gateway=rattler.Gateway(cache_dir=cache / "repodata"),
+        timestamp_policy="allow-missing",
+    )
     await rattler.install(records, prefix, cache_dir=cache / "pkgs", show_progress=False)
     return len(records)
 
 
-def raw_times(work: Path, channel: str, label: str, specs: list[str], repeat: int) -> tuple[int, float]:
+def raw_times(
+    work: Path, channel: str, label: str, specs: list[str], repeat: int
+) -> tuple[int, float]:
     cache = work / "raw-cache"
     count = asyncio.run(raw_create(channel, specs, work / f"raw-warm-{label}", cache))
     times = []
@@ -218,11 +260,21 @@ def bench_through_server(work: Path, channel: str, repeat: int, hosts: list[str]
                 results = [server.build(f"env-{label}-{i}", specs) for i in range(repeat)]
                 count, raw_median = raw[label]
                 median = statistics.median(r["total"] for r in results)
-                rows.append([host, label, str(count), f"{median:.3f}",
-                             f"{max(r['total'] for r in results):.3f}", f"{raw_median:.3f}",
-                             f"{median - raw_median:+.3f}"])
-                phase_rows.append([host, label] + [
-                    f"{statistics.median(r[phase] for r in results):.3f}" for phase in PHASES])
+                rows.append(
+                    [
+                        host,
+                        label,
+                        str(count),
+                        f"{median:.3f}",
+                        f"{max(r['total'] for r in results):.3f}",
+                        f"{raw_median:.3f}",
+                        f"{median - raw_median:+.3f}",
+                    ]
+                )
+                phase_rows.append(
+                    [host, label]
+                    + [f"{statistics.median(r[phase] for r in results):.3f}" for phase in PHASES]
+                )
         finally:
             server.stop()
         # (a') the same store, package cache warm, a server started anew and idle for 10 s.
@@ -231,27 +283,56 @@ def bench_through_server(work: Path, channel: str, repeat: int, hosts: list[str]
             time.sleep(10)
             first = server.build("first-after-start", SIZES["3"])
             second = server.build("second-after-start", SIZES["3"])
-            first_rows.append([host, f"{first['total']:.3f}", f"{first['post']:.3f}",
-                               f"{first['process start']:.3f}", f"{second['total']:.3f}",
-                               f"{second['post']:.3f}", f"{raw['3'][1]:.3f}"])
+            first_rows.append(
+                [
+                    host,
+                    f"{first['total']:.3f}",
+                    f"{first['post']:.3f}",
+                    f"{first['process start']:.3f}",
+                    f"{second['total']:.3f}",
+                    f"{second['post']:.3f}",
+                    f"{raw['3'][1]:.3f}",
+                ]
+            )
         finally:
             server.stop()
-    table(f"(a) submit -> COMPLETED over HTTP through a real server (s; {repeat} builds each, "
-          "warm package cache)",
-          ["host", "target", "packages", "median", "max", "raw rattler solve+install",
-           "median - raw"], rows)
+    table(
+        f"(a) submit -> COMPLETED over HTTP through a real server (s; {repeat} builds each, "
+        "warm package cache)",
+        [
+            "host",
+            "target",
+            "packages",
+            "median",
+            "max",
+            "raw rattler solve+install",
+            "median - raw",
+        ],
+        rows,
+    )
     table("(a) the same builds by phase (median s)", ["host", "target", *PHASES], phase_rows)
-    table("(a') first build (3 packages) after a server restarted on a warm store was up 10 s (s)",
-          ["host", "first: submit -> COMPLETED", "its POST", "its process start",
-           "second: submit -> COMPLETED", "its POST", "raw rattler solve+install"],
-          first_rows)
+    table(
+        "(a') first build (3 packages) after a server restarted on a warm store was up 10 s (s)",
+        [
+            "host",
+            "first: submit -> COMPLETED",
+            "its POST",
+            "its process start",
+            "second: submit -> COMPLETED",
+            "its POST",
+            "raw rattler solve+install",
+        ],
+        first_rows,
+    )
 
 
 def index4_channel(work: Path) -> str:
     records = json.loads(INDEX4.read_text())
     subdirs: dict[str, dict] = {"linux-64": {}, "noarch": {}}
     for filename, record in records.items():
-        subdir = "noarch" if record.get("subdir") == "noarch" or record.get("noarch") else "linux-64"
+        subdir = (
+            "noarch" if record.get("subdir") == "noarch" or record.get("noarch") else "linux-64"
+        )
         subdirs[subdir][filename] = record
     root = work / "index4"
     for subdir, packages in subdirs.items():
@@ -270,40 +351,68 @@ def bench_solve(work: Path, repeat: int) -> None:
     gateway = make_gateway(work / "b-repodata")
     rows = []
     for label, specs in INDEX4_SPECS.items():
+
         async def product() -> int:
-            spec = parse_specification({"name": "bench", "channels": [channel], "dependencies": specs})
+            spec = parse_specification(
+                {"name": "bench", "channels": [channel], "dependencies": specs}
+            )
             return len(await solve(spec.channels, spec.dependencies, "linux-64", gateway))
 
         async def raw() -> int:
-            return len(await rattler.solve([channel], specs, gateway=gateway, platforms=["linux-64", "noarch"],
-                                           timestamp_policy="allow-missing"))
+            return len(
+                await rattler.solve(
+                    [channel],
+                    specs,
+                    gateway=gateway,
+                    platforms=["linux-64", "noarch"],
+                    timestamp_policy="allow-missing",
+                )
+            )
 
         count = asyncio.run(product())
         asyncio.run(raw())  # both warm: repodata parsed and cached
         p_times, r_times = [], []
         for _ in range(repeat):
-            started = time.perf_counter(); asyncio.run(product()); p_times.append(time.perf_counter() - started)
-            started = time.perf_counter(); asyncio.run(raw()); r_times.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            asyncio.run(product())
+            p_times.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            asyncio.run(raw())
+            r_times.append(time.perf_counter() - started)
         p, r = statistics.median(p_times), statistics.median(r_times)
         rows.append([label, str(count), f"{p:.3f}", f"{r:.3f}", f"{p / r:.2f}x"])
-    table("(b) solve on index4 (linux-64 + noarch, median s)",
-          ["specs", "packages", "product", "raw rattler.solve", "ratio"], rows)
+    table(
+        "(b) solve on index4 (linux-64 + noarch, median s)",
+        ["specs", "packages", "product", "raw rattler.solve", "ratio"],
+        rows,
+    )
 
 
 def bench_concurrent(work: Path, channel: str) -> None:
     rows = []
     for workers in (1, 2):
-        server = Server("conda-store", work / f"c-store-{workers}", channel,
-                        f"--BuildExecutor.max_workers={workers}")
+        server = Server(
+            "conda-store",
+            work / f"c-store-{workers}",
+            channel,
+            f"--BuildExecutor.max_workers={workers}",
+        )
         try:
             server.build("warm", SIZES["10"])
             started = time.perf_counter()
             ids = [
-                json.loads(server.request("POST", "specification/", {
-                    "namespace": "bench",
-                    "specification": yaml.safe_dump(
-                        {"name": f"c{i}", "dependencies": [*SIZES["10"], "alpha"]}),
-                }))["data"]["build_id"]
+                json.loads(
+                    server.request(
+                        "POST",
+                        "specification/",
+                        {
+                            "namespace": "bench",
+                            "specification": yaml.safe_dump(
+                                {"name": f"c{i}", "dependencies": [*SIZES["10"], "alpha"]}
+                            ),
+                        },
+                    )
+                )["data"]["build_id"]
                 for i in range(8)
             ]
             for build_id in ids:
@@ -313,7 +422,9 @@ def bench_concurrent(work: Path, channel: str) -> None:
             rows.append([str(workers), f"{time.perf_counter() - started:.2f}"])
         finally:
             server.stop()
-    table("(c) 8 builds of ~11 packages submitted at once over HTTP", ["max_workers", "wall s"], rows)
+    table(
+        "(c) 8 builds of ~11 packages submitted at once over HTTP", ["max_workers", "wall s"], rows
+    )
 
 
 def bench_disk(work: Path, channel: str) -> None:
@@ -327,16 +438,24 @@ def bench_disk(work: Path, channel: str) -> None:
         ten = disk_usage(store)
     finally:
         server.stop()
-    table("(d) disk used by the whole store (hard links counted once)",
-          ["environments", "MiB"], [["1", f"{one / 2**20:.1f}"], ["10", f"{ten / 2**20:.1f}"]])
+    table(
+        "(d) disk used by the whole store (hard links counted once)",
+        ["environments", "MiB"],
+        [["1", f"{one / 2**20:.1f}"], ["10", f"{ten / 2**20:.1f}"]],
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--channel-dir", default=str(REPO / ".cache" / "test-channel"))
     parser.add_argument("--repeat", type=int, default=10)
-    parser.add_argument("--hosts", default="conda-store,server,lab",
-                        help="server processes to measure (comma-separated)")
+    parser.add_argument(
+        "--hosts",
+        default="conda-store,server,lab",
+        help="server processes to measure (comma-separated)",
+    )
     parser.add_argument("--only", default="a,b,c,d", help="parts to run (comma-separated)")
     args = parser.parse_args()
     channel = build_channel(args.channel_dir)

@@ -28,17 +28,17 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(REPO))
 
-from conda_store_jupyter.config import CondaStore  # noqa: E402
-from conda_store_jupyter.db import Build, BuildStatus, Environment, Namespace, open_database  # noqa: E402
-from conda_store_jupyter.kernels import KernelRegistry  # noqa: E402
-from conda_store_jupyter.service import CondaStoreService  # noqa: E402
-from conda_store_jupyter.testing.channel import build_channel  # noqa: E402
-from tests.servers import StandaloneServer  # noqa: E402
+from conda_store_jupyter.config import CondaStore
+from conda_store_jupyter.db import Build, BuildStatus, Environment, Namespace, open_database
+from conda_store_jupyter.kernels import KernelRegistry
+from conda_store_jupyter.service import CondaStoreService
+from conda_store_jupyter.testing.channel import build_channel
+from tests.servers import StandaloneServer
 
 KERNEL_SPECS = ["python", "ipykernel"]
 
 
-from _tables import table  # noqa: E402
+from _tables import table
 
 
 def median_ms(function, repeat: int) -> float:
@@ -55,10 +55,16 @@ def build_one(work: Path, channel: str) -> tuple[CondaStore, object, Build]:
     config = CondaStore(store_dir=str(work / "store"), channels=[channel])
     engine, sessions = open_database(config.database_url)
     service = CondaStoreService(config, sessions)
-    server = StandaloneServer(work, f"--CondaStore.store_dir={config.store_dir}",
-                              f"--CondaStore.channels={channel}", "--BuildExecutor.poll_interval=0.05").start()
+    server = StandaloneServer(
+        work,
+        f"--CondaStore.store_dir={config.store_dir}",
+        f"--CondaStore.channels={channel}",
+        "--BuildExecutor.poll_interval=0.05",
+    ).start()
     try:
-        build = service.submit_specification("default", yaml.safe_dump({"name": "real", "dependencies": KERNEL_SPECS}))
+        build = service.submit_specification(
+            "default", yaml.safe_dump({"name": "real", "dependencies": KERNEL_SPECS})
+        )
         build = service.wait_for_build(build.id, interval=0.01)
         assert build.status == BuildStatus.COMPLETED, build.status_info
     finally:
@@ -72,11 +78,19 @@ def add_environments(sessions, build: Build, count: int, start: int) -> None:
     with sessions() as session, session.begin():
         namespace_id = session.scalar(sa.select(Namespace.id).where(Namespace.name == "default"))
         for index in range(start, start + count):
-            environment = Environment(namespace_id=namespace_id, name=f"env{index:04d}", updated_on=now)
+            environment = Environment(
+                namespace_id=namespace_id, name=f"env{index:04d}", updated_on=now
+            )
             session.add(environment)
             session.flush()
-            copy = Build(environment_id=environment.id, specification_id=build.specification_id,
-                         status=BuildStatus.COMPLETED, build_dir=build.build_dir, scheduled_on=now, ended_on=now)
+            copy = Build(
+                environment_id=environment.id,
+                specification_id=build.specification_id,
+                status=BuildStatus.COMPLETED,
+                build_dir=build.build_dir,
+                scheduled_on=now,
+                ended_on=now,
+            )
             session.add(copy)
             session.flush()
             environment.current_build_id = copy.id
@@ -86,7 +100,9 @@ def bench_listing(work: Path, config: CondaStore, sessions, build: Build, repeat
     from jupyter_client.kernelspec import KernelSpecManager
 
     kernels_dir = work / "data" / "kernels"
-    registry = KernelRegistry(sessions=sessions, store_dir=config.store_dir, kernels_dir=str(kernels_dir))
+    registry = KernelRegistry(
+        sessions=sessions, store_dir=config.store_dir, kernels_dir=str(kernels_dir)
+    )
     os.environ["JUPYTER_DATA_DIR"] = str(work / "data")
     rows, sync_rows = [], []
     registered = 1
@@ -105,21 +121,35 @@ def bench_listing(work: Path, config: CondaStore, sessions, build: Build, repeat
             sync_rows.append([str(target), f"{(time.perf_counter() - started) * 1000:.0f}"])
         count = len(KernelSpecManager().get_all_specs())
         listing = median_ms(lambda: KernelSpecManager().get_all_specs(), repeat)
-        server = StandaloneServer(work, f"--CondaStore.store_dir={config.store_dir}",
-                                  "--KernelRegistry.enabled=False" if target == 0 else "").start()
+        server = StandaloneServer(
+            work,
+            f"--CondaStore.store_dir={config.store_dir}",
+            "--KernelRegistry.enabled=False" if target == 0 else "",
+        ).start()
         try:
             http = median_ms(lambda: server.get_json("api/kernelspecs"), repeat)
         finally:
             server.stop()
         if baseline is None:
             baseline = (listing, http)
-        rows.append([str(target), str(count), f"{listing:.1f}", f"{listing - baseline[0]:+.1f}",
-                     f"{http:.1f}", f"{http - baseline[1]:+.1f}"])
+        rows.append(
+            [
+                str(target),
+                str(count),
+                f"{listing:.1f}",
+                f"{listing - baseline[0]:+.1f}",
+                f"{http:.1f}",
+                f"{http - baseline[1]:+.1f}",
+            ]
+        )
         if target == 0:
             registry.enabled = True
             registry.sync()
-    table("(a) listing kernel specs (median ms)",
-          ["environments", "specs listed", "get_all_specs", "added", "GET /api/kernelspecs", "added"], rows)
+    table(
+        "(a) listing kernel specs (median ms)",
+        ["environments", "specs listed", "get_all_specs", "added", "GET /api/kernelspecs", "added"],
+        rows,
+    )
     unchanged = median_ms(registry.sync, repeat)
     sync_rows.append(["1000 (nothing changed)", f"{unchanged:.0f}"])
     table("(b) KernelRegistry.sync() (ms)", ["environments", "sync"], sync_rows)
@@ -131,8 +161,12 @@ def bench_latency(work: Path, channel: str, repeat: int) -> None:
     service = CondaStoreService(config, sessions)
     workdir = work / "latency"
     workdir.mkdir()
-    server = StandaloneServer(workdir, f"--CondaStore.store_dir={config.store_dir}",
-                              f"--CondaStore.channels={channel}", "--BuildExecutor.poll_interval=0.05").start()
+    server = StandaloneServer(
+        workdir,
+        f"--CondaStore.store_dir={config.store_dir}",
+        f"--CondaStore.channels={channel}",
+        "--BuildExecutor.poll_interval=0.05",
+    ).start()
     delays = []
     try:
         for index in range(repeat):
@@ -148,12 +182,17 @@ def bench_latency(work: Path, channel: str, repeat: int) -> None:
     finally:
         server.stop()
         engine.dispose()
-    table("(c) build COMPLETED -> kernel listed by the server (s)",
-          ["builds", "median", "max"], [[str(repeat), f"{statistics.median(delays):.3f}", f"{max(delays):.3f}"]])
+    table(
+        "(c) build COMPLETED -> kernel listed by the server (s)",
+        ["builds", "median", "max"],
+        [[str(repeat), f"{statistics.median(delays):.3f}", f"{max(delays):.3f}"]],
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--channel-dir", default=str(REPO / ".cache" / "test-channel"))
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()

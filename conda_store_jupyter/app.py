@@ -64,7 +64,9 @@ class CondaStoreApp(ExtensionApp):
         configured = self.serverapp.config.get("ServerApp", {})
         for trait, value in self.standalone_server_defaults.items():
             # A custom login handler (Jupyter Server's older way) keeps its own identity provider.
-            overridden = {trait} | ({"login_handler_class"} if trait == "identity_provider_class" else set())
+            overridden = {trait} | (
+                {"login_handler_class"} if trait == "identity_provider_class" else set()
+            )
             if not overridden & set(configured):
                 config["ServerApp"][trait] = value
         return config
@@ -108,7 +110,9 @@ class CondaStoreApp(ExtensionApp):
             SHARED_BINDINGS if shared else PERSONAL_BINDINGS
         )
         self.settings["conda_store_primary_namespace"] = (
-            self._primary_namespace if shared else lambda _username: self.conda_store.default_namespace
+            self._primary_namespace
+            if shared
+            else lambda _username: self.conda_store.default_namespace
         )
         if shared:
             self._log_access()
@@ -123,13 +127,22 @@ class CondaStoreApp(ExtensionApp):
         """Say who administers the standalone service and what it serves."""
         identity = self.serverapp.identity_provider
         if isinstance(identity, StandaloneIdentityProvider):
-            holder = "anyone who connects (authentication is disabled)" if not identity.auth_enabled \
+            holder = (
+                "anyone who connects (authentication is disabled)"
+                if not identity.auth_enabled
                 else "the holder of the server's token"
+            )
             log = self.log.warning if not identity.auth_enabled else self.log.info
-            log("conda-store-jupyter: %s is the store's administrator, %r", holder, identity.admin_username)
+            log(
+                "conda-store-jupyter: %s is the store's administrator, %r",
+                holder,
+                identity.admin_username,
+            )
         if isinstance(self.serverapp.authorizer, StandaloneAuthorizer):
-            self.log.info("conda-store-jupyter: serving the conda-store API only; Jupyter Server's "
-                          "kernels, terminals, contents and other routes answer 403")
+            self.log.info(
+                "conda-store-jupyter: serving the conda-store API only; Jupyter Server's "
+                "kernels, terminals, contents and other routes answer 403"
+            )
 
     def _primary_namespace(self, username: str) -> str:
         try:
@@ -147,7 +160,7 @@ class CondaStoreApp(ExtensionApp):
         self.executor.wake()
         self.kernels.wake()
 
-    async def _start_jupyter_server_extension(self, serverapp) -> None:  # noqa: ANN001
+    async def _start_jupyter_server_extension(self, serverapp) -> None:
         if self.startup_error is not None:
             return
         await self.executor.start()

@@ -47,6 +47,7 @@ __all__ = [
     "write_lockfile_specification",
 ]
 
+
 def write_conda_pack(prefix: Path, path: Path) -> None:
     """A conda-pack archive (tar.gz) of a prefix, written under a temporary name and renamed into
     place, so a reader sees the whole archive or none (a build writing it and a download making
@@ -57,7 +58,10 @@ def write_conda_pack(prefix: Path, path: Path) -> None:
     temporary = path.with_name(f".part-{uuid.uuid4().hex}-{path.name}")
     try:
         conda_pack.pack(
-            prefix=str(prefix), output=str(temporary), format="tar.gz", force=True,
+            prefix=str(prefix),
+            output=str(temporary),
+            format="tar.gz",
+            force=True,
             compress_level=1,
         )
         os.replace(temporary, path)

@@ -24,7 +24,12 @@ from .errors import Forbidden
 from .spec import _NAME_CHARS as NAME_CHARACTERS  # what namespace and environment names are made of
 
 VIEWER = frozenset({"environment::read", "namespace::read", "namespace-role-mapping::read"})
-EDITOR = VIEWER | {"environment::create", "environment::update", "environment::solve", "build::cancel"}
+EDITOR = VIEWER | {
+    "environment::create",
+    "environment::update",
+    "environment::solve",
+    "build::cancel",
+}
 ADMIN = EDITOR | {
     "build::delete",
     "environment::delete",
@@ -66,7 +71,9 @@ def check_bindings(bindings: Mapping[str, Sequence[str]]) -> None:
             raise ValueError(f"role binding {pattern!r}: only * and ? wildcards are supported")
         unknown = [role for role in roles if role not in ROLES]
         if unknown:
-            raise ValueError(f"role binding {pattern!r}: unknown role(s) {unknown}; known: {sorted(ROLES)}")
+            raise ValueError(
+                f"role binding {pattern!r}: unknown role(s) {unknown}; known: {sorted(ROLES)}"
+            )
 
 
 _LITERAL, _STAR, _ONE = "literal", "*", "?"
@@ -127,7 +134,9 @@ class NamePattern:
         """The pattern as a regular expression anchored at both ends, in the syntax Python's `re`
         and PostgreSQL's `~` share (and SQLite's REGEXP, which SQLAlchemy runs with `re`)."""
         translated = {_STAR: ".*", _ONE: "."}
-        body = "".join(re.escape(text) if kind == _LITERAL else translated[kind] for kind, text in self.parts)
+        body = "".join(
+            re.escape(text) if kind == _LITERAL else translated[kind] for kind, text in self.parts
+        )
         return rf"(?s)\A{body}\Z"
 
     @property
@@ -135,7 +144,8 @@ class NamePattern:
         """The pattern as an fnmatch/conda-store glob, literal `*`, `?` and `[` bracketed (for
         `permission/`, whose patterns clients may match themselves)."""
         return "".join(
-            re.sub(r"([*?\[])", r"[\1]", text) if kind == _LITERAL else kind for kind, text in self.parts
+            re.sub(r"([*?\[])", r"[\1]", text) if kind == _LITERAL else kind
+            for kind, text in self.parts
         )
 
     def matches(self, value: str) -> bool:
@@ -176,7 +186,9 @@ class Binding:
             namespace=NamePattern.parse(namespace, username),
             name=NamePattern.parse(name, username),
             roles=tuple(roles),
-            permissions=frozenset().union(*(ROLES[role] for role in roles)) if roles else frozenset(),
+            permissions=frozenset().union(*(ROLES[role] for role in roles))
+            if roles
+            else frozenset(),
         )
 
     @property
@@ -199,7 +211,9 @@ class Caller:
         check_bindings(bindings)
         return cls(
             username=username,
-            rules=tuple(Binding.parse(pattern, roles, username) for pattern, roles in bindings.items()),
+            rules=tuple(
+                Binding.parse(pattern, roles, username) for pattern, roles in bindings.items()
+            ),
         )
 
     @property
@@ -231,11 +245,14 @@ class Caller:
         if not self.can(permission, namespace, name):
             what = f"{namespace}/{name}" if name != "*" else f"namespace {namespace!r}"
             raise Forbidden(
-                f"{self.username or 'this user'} may not {permission.replace('::', ' ')} in {what}: "
+                f"{self.username or 'this user'} may not "
+                f"{permission.replace('::', ' ')} in {what}: "
                 f"this needs the {NEEDED_ROLE.get(permission, 'admin')} role there"
             )
 
-    def readable_filter(self, namespace_column: sa.ColumnElement, name_column: sa.ColumnElement | None = None):
+    def readable_filter(
+        self, namespace_column: sa.ColumnElement, name_column: sa.ColumnElement | None = None
+    ):
         """A SQL condition selecting the rows this caller may read (so lists paginate in the
         database, not in Python), by the same rule as `permissions`."""
         conditions = []

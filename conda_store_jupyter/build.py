@@ -28,8 +28,16 @@ from sqlalchemy.orm import Session, configure_mappers, sessionmaker
 
 from . import artifacts as artifact_writers
 from .buildlog import BuildLog
-from .db import Build, BuildArtifact, BuildArtifactType, BuildPackage, BuildStatus
-from .db import PackageManager, create_engine_for, transitions
+from .db import (
+    Build,
+    BuildArtifact,
+    BuildArtifactType,
+    BuildPackage,
+    BuildStatus,
+    PackageManager,
+    create_engine_for,
+    transitions,
+)
 from .envlinks import sync_environment_link
 from .errors import CondaStoreError
 from .lease import BuildCanceled, BuildLease
@@ -105,8 +113,11 @@ class Builder:
         self.sessions = sessions
         self.layout = StoreLayout(settings.store_dir)
         self.lease = BuildLease(
-            sessions, build_id, claim,
-            interval=settings.heartbeat_interval, stale_after=settings.stale_after,
+            sessions,
+            build_id,
+            claim,
+            interval=settings.heartbeat_interval,
+            stale_after=settings.stale_after,
         )
         self.log = BuildLog(self.layout.log_path(build_id), guard=self.lease.guard)
         self.prefix: Path | None = None
@@ -123,7 +134,7 @@ class Builder:
         except BuildCanceled:
             self.on_canceled()
             status = BuildStatus.CANCELED
-        except BaseException as error:  # noqa: BLE001: every failure must end the build
+        except BaseException as error:  # noqa: BLE001 -- every failure must end the build
             self.on_failure(error)
             status = BuildStatus.FAILED
         finally:
@@ -185,14 +196,19 @@ class Builder:
             if pip_packages.get(host):
                 with self._step("pip install of the lock file's pins (uv)"):
                     install_locked_pip_packages(
-                        self.prefix, pip_packages[host], self.log,
+                        self.prefix,
+                        pip_packages[host],
+                        self.log,
                         sources=self.settings.pip_sources,
                         passthrough=self.settings.build_environment_passthrough,
                     )
         elif spec.pip:
             with self._step("pip install (uv)"):
                 pip_packages = install_pip_packages(
-                    self.prefix, list(spec.pip), records, self.log,
+                    self.prefix,
+                    list(spec.pip),
+                    records,
+                    self.log,
                     sources=self.settings.pip_sources,
                     passthrough=self.settings.build_environment_passthrough,
                 )
@@ -256,15 +272,15 @@ class Builder:
             records[platform] = await artifact_writers.records_from_lockfile(
                 lockfile, platform, gateway
             )
-            self.log.write(
-                f"lock file pins {len(records[platform])} conda packages for {platform}"
-            )
+            self.log.write(f"lock file pins {len(records[platform])} conda packages for {platform}")
         return records
 
     async def _install(self, records: list[rattler.RepoDataRecord]) -> None:
         assert self.prefix is not None
         total = sum(record.size or 0 for record in records)
-        with self._step(f"installing {len(records)} packages ({human_size(total)}) into the prefix"):
+        with self._step(
+            f"installing {len(records)} packages ({human_size(total)}) into the prefix"
+        ):
             try:
                 await rattler.install(
                     records,
@@ -297,7 +313,9 @@ class Builder:
                         )
                 elif kind == "yaml":
                     artifact_writers.write_environment_yaml(
-                        path, spec=self._yaml_spec(spec), records=records[host],
+                        path,
+                        spec=self._yaml_spec(spec),
+                        records=records[host],
                         pip=pip_packages.get(host),
                     )
                 elif kind == "explicit":

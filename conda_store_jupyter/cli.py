@@ -122,12 +122,14 @@ def env_list(client: CondaStoreClient, args: argparse.Namespace) -> int:
             pending = client.latest_build(namespace, name)  # it never completed: say how it ended
         if pending is not None:
             states.append(f"build {pending['id']} {pending['status']}")
-        rows.append([
-            f"{namespace}/{name}",
-            str(environment["current_build_id"] or "-"),
-            "; ".join(states),
-            _when(environment.get("updated_on")),
-        ])
+        rows.append(
+            [
+                f"{namespace}/{name}",
+                str(environment["current_build_id"] or "-"),
+                "; ".join(states),
+                _when(environment.get("updated_on")),
+            ]
+        )
     if not rows:
         print("no environments")
         return 0
@@ -219,10 +221,14 @@ def wait(client: CondaStoreClient, args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     server = argparse.ArgumentParser(add_help=False)
     options = server.add_argument_group("server")
-    options.add_argument("--url", help="conda-store URL, e.g. http://localhost:8888/conda-store/ "
-                         "(default: $CONDA_STORE_URL, else the Jupyter server this runs under)")
-    options.add_argument("--token", help="API token (default: $CONDA_STORE_TOKEN, or the "
-                         "discovered server's token)")
+    options.add_argument(
+        "--url",
+        help="conda-store URL, e.g. http://localhost:8888/conda-store/ "
+        "(default: $CONDA_STORE_URL, else the Jupyter server this runs under)",
+    )
+    options.add_argument(
+        "--token", help="API token (default: $CONDA_STORE_TOKEN, or the discovered server's token)"
+    )
     waiting = argparse.ArgumentParser(add_help=False)
     waiting.add_argument("--timeout", type=float, help="give up after this many seconds")
     waiting.add_argument("-q", "--quiet", action="store_true", help="do not print the build log")
@@ -233,24 +239,40 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="{env,build,wait}")
 
-    def add(group: argparse._SubParsersAction, name: str, run: Callable[..., int], help: str,
-            parents: Sequence[argparse.ArgumentParser] = ()) -> argparse.ArgumentParser:
+    def add(
+        group: argparse._SubParsersAction,
+        name: str,
+        run: Callable[..., int],
+        help: str,
+        parents: Sequence[argparse.ArgumentParser] = (),
+    ) -> argparse.ArgumentParser:
         command = group.add_parser(name, help=help, description=help, parents=[*parents, server])
         command.set_defaults(run=run)
         return command
 
     env = commands.add_parser("env", help="create, list, show, roll back and delete environments")
-    env_commands = env.add_subparsers(dest="env_command", required=True,
-                                      metavar="{create,list,show,rollback,delete}")
-    create = add(env_commands, "create", env_create, "create or update an environment from a "
-                 "specification and wait for its build", [waiting])
-    create.add_argument("-f", "--file", required=True, help="environment YAML (or conda-lock "
-                        "file with --lockfile); - reads stdin")
+    env_commands = env.add_subparsers(
+        dest="env_command", required=True, metavar="{create,list,show,rollback,delete}"
+    )
+    create = add(
+        env_commands,
+        "create",
+        env_create,
+        "create or update an environment from a specification and wait for its build",
+        [waiting],
+    )
+    create.add_argument(
+        "-f",
+        "--file",
+        required=True,
+        help="environment YAML (or conda-lock file with --lockfile); - reads stdin",
+    )
     create.add_argument("-n", "--namespace", help="namespace (default: your primary namespace)")
     create.add_argument("--name", help="environment name (default: the specification's)")
     create.add_argument("--description", help="environment description")
-    create.add_argument("--lockfile", action="store_true", help="the file is a conda-lock file "
-                        "(needs --name)")
+    create.add_argument(
+        "--lockfile", action="store_true", help="the file is a conda-lock file (needs --name)"
+    )
     create.add_argument("--no-wait", action="store_true", help="submit and return at once")
 
     listing = add(env_commands, "list", env_list, "list environments")
@@ -262,27 +284,47 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("environment", type=_environment_name, metavar="NAMESPACE/NAME")
     show.add_argument("--json", action="store_true", help="print the API's JSON")
 
-    rollback = add(env_commands, "rollback", env_rollback,
-                   "make an older completed build current again (nothing is rebuilt)")
+    rollback = add(
+        env_commands,
+        "rollback",
+        env_rollback,
+        "make an older completed build current again (nothing is rebuilt)",
+    )
     rollback.add_argument("environment", type=_environment_name, metavar="NAMESPACE/NAME")
     rollback.add_argument("build_id", type=int, metavar="BUILD_ID")
 
-    delete = add(env_commands, "delete", env_delete, "delete an environment (its builds' logs "
-                 "and lock files stay)")
+    delete = add(
+        env_commands,
+        "delete",
+        env_delete,
+        "delete an environment (its builds' logs and lock files stay)",
+    )
     delete.add_argument("environment", type=_environment_name, metavar="NAMESPACE/NAME")
 
     build = commands.add_parser("build", help="a build's log, or cancel it")
-    build_commands = build.add_subparsers(dest="build_command", required=True,
-                                          metavar="{logs,cancel}")
+    build_commands = build.add_subparsers(
+        dest="build_command", required=True, metavar="{logs,cancel}"
+    )
     logs = add(build_commands, "logs", build_logs, "print a build's log")
     logs.add_argument("build_id", type=int, metavar="BUILD_ID")
-    logs.add_argument("-f", "--follow", action="store_true", help="keep printing lines as they are "
-                      "written until the build ends (exit 1 unless it COMPLETED)")
+    logs.add_argument(
+        "-f",
+        "--follow",
+        action="store_true",
+        help="keep printing lines as they are "
+        "written until the build ends (exit 1 unless it COMPLETED)",
+    )
     cancel = add(build_commands, "cancel", build_cancel, "cancel a queued or running build")
     cancel.add_argument("build_id", type=int, metavar="BUILD_ID")
 
-    waiter = add(commands, "wait", wait, "wait for a build, or an environment's newest build, to "
-                 "end, printing its log (exit 1 unless it COMPLETED)", [waiting])
+    waiter = add(
+        commands,
+        "wait",
+        wait,
+        "wait for a build, or an environment's newest build, to "
+        "end, printing its log (exit 1 unless it COMPLETED)",
+        [waiting],
+    )
     waiter.add_argument("target", type=_build_or_environment, metavar="NAMESPACE/NAME|BUILD_ID")
     return parser
 

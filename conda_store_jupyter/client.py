@@ -108,19 +108,22 @@ class _Api:
     def __init__(self, endpoint: Endpoint):
         self._endpoint = endpoint
 
-    def _json(self, method: str, path: str, params: Mapping[str, Any] | None = None,
-              body: Any = None) -> Operation[dict[str, Any]]:
+    def _json(
+        self, method: str, path: str, params: Mapping[str, Any] | None = None, body: Any = None
+    ) -> Operation[dict[str, Any]]:
         return (yield Call(method, path, params, body, result="json"))
 
-    def _data(self, method: str, path: str, params: Mapping[str, Any] | None = None,
-              body: Any = None) -> Operation[Any]:
+    def _data(
+        self, method: str, path: str, params: Mapping[str, Any] | None = None, body: Any = None
+    ) -> Operation[Any]:
         return (yield Call(method, path, params, body))
 
     def _text(self, path: str) -> Operation[str]:
         return (yield Call("GET", path, result="text"))
 
-    def _all(self, path: str, params: Mapping[str, Any] | None = None
-             ) -> Operation[list[dict[str, Any]]]:
+    def _all(
+        self, path: str, params: Mapping[str, Any] | None = None
+    ) -> Operation[list[dict[str, Any]]]:
         """Every item of a paginated list."""
         items: list[dict[str, Any]] = []
         page = 1
@@ -162,21 +165,40 @@ class _Api:
         yield from self._json("DELETE", _path("namespace", namespace))
 
     # -- environments ---------------------------------------------------------------------------
-    def list_environments(self, namespace: str | None = None, *, search: str | None = None,
-                          status: str | None = None, packages: list[str] | None = None
-                          ) -> Operation[list[dict[str, Any]]]:
+    def list_environments(
+        self,
+        namespace: str | None = None,
+        *,
+        search: str | None = None,
+        status: str | None = None,
+        packages: list[str] | None = None,
+    ) -> Operation[list[dict[str, Any]]]:
         """Environments the caller may read, optionally in one namespace, with `search` in their
         name, whose current build has `status`, or holding all of `packages`."""
-        return (yield from self._all("environment/", {
-            "namespace": namespace, "search": search, "status": status, "packages": packages,
-        }))
+        return (
+            yield from self._all(
+                "environment/",
+                {
+                    "namespace": namespace,
+                    "search": search,
+                    "status": status,
+                    "packages": packages,
+                },
+            )
+        )
 
     def get_environment(self, namespace: str, name: str) -> Operation[dict[str, Any]]:
         return (yield from self._data("GET", _path("environment", namespace, name)))
 
-    def create_environment(self, specification: Specification, namespace: str | None = None, *,
-                           name: str | None = None, description: str | None = None,
-                           is_lockfile: bool = False) -> Operation[int]:
+    def create_environment(
+        self,
+        specification: Specification,
+        namespace: str | None = None,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        is_lockfile: bool = False,
+    ) -> Operation[int]:
         """Create or update an environment; returns the id of its new build (see `wait`).
 
         `specification` is an environment's YAML text, a mapping, or the path of a file;
@@ -203,14 +225,26 @@ class _Api:
         yield from self._json("DELETE", _path("environment", namespace, name))
 
     # -- builds ---------------------------------------------------------------------------------
-    def list_builds(self, namespace: str | None = None, name: str | None = None, *,
-                    status: str | None = None, environment_id: int | None = None
-                    ) -> Operation[list[dict[str, Any]]]:
+    def list_builds(
+        self,
+        namespace: str | None = None,
+        name: str | None = None,
+        *,
+        status: str | None = None,
+        environment_id: int | None = None,
+    ) -> Operation[list[dict[str, Any]]]:
         """Builds, oldest first (their `specification` is left out; `get_build` has it)."""
-        return (yield from self._all("build/", {
-            "namespace": namespace, "name": name, "status": status,
-            "environment_id": environment_id,
-        }))
+        return (
+            yield from self._all(
+                "build/",
+                {
+                    "namespace": namespace,
+                    "name": name,
+                    "status": status,
+                    "environment_id": environment_id,
+                },
+            )
+        )
 
     def get_build(self, build_id: int) -> Operation[dict[str, Any]]:
         return (yield from self._data("GET", _path("build", build_id)))
@@ -219,7 +253,10 @@ class _Api:
         """The newest build of an environment, whatever its status."""
         environment = yield from self.get_environment(namespace, name)
         newest_first = {
-            "environment_id": environment["id"], "sort_by": "id", "order": "desc", "size": 1,
+            "environment_id": environment["id"],
+            "sort_by": "id",
+            "order": "desc",
+            "size": 1,
         }
         builds = yield from self._data("GET", "build/", newest_first)
         if not builds:
@@ -238,12 +275,12 @@ class _Api:
         """Delete a finished build that is not current (its log and lock file stay)."""
         yield from self._json("DELETE", _path("build", build_id))
 
-    def packages(self, build_id: int, search: str | None = None
-                 ) -> Operation[list[dict[str, Any]]]:
+    def packages(self, build_id: int, search: str | None = None) -> Operation[list[dict[str, Any]]]:
         return (yield from self._all(_path("build", build_id, "packages"), {"search": search}))
 
-    def diff(self, old_build_id: int, new_build_id: int
-             ) -> Operation[dict[str, list[dict[str, Any]]]]:
+    def diff(
+        self, old_build_id: int, new_build_id: int
+    ) -> Operation[dict[str, list[dict[str, Any]]]]:
         """Packages `added`, `removed` and `changed` (`old` → `new`) between two builds."""
         return (yield from self._data("GET", _path("build", old_build_id, "diff", new_build_id)))
 
@@ -251,8 +288,9 @@ class _Api:
         """The build's log so far."""
         return (yield from self._text(_path("build", build_id, "logs")))
 
-    def lockfile(self, target: int | str, path: str | os.PathLike[str] | None = None
-                 ) -> Operation[str]:
+    def lockfile(
+        self, target: int | str, path: str | os.PathLike[str] | None = None
+    ) -> Operation[str]:
         """The conda-lock file of a build (`12`) or of an environment's current build
         (`"namespace/name"`); also written to `path` when given."""
         resolved = _build_target(target)
@@ -271,8 +309,13 @@ class _Api:
             return resolved
         return (yield from self.latest_build(*resolved))["id"]
 
-    def follow_logs(self, build_id: int, callback: Callable[[str], None] | None = None, *,
-                    timeout: float | None = None) -> Operation[dict[str, Any]]:
+    def follow_logs(
+        self,
+        build_id: int,
+        callback: Callable[[str], None] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> Operation[dict[str, Any]]:
         """Pass each line of the build's log to `callback` (default: print), from its start
         until the build ends, as it is written; returns the finished build, whatever its status.
 
@@ -280,16 +323,21 @@ class _Api:
         last line received when the connection drops."""
         return (yield from self._until_done(build_id, callback or _reporter(True), None, timeout))
 
-    def _until_done(self, build_id: int, on_line: Callable[[str], None] | None,
-                    on_status: Callable[[str], None] | None, timeout: float | None
-                    ) -> Operation[dict[str, Any]]:
+    def _until_done(
+        self,
+        build_id: int,
+        on_line: Callable[[str], None] | None,
+        on_status: Callable[[str], None] | None,
+        timeout: float | None,
+    ) -> Operation[dict[str, Any]]:
         if not (yield Follow(build_id, on_line, on_status, timeout)):
             status = (yield from self.get_build(build_id))["status"]
             raise WaitTimeout(f"build {build_id} is still {status} after {timeout:g} s")
         return (yield from self.get_build(build_id))
 
-    def wait(self, target: int | str, timeout: float | None = None, progress: Progress = True
-             ) -> Operation[dict[str, Any]]:
+    def wait(
+        self, target: int | str, timeout: float | None = None, progress: Progress = True
+    ) -> Operation[dict[str, Any]]:
         """Wait for a build (`12`) or an environment's newest build (`"namespace/name"`) to end;
         returns the completed build, or raises `BuildFailed` (with `status_info`) when it
         failed or was canceled, `WaitTimeout` after `timeout` seconds.
@@ -348,8 +396,9 @@ class _Client:
         return self._api._endpoint.api_url
 
 
-def _coroutine(method: Callable[Concatenate[_Api, P], Operation[R]]
-               ) -> Callable[Concatenate[AsyncCondaStoreClient, P], Coroutine[Any, Any, R]]:
+def _coroutine(
+    method: Callable[Concatenate[_Api, P], Operation[R]],
+) -> Callable[Concatenate[AsyncCondaStoreClient, P], Coroutine[Any, Any, R]]:
     @functools.wraps(method)
     async def call(self: AsyncCondaStoreClient, /, *args: P.args, **kwargs: P.kwargs) -> R:
         return await arun(self._api._endpoint, method(self._api, *args, **kwargs))
@@ -357,8 +406,9 @@ def _coroutine(method: Callable[Concatenate[_Api, P], Operation[R]]
     return call
 
 
-def _blocking(method: Callable[Concatenate[_Api, P], Operation[R]]
-              ) -> Callable[Concatenate[CondaStoreClient, P], R]:
+def _blocking(
+    method: Callable[Concatenate[_Api, P], Operation[R]],
+) -> Callable[Concatenate[CondaStoreClient, P], R]:
     @functools.wraps(method)
     def call(self: CondaStoreClient, /, *args: P.args, **kwargs: P.kwargs) -> R:
         return run(self._api._endpoint, method(self._api, *args, **kwargs))

@@ -98,20 +98,28 @@ class Endpoint:
         if self.server.token:
             headers["Authorization"] = f"token {self.server.token}"
         return {
-            "base_url": self.api_url, "headers": headers, "verify": _verify(),
+            "base_url": self.api_url,
+            "headers": headers,
+            "verify": _verify(),
             "follow_redirects": True,
             "timeout": httpx.Timeout(self.timeout, connect=CONNECT_TIMEOUT),
         }
 
-    def request(self, http: httpx.Client | httpx.AsyncClient, call: Call, *,
-                read_timeout: float | None = None) -> httpx.Request:
+    def request(
+        self,
+        http: httpx.Client | httpx.AsyncClient,
+        call: Call,
+        *,
+        read_timeout: float | None = None,
+    ) -> httpx.Request:
         params = {key: value for key, value in (call.params or {}).items() if value is not None}
         options: dict[str, Any] = {"params": params}
         if call.body is not None:
             options["json"] = call.body
         if read_timeout is not None:
-            options["timeout"] = httpx.Timeout(self.timeout, connect=CONNECT_TIMEOUT,
-                                               read=read_timeout)
+            options["timeout"] = httpx.Timeout(
+                self.timeout, connect=CONNECT_TIMEOUT, read=read_timeout
+            )
         return http.build_request(call.method, call.path, **options)
 
     def unreachable(self, error: Exception) -> ServerUnreachable:
@@ -234,8 +242,9 @@ def _follow(endpoint: Endpoint, http: httpx.Client, follow: Follow) -> bool:
     return True
 
 
-def _stream(endpoint: Endpoint, http: httpx.Client, follower: LogFollower,
-            deadline: float | None) -> None:
+def _stream(
+    endpoint: Endpoint, http: httpx.Client, follower: LogFollower, deadline: float | None
+) -> None:
     """One connection to the log stream; a drop after some events returns (to resume), before
     any raises `ServerUnreachable` (to retry)."""
     read_timeout = STREAM_TIMEOUT

@@ -6,16 +6,14 @@ same in `jupyter_server_config.py`, on the command line and in `jupyter conda-st
 
 from __future__ import annotations
 
+import ast
+import json
 import os
 from pathlib import Path
 
 from jupyter_core.paths import jupyter_data_dir
-import ast
-import json
-
 from traitlets import Bool, Dict, Float, List, TraitError, Unicode, default, validate
 from traitlets.config import LoggingConfigurable
-
 
 
 class ConfigList(List):
@@ -150,9 +148,9 @@ class CondaStore(LoggingConfigurable):
         "(environment.yaml with exact pins), explicit (@EXPLICIT spec), archive (conda-pack).",
     ).tag(config=True)
 
-    solve_timeout = Float(
-        600.0, help="Seconds one solve may take before the build fails."
-    ).tag(config=True)
+    solve_timeout = Float(600.0, help="Seconds one solve may take before the build fails.").tag(
+        config=True
+    )
 
     role_bindings = Dict(
         value_trait=List(Unicode()),

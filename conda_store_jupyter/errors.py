@@ -19,7 +19,7 @@ class CondaStoreError(Exception):
 
 
 class SpecError(CondaStoreError):
-    """The specification (or another input) is invalid: malformed YAML, unknown field, bad name..."""
+    """The specification (or another input) is invalid: malformed YAML, unknown field, bad name."""
 
     status_code = 400
 
@@ -35,7 +35,7 @@ class NotFound(CondaStoreError):
 
 
 class Conflict(CondaStoreError):
-    """The request contradicts the current state (delete the current build, cancel a finished one)."""
+    """The request contradicts the current state (delete the current build, cancel a done one)."""
 
     status_code = 409
 
@@ -66,7 +66,8 @@ def _causes(error: BaseException) -> Iterator[BaseException]:
         seen.add(id(current))
         yield current
         pending.extend(
-            cause for cause in (getattr(current, "orig", None), current.__cause__, current.__context__)
+            cause
+            for cause in (getattr(current, "orig", None), current.__cause__, current.__context__)
             if isinstance(cause, BaseException)
         )
 

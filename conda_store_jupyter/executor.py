@@ -152,7 +152,9 @@ class BuildExecutor(BackgroundLoop, Executor):
         await super().stop()
         for running in list(self._running.values()):
             await asyncio.to_thread(
-                self._end_abnormally, running, BuildStatus.FAILED,
+                self._end_abnormally,
+                running,
+                BuildStatus.FAILED,
                 "the server stopped during the build",
             )
         self._running.clear()
@@ -189,12 +191,13 @@ class BuildExecutor(BackgroundLoop, Executor):
     async def _spawn(self, build_id: int, claim: str) -> None:
         self.launcher.start()  # on the loop's thread, should the launcher have died
         try:
-            process = await asyncio.to_thread(
-                self.launcher.launch, build_id, self.settings, claim
-            )
+            process = await asyncio.to_thread(self.launcher.launch, build_id, self.settings, claim)
         except RuntimeError as error:
             await asyncio.to_thread(
-                self._finish_build, build_id, claim, BuildStatus.FAILED,
+                self._finish_build,
+                build_id,
+                claim,
+                BuildStatus.FAILED,
                 f"could not start: {error}",
             )
             return
@@ -211,7 +214,9 @@ class BuildExecutor(BackgroundLoop, Executor):
             if exitcode != 0:
                 how = f"killed by signal {-exitcode}" if exitcode < 0 else f"exit code {exitcode}"
                 await asyncio.to_thread(
-                    self._end_abnormally, running, BuildStatus.FAILED,
+                    self._end_abnormally,
+                    running,
+                    BuildStatus.FAILED,
                     f"the build process died ({how})",
                 )
                 # It may have died after completing the build and before setting the link.
@@ -249,7 +254,8 @@ class BuildExecutor(BackgroundLoop, Executor):
                 self._running.pop(build_id)
             elif now - running.started > self.build_timeout:
                 self._end_abnormally(
-                    running, BuildStatus.FAILED,
+                    running,
+                    BuildStatus.FAILED,
                     f"the build timed out after {self.build_timeout:.0f} s "
                     "(BuildExecutor.build_timeout)",
                 )
@@ -289,7 +295,9 @@ class BuildExecutor(BackgroundLoop, Executor):
         stale_before = utcnow() - datetime.timedelta(seconds=self.stale_after)
         with self.sessions() as session:
             abandoned = []
-            for build in session.scalars(sa.select(Build).where(Build.status == BuildStatus.BUILDING)):
+            for build in session.scalars(
+                sa.select(Build).where(Build.status == BuildStatus.BUILDING)
+            ):
                 worker_host, _, pid = (build.worker or "").rpartition(":")
                 dead_here = worker_host == host and pid.isdigit() and not _pid_alive(int(pid))
                 stale = build.heartbeat_on is None or build.heartbeat_on < stale_before
@@ -299,7 +307,9 @@ class BuildExecutor(BackgroundLoop, Executor):
             # Conditional on the claim seen above: if its process completes (or fails) the
             # build meanwhile, that process won, and this changes and removes nothing.
             self._finish_build(
-                build_id, claim, BuildStatus.FAILED,
+                build_id,
+                claim,
+                BuildStatus.FAILED,
                 f"the process building it stopped (worker {worker}, last heartbeat "
                 f"{heartbeat.isoformat() if heartbeat else 'never'})",
             )
@@ -312,7 +322,8 @@ class BuildExecutor(BackgroundLoop, Executor):
         """Every envs/<name> link, and every live environment's, set from the database."""
         with self.sessions() as session:
             names = set(
-                tuple(row) for row in session.execute(
+                tuple(row)
+                for row in session.execute(
                     sa.select(Namespace.name, Environment.name)
                     .join(Namespace, Namespace.id == Environment.namespace_id)
                     .where(Environment.deleted_on.is_(None))
@@ -325,7 +336,10 @@ class BuildExecutor(BackgroundLoop, Executor):
             if before != after:
                 self.log.warning(
                     "conda-store: %s/%s pointed at %s; now at %s (the database's current build)",
-                    namespace, name, before or "nothing", after or "nothing",
+                    namespace,
+                    name,
+                    before or "nothing",
+                    after or "nothing",
                 )
 
     def remove_orphan_prefixes(self) -> None:

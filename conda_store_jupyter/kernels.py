@@ -147,8 +147,11 @@ class KernelRegistry(BackgroundLoop, LoggingConfigurable):
         with self.sessions() as session:
             return tuple(
                 session.execute(
-                    sa.select(sa.func.count(Environment.id), sa.func.max(Environment.updated_on),
-                              sa.func.max(Environment.current_build_id))
+                    sa.select(
+                        sa.func.count(Environment.id),
+                        sa.func.max(Environment.updated_on),
+                        sa.func.max(Environment.current_build_id),
+                    )
                 ).one()
             )
 
@@ -163,12 +166,21 @@ class KernelRegistry(BackgroundLoop, LoggingConfigurable):
     def wanted(self) -> dict[str, WantedKernel]:
         with self.sessions() as session:
             rows = session.execute(
-                sa.select(Environment.id, Environment.name, Namespace.name, Build.id, Build.build_dir,
-                          Build.specification_id)
+                sa.select(
+                    Environment.id,
+                    Environment.name,
+                    Namespace.name,
+                    Build.id,
+                    Build.build_dir,
+                    Build.specification_id,
+                )
                 .join(Namespace, Namespace.id == Environment.namespace_id)
                 .join(Build, Build.id == Environment.current_build_id)
-                .where(Environment.deleted_on.is_(None), Namespace.deleted_on.is_(None),
-                       Build.status == BuildStatus.COMPLETED)
+                .where(
+                    Environment.deleted_on.is_(None),
+                    Namespace.deleted_on.is_(None),
+                    Build.status == BuildStatus.COMPLETED,
+                )
                 .order_by(Environment.id)
             ).all()
             variables = self._variables(session, {row[5] for row in rows}, self.log)
@@ -179,13 +191,25 @@ class KernelRegistry(BackgroundLoop, LoggingConfigurable):
             prefix = self.layout.build_prefix(namespace, build_dir)
             base = kernel_name(self.name_prefix, namespace, environment)
             if base in wanted:  # two names that differ only in case or unsafe characters
-                base = f"{base}-{hashlib.sha1(f'{namespace}/{environment}'.encode()).hexdigest()[:6]}"
+                base = (
+                    f"{base}-{hashlib.sha1(f'{namespace}/{environment}'.encode()).hexdigest()[:6]}"
+                )
             for kernel_dir in can_run_kernel(prefix):
-                name = base if kernel_dir.name == "python3" else f"{base}-{_UNSAFE.sub('-', kernel_dir.name.lower())}"
+                name = (
+                    base
+                    if kernel_dir.name == "python3"
+                    else f"{base}-{_UNSAFE.sub('-', kernel_dir.name.lower())}"
+                )
                 wanted[name] = self._kernel(
-                    kernel_dir, prefix, name,
-                    metadata={"namespace": namespace, "environment": environment,
-                              "environment_id": environment_id, "build_id": build_id},
+                    kernel_dir,
+                    prefix,
+                    name,
+                    metadata={
+                        "namespace": namespace,
+                        "environment": environment,
+                        "environment_id": environment_id,
+                        "build_id": build_id,
+                    },
                     variables=variables.get(spec_id, {}),
                 )
         return wanted
@@ -196,7 +220,9 @@ class KernelRegistry(BackgroundLoop, LoggingConfigurable):
         return any(fnmatch.fnmatchcase(namespace, pattern) for pattern in self.namespaces)
 
     @staticmethod
-    def _variables(session: Session, spec_ids: set[int], log: Any = None) -> dict[int, dict[str, str]]:
+    def _variables(
+        session: Session, spec_ids: set[int], log: Any = None
+    ) -> dict[int, dict[str, str]]:
         """The variables of each specification, without any name a kernel may not be given (a
         specification stored before a rule existed keeps its text, not the variable)."""
         from .db import Specification
@@ -214,13 +240,23 @@ class KernelRegistry(BackgroundLoop, LoggingConfigurable):
                 if problem is None and "\0" not in str(value):
                     kept[name] = str(value)
                 elif log is not None:
-                    log.warning("conda-store: specification %s: variable %r left out of its "
-                                "kernels: it %s", spec_id, name, problem or "holds a NUL")
+                    log.warning(
+                        "conda-store: specification %s: variable %r left out of its kernels: it %s",
+                        spec_id,
+                        name,
+                        problem or "holds a NUL",
+                    )
             result[spec_id] = kept
         return result
 
-    def _kernel(self, kernel_dir: Path, prefix: Path, name: str, metadata: dict[str, Any],
-                variables: dict[str, str]) -> WantedKernel:
+    def _kernel(
+        self,
+        kernel_dir: Path,
+        prefix: Path,
+        name: str,
+        metadata: dict[str, Any],
+        variables: dict[str, str],
+    ) -> WantedKernel:
         shipped = json.loads((kernel_dir / "kernel.json").read_text())
         argv = list(shipped.get("argv", []))
         if argv and not os.path.isabs(argv[0]):
@@ -232,19 +268,27 @@ class KernelRegistry(BackgroundLoop, LoggingConfigurable):
             **shipped,
             "argv": ["/bin/bash", f"{{resource_dir}}/{ACTIVATE_SCRIPT}", str(prefix), *argv],
             "display_name": self.display_name_template.format(
-                language=language.capitalize() if language == "python" else shipped.get("display_name", language),
-                namespace=metadata["namespace"], environment=metadata["environment"],
+                language=language.capitalize()
+                if language == "python"
+                else shipped.get("display_name", language),
+                namespace=metadata["namespace"],
+                environment=metadata["environment"],
             ),
             "language": language,
             # The shipped kernel's own env only: the environment's variables are exported by
             # the activation script, unevaluated (see ACTIVATE_AND_EXEC). A shipped variable of
             # the same name is dropped, so that the environment's value wins as it did.
-            "env": {key: value for key, value in shipped.get("env", {}).items()
-                    if key not in variables},
+            "env": {
+                key: value for key, value in shipped.get("env", {}).items() if key not in variables
+            },
             "metadata": {
                 **shipped.get("metadata", {}),
-                MARKER: {"managed_by": MANAGED_BY, "store_dir": self.store_dir, **metadata,
-                         "variables": dict(sorted(variables.items()))},
+                MARKER: {
+                    "managed_by": MANAGED_BY,
+                    "store_dir": self.store_dir,
+                    **metadata,
+                    "variables": dict(sorted(variables.items())),
+                },
             },
         }
         files = {}
@@ -256,7 +300,11 @@ class KernelRegistry(BackgroundLoop, LoggingConfigurable):
 
     def _ours(self, directory: Path) -> bool:
         try:
-            marker = json.loads((directory / "kernel.json").read_text()).get("metadata", {}).get(MARKER, {})
+            marker = (
+                json.loads((directory / "kernel.json").read_text())
+                .get("metadata", {})
+                .get(MARKER, {})
+            )
         except (OSError, ValueError, AttributeError):
             return False
         return marker.get("managed_by") == MANAGED_BY and marker.get("store_dir") == self.store_dir
@@ -289,7 +337,11 @@ class KernelRegistry(BackgroundLoop, LoggingConfigurable):
                 self.log.warning("conda-store: kernel %s exists and is not ours; left alone", name)
                 continue
             self._write(root / name, kernel)
-            self.log.info("conda-store: kernel %s -> build %s", name, kernel.spec["metadata"][MARKER]["build_id"])
+            self.log.info(
+                "conda-store: kernel %s -> build %s",
+                name,
+                kernel.spec["metadata"][MARKER]["build_id"],
+            )
 
     @staticmethod
     def _write(directory: Path, kernel: WantedKernel) -> None:

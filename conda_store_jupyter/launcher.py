@@ -138,8 +138,14 @@ class BuildLauncher:
             # is set inside, not through PYTHONPATH, which builds would pass on to uv and to the
             # environments' own interpreters.
             self._process = subprocess.Popen(
-                [sys.executable, "-c", _BOOTSTRAP, json.dumps(sys.path), str(os.getpid()),
-                 *prepare],
+                [
+                    sys.executable,
+                    "-c",
+                    _BOOTSTRAP,
+                    json.dumps(sys.path),
+                    str(os.getpid()),
+                    *prepare,
+                ],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 close_fds=True,
@@ -147,7 +153,9 @@ class BuildLauncher:
                 env=build_environment(getattr(self._settings, "build_environment_passthrough", ())),
             )
             threading.Thread(
-                target=self._read, args=(self._process,), name="conda-store launcher reader",
+                target=self._read,
+                args=(self._process,),
+                name="conda-store launcher reader",
                 daemon=True,
             ).start()
             if self._settings is not None:
@@ -207,15 +215,17 @@ class BuildLauncher:
         for line in process.stdout:
             try:
                 message = _decode(line)
-            except Exception:  # noqa: BLE001: never lose the reader over one bad line
-                self._log.warning("conda-store: unreadable line from the build launcher: %r",
-                                  line[:200])
+            except Exception:  # noqa: BLE001 -- never lose the reader over one bad line
+                self._log.warning(
+                    "conda-store: unreadable line from the build launcher: %r", line[:200]
+                )
                 continue
             kind = message[0]
             if kind == "ready":
                 self._log.info(
                     "conda-store: build launcher ready (pid %s) in %.2f s",
-                    process.pid, time.monotonic() - self._start_time,
+                    process.pid,
+                    time.monotonic() - self._start_time,
                 )
                 self._ready.set()
             elif kind == "started":
@@ -233,8 +243,9 @@ class BuildLauncher:
         # EOF: the launcher is gone, and its children with it (PDEATHSIG).
         code = process.wait()
         if code != 0:
-            self._log.warning("conda-store: the build launcher (pid %s) ended with code %s",
-                              process.pid, code)
+            self._log.warning(
+                "conda-store: the build launcher (pid %s) ended with code %s", process.pid, code
+            )
         for build_id, handle in list(self._processes.items()):
             handle._set_exitcode(-signal.SIGKILL)
             self._processes.pop(build_id, None)
@@ -262,7 +273,7 @@ def _child(build_id: int, settings: Any, claim: str, launcher_pid: int) -> None:
 
         run_build(build_id, settings, claim)
         exitcode = 0
-    except BaseException:  # noqa: BLE001: said in the server's log; the exit code tells the rest
+    except BaseException:  # noqa: BLE001 -- said in the server's log; the exit code tells the rest
         traceback.print_exc()
     finally:
         # The outcome is in the database. Leave at once: py-rattler's runtime sometimes crashes
@@ -331,7 +342,7 @@ def main(parent_pid: int) -> None:
             if message[0] == "prepare":
                 try:
                     build.prepare_process(message[1])
-                except Exception:  # noqa: BLE001: only a head start; each build opens its own
+                except Exception:  # noqa: BLE001 -- only a head start; each build opens its own
                     traceback.print_exc()
                 out.write(_encode(("ready", os.getpid())))
             elif message[0] == "start":

@@ -60,7 +60,9 @@ class BuildLease:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._beat, name="conda-store heartbeat", daemon=True)
+        self._thread = threading.Thread(
+            target=self._beat, name="conda-store heartbeat", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
@@ -73,7 +75,7 @@ class BuildLease:
             try:
                 with self.sessions() as session, session.begin():
                     held = transitions.heartbeat(session, self.build_id, self.claim)
-            except Exception:  # noqa: BLE001: the database is away; `guard` decides in time
+            except Exception:  # noqa: BLE001 -- the database is away; `guard` decides in time
                 continue
             if held:
                 self._confirmed = time.monotonic()
@@ -86,7 +88,7 @@ class BuildLease:
                 self._fence()
 
     def state(self) -> str:
-        """"run", "canceled" or "lost" (see transitions.holder_state), from the database."""
+        """ "run", "canceled" or "lost" (see transitions.holder_state), from the database."""
         try:
             with self.sessions() as session:
                 state = transitions.holder_state(session, self.build_id, self.claim)

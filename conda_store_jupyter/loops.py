@@ -70,8 +70,9 @@ class BackgroundLoop:
         # (asyncio.wait, unlike wait_for, never cancels what it waits for)
         done, _ = await asyncio.wait({task}, timeout=self.stop_timeout)
         if not done:
-            self.log.warning("%s: still busy %.0f s after stop; cancelling it",
-                             self.loop_name, self.stop_timeout)
+            self.log.warning(
+                "%s: still busy %.0f s after stop; cancelling it", self.loop_name, self.stop_timeout
+            )
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

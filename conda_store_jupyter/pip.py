@@ -17,11 +17,11 @@ from __future__ import annotations
 import json
 import subprocess
 import tempfile
-import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import rattler
+import tomllib
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 from uv import find_uv_bin
@@ -76,8 +76,13 @@ def _run(
     log line by line; return stdout."""
     with tempfile.TemporaryFile("w+") as stdout_file, tempfile.TemporaryDirectory() as cwd:
         process = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=stdout_file, stderr=subprocess.PIPE, text=True,
-            env=build_environment(passthrough), cwd=cwd,
+            command,
+            stdin=subprocess.PIPE,
+            stdout=stdout_file,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=build_environment(passthrough),
+            cwd=cwd,
             preexec_fn=die_with_parent,  # a build killed with -9 takes uv with it
         )
         assert process.stdin is not None and process.stderr is not None
@@ -121,9 +126,20 @@ def resolve(
     for requirement in requirements:
         sources.check_requirement(requirement)
     text = _run(
-        _uv("pip", "compile", "-", "--format", "pylock.toml", "--no-header",
-            "--python-version", python_version, "--python-platform", triple, "--quiet",
-            *sources.uv_arguments()),
+        _uv(
+            "pip",
+            "compile",
+            "-",
+            "--format",
+            "pylock.toml",
+            "--no-header",
+            "--python-version",
+            python_version,
+            "--python-platform",
+            triple,
+            "--quiet",
+            *sources.uv_arguments(),
+        ),
         log,
         stdin="\n".join(requirements) + "\n",
         passthrough=passthrough,
@@ -132,7 +148,8 @@ def resolve(
     for entry in tomllib.loads(text).get("packages", []):
         # A direct URL (`name @ https://...`) is an `archive` (wheel or source archive alike).
         chosen = (
-            _wheel_for(platform, entry.get("wheels", [])) or entry.get("sdist")
+            _wheel_for(platform, entry.get("wheels", []))
+            or entry.get("sdist")
             or entry.get("archive")
         )
         if chosen is None and "vcs" in entry:
@@ -144,7 +161,9 @@ def resolve(
             # A local file or directory (where `pip_allow_local` allows them): its file:// URL.
             chosen = {**chosen, "url": Path(chosen["path"]).resolve().as_uri()}
         if chosen is None:
-            raise PipFailed(f"no wheel or source archive of {entry['name']} {entry['version']} fits {platform}")
+            raise PipFailed(
+                f"no wheel or source archive of {entry['name']} {entry['version']} fits {platform}"
+            )
         packages.append(
             PipPackage(
                 name=entry["name"],
@@ -188,8 +207,16 @@ def install_pip_packages(
                 lock = Path(directory, "pylock.toml")
                 lock.write_text(lock_text)
                 _run(
-                    _uv("pip", "install", "--python", str(prefix / "bin" / "python"),
-                        "--no-deps", "-r", str(lock), *sources.uv_arguments()),
+                    _uv(
+                        "pip",
+                        "install",
+                        "--python",
+                        str(prefix / "bin" / "python"),
+                        "--no-deps",
+                        "-r",
+                        str(lock),
+                        *sources.uv_arguments(),
+                    ),
                     log,
                     passthrough=passthrough,
                 )
@@ -265,7 +292,8 @@ def install_locked_pip_packages(
             ) from None
     # `name @ url` installs whatever version the file holds: it must be the one the lock names.
     listed = _run(
-        _uv("pip", "list", "--python", str(python), "--format", "json"), log,
+        _uv("pip", "list", "--python", str(python), "--format", "json"),
+        log,
         passthrough=passthrough,
     )
     installed = {canonicalize_name(item["name"]): item["version"] for item in json.loads(listed)}

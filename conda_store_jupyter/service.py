@@ -18,19 +18,30 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import rattler
-from rattler.exceptions import GatewayError, InvalidChannelError
 import sqlalchemy as sa
+from rattler.exceptions import GatewayError, InvalidChannelError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from .artifacts import write_conda_pack
+from .auth import Caller
 from .build import BuildSettings
 from .buildlog import log_size, read_log
 from .config import CondaStore
-from .db import Build, BuildArtifact, BuildArtifactType, BuildStatus, Environment, Namespace
+from .db import (
+    Build,
+    BuildArtifact,
+    BuildArtifactType,
+    BuildPackage,
+    BuildStatus,
+    Environment,
+    Namespace,
+    transitions,
+    utcnow,
+)
 from .db import Specification as SpecificationRow
-from .db import transitions, utcnow
-from .artifacts import write_conda_pack
 from .envlinks import sync_environment_link
 from .errors import Conflict, NotFound, SpecError
+from .solver import SolveFailed, host_platform, make_gateway, solve
 from .spec import (
     MAX_SPEC_BYTES,
     LockfileSpecification,
@@ -43,9 +54,6 @@ from .spec import (
     parse_specification,
     validate_name,
 )
-from .auth import Caller
-from .db import BuildPackage
-from .solver import SolveFailed, host_platform, make_gateway, solve
 from .store import StoreLayout
 
 log = logging.getLogger(__name__)
@@ -70,13 +78,21 @@ class Page:
     sort_by: tuple[str, ...] = ()
     order: str = "asc"
 
-    def apply(self, query: sa.Select, columns: Mapping[str, Any], default: Sequence[Any]) -> sa.Select:
+    def apply(
+        self, query: sa.Select, columns: Mapping[str, Any], default: Sequence[Any]
+    ) -> sa.Select:
         unknown = [name for name in self.sort_by if name not in columns]
         if unknown:
-            raise SpecError(f"cannot sort by {', '.join(unknown)}; sort_by may be {', '.join(columns)}")
+            raise SpecError(
+                f"cannot sort by {', '.join(unknown)}; sort_by may be {', '.join(columns)}"
+            )
         keys = [columns[name] for name in self.sort_by] or list(default)
         direction = sa.desc if self.order == "desc" else sa.asc
-        return query.order_by(*(direction(key) for key in keys)).limit(self.size).offset((self.page - 1) * self.size)
+        return (
+            query.order_by(*(direction(key) for key in keys))
+            .limit(self.size)
+            .offset((self.page - 1) * self.size)
+        )
 
 
 def from_config(cls: type[D], config: CondaStore, prefix: str = "", **values: Any) -> D:
@@ -125,7 +141,9 @@ class CondaStoreService:
         with self.sessions() as session:
             return list(
                 session.scalars(
-                    sa.select(Namespace).where(Namespace.deleted_on.is_(None)).order_by(Namespace.name)
+                    sa.select(Namespace)
+                    .where(Namespace.deleted_on.is_(None))
+                    .order_by(Namespace.name)
                 )
             )
 
@@ -171,7 +189,9 @@ class CondaStoreService:
         """A new namespace never shares a path with a file of the store: its directory is the
         store's <name>/, which must be free or a directory (a namespace deleted earlier)."""
         if name in self.reserved_namespace_names():
-            raise SpecError(f"namespace name {name!r} is reserved: the store keeps its own file there")
+            raise SpecError(
+                f"namespace name {name!r} is reserved: the store keeps its own file there"
+            )
         path = self.layout.namespace_dir(name)
         if (path.exists() or path.is_symlink()) and (path.is_symlink() or not path.is_dir()):
             raise SpecError(f"namespace name {name!r} is taken: the store has a file of that name")
@@ -186,7 +206,8 @@ class CondaStoreService:
                 environments = list(
                     session.scalars(
                         sa.select(Environment).where(
-                            Environment.namespace_id == namespace.id, Environment.deleted_on.is_(None)
+                            Environment.namespace_id == namespace.id,
+                            Environment.deleted_on.is_(None),
                         )
                     )
                 )
@@ -207,7 +228,9 @@ class CondaStoreService:
                 sa.select(Environment)
                 .join(Namespace)
                 .where(Environment.deleted_on.is_(None))
-                .options(selectinload(Environment.namespace), selectinload(Environment.current_build))
+                .options(
+                    selectinload(Environment.namespace), selectinload(Environment.current_build)
+                )
                 .order_by(Namespace.name, Environment.name)
             )
             if namespace is not None:
@@ -245,7 +268,9 @@ class CondaStoreService:
                 raise SpecError("a lock file specification must be the lock file's text")
             if environment_name is None:
                 raise SpecError("a lock file specification needs an environment name")
-            spec = parse_lockfile_specification(specification, validate_name("environment", environment_name))
+            spec = parse_lockfile_specification(
+                specification, validate_name("environment", environment_name)
+            )
         else:
             spec = parse_specification(specification)
             if environment_name is not None:
@@ -292,7 +317,9 @@ class CondaStoreService:
                 )
             )
             if environment is None:
-                environment = Environment(namespace=namespace_row, name=spec.name, description=description or "")
+                environment = Environment(
+                    namespace=namespace_row, name=spec.name, description=description or ""
+                )
                 session.add(environment)
                 session.flush()
             elif description is not None:
@@ -311,7 +338,10 @@ class CondaStoreService:
             )
             made_current = False
             if existing is not None:
-                if existing.status == BuildStatus.COMPLETED and environment.current_build_id != existing.id:
+                if (
+                    existing.status == BuildStatus.COMPLETED
+                    and environment.current_build_id != existing.id
+                ):
                     self._make_current(environment, existing)
                     made_current = True
             else:
@@ -362,10 +392,9 @@ class CondaStoreService:
     def delete_environment(self, namespace: str, name: str) -> None:
         """Remove the environment: its link and prefixes go, its builds' logs and locks stay.
         The database changes first; the files go once it has committed."""
-        with self._removing() as removals:
-            with self.sessions() as session, session.begin():
-                environment = self._environment(session, namespace, name)
-                self._delete_environment(session, environment, namespace, removals)
+        with self._removing() as removals, self.sessions() as session, session.begin():
+            environment = self._environment(session, namespace, name)
+            self._delete_environment(session, environment, namespace, removals)
         self._sync_link_after_delete(namespace, name)
         self._on_change()
 
@@ -377,9 +406,7 @@ class CondaStoreService:
         # Running builds are canceled (conditionally: one completing now keeps its state);
         # their executor kills them and removes their prefixes.
         active = [build.id for build in environment.builds if build.status in ACTIVE]
-        canceled = set(
-            transitions.cancel(session, active, "canceled: the environment was deleted")
-        )
+        canceled = set(transitions.cancel(session, active, "canceled: the environment was deleted"))
         for build in environment.builds:
             if build.id not in canceled:
                 self._free_build(session, build, namespace, removals)
@@ -418,7 +445,8 @@ class CondaStoreService:
             build = self._build(session, build_id)
             if not transitions.cancel(session, [build_id], "canceled by request"):
                 raise Conflict(
-                    f"build {build_id} is {build.status.value}; only a queued or running build can be canceled"
+                    f"build {build_id} is {build.status.value}; "
+                    "only a queued or running build can be canceled"
                 )
         self._on_change()
         return self.get_build(build_id)
@@ -426,19 +454,20 @@ class CondaStoreService:
     def delete_build(self, build_id: int) -> None:
         """Delete a finished build that is not current: its prefix and archive go (moved aside
         until the transaction commits: it completes or changes nothing)."""
-        with self._removing() as removals:
-            with self.sessions() as session, session.begin():
-                build = self._build(session, build_id)
-                if build.status in ACTIVE:
-                    raise Conflict(f"build {build_id} is {build.status.value}; cancel it before deleting it")
-                if build.environment.current_build_id == build.id:
-                    raise Conflict(
-                        f"build {build_id} is the current build of "
-                        f"{build.environment.namespace.name}/{build.environment.name}; "
-                        "roll back to another build first"
-                    )
-                self._free_build(session, build, build.environment.namespace.name, removals)
-                build.deleted_on = utcnow()
+        with self._removing() as removals, self.sessions() as session, session.begin():
+            build = self._build(session, build_id)
+            if build.status in ACTIVE:
+                raise Conflict(
+                    f"build {build_id} is {build.status.value}; cancel it before deleting it"
+                )
+            if build.environment.current_build_id == build.id:
+                raise Conflict(
+                    f"build {build_id} is the current build of "
+                    f"{build.environment.namespace.name}/{build.environment.name}; "
+                    "roll back to another build first"
+                )
+            self._free_build(session, build, build.environment.namespace.name, removals)
+            build.deleted_on = utcnow()
 
     def read_log(self, build_id: int, offset: int = 0) -> tuple[bytes, int]:
         """The build log from a byte offset, and where to read from next time."""
@@ -473,9 +502,11 @@ class CondaStoreService:
         if path.is_file():
             return str(path)
         if status != BuildStatus.COMPLETED or not build_dir:
-            raise NotFound(f"build {build_id} is {status.value}: only a completed build has an archive")
+            raise NotFound(
+                f"build {build_id} is {status.value}: only a completed build has an archive"
+            )
         if not self.layout.build_prefix(namespace, build_dir).is_dir():
-            # Its environment (or namespace) was deleted: the prefix went, the archive can't be made.
+            # Its environment (or namespace) was deleted: the prefix went; no archive can be made.
             raise NotFound(f"build {build_id} has no archive: its prefix was removed")
         write_conda_pack(self.layout.build_prefix(namespace, build_dir), path)
         with self.sessions() as session, session.begin():
@@ -486,14 +517,20 @@ class CondaStoreService:
                 )
             )
             if exists is None:
-                session.add(BuildArtifact(
-                    build_id=build_id, artifact_type=BuildArtifactType.CONDA_PACK,
-                    key=str(path.relative_to(self.layout.root)), size=path.stat().st_size,
-                ))
+                session.add(
+                    BuildArtifact(
+                        build_id=build_id,
+                        artifact_type=BuildArtifactType.CONDA_PACK,
+                        key=str(path.relative_to(self.layout.root)),
+                        size=path.stat().st_size,
+                    )
+                )
         return str(path)
 
     def channels(self) -> list[dict[str, Any]]:
-        return [{"id": index, "name": channel} for index, channel in enumerate(self.config.channels, 1)]
+        return [
+            {"id": index, "name": channel} for index, channel in enumerate(self.config.channels, 1)
+        ]
 
     @property
     def gateway(self) -> rattler.Gateway:
@@ -518,12 +555,20 @@ class CondaStoreService:
         except (GatewayError, InvalidChannelError) as error:  # unreachable or malformed channel
             raise _channel_error(spec.channels, error) from None
         return [
-            {"name": r.name.normalized, "version": str(r.version), "build": str(r.build),
-             "channel": str(r.channel or ""), "subdir": r.subdir, "url": str(r.url)}
+            {
+                "name": r.name.normalized,
+                "version": str(r.version),
+                "build": str(r.build),
+                "channel": str(r.channel or ""),
+                "subdir": r.subdir,
+                "url": str(r.url),
+            }
             for r in records
         ]
 
-    async def search_packages(self, search: str, channels: Sequence[str] = ()) -> list[dict[str, str]]:
+    async def search_packages(
+        self, search: str, channels: Sequence[str] = ()
+    ) -> list[dict[str, str]]:
         """Package names in the channels containing `search` (prefix matches first)."""
         check_channels_allowed(channels, self.policy)
         sources = list(channels or self.config.channels)
@@ -543,7 +588,9 @@ class CondaStoreService:
         query = sa.select(Namespace).where(
             Namespace.deleted_on.is_(None), caller.readable_filter(Namespace.name)
         )
-        return self._page(query, page, {"name": Namespace.name, "id": Namespace.id}, [Namespace.name])
+        return self._page(
+            query, page, {"name": Namespace.name, "id": Namespace.id}, [Namespace.name]
+        )
 
     def page_environments(
         self,
@@ -580,14 +627,20 @@ class CondaStoreService:
             query = query.where(
                 sa.exists().where(BuildPackage.build_id == current.id, BuildPackage.name == package)
             )
-        columns = {"name": Environment.name, "namespace": Namespace.name, "id": Environment.id,
-                   "updated_on": Environment.updated_on}
+        columns = {
+            "name": Environment.name,
+            "namespace": Namespace.name,
+            "id": Environment.id,
+            "updated_on": Environment.updated_on,
+        }
         environments, count = self._page(
             query.options(
                 selectinload(Environment.namespace),
                 selectinload(Environment.current_build).selectinload(Build.artifacts),
             ),
-            page, columns, [Namespace.name, Environment.name],
+            page,
+            columns,
+            [Namespace.name, Environment.name],
         )
         with self.sessions() as session:
             self._attach_pending_builds(session, environments)
@@ -609,7 +662,9 @@ class CondaStoreService:
             sa.select(Build)
             .join(Environment, Environment.id == Build.environment_id)
             .join(Namespace, Namespace.id == Environment.namespace_id)
-            .where(Build.deleted_on.is_(None), caller.readable_filter(Namespace.name, Environment.name))
+            .where(
+                Build.deleted_on.is_(None), caller.readable_filter(Namespace.name, Environment.name)
+            )
         )
         if status is not None:
             query = query.where(Build.status == status)
@@ -620,16 +675,24 @@ class CondaStoreService:
         if name is not None:
             query = query.where(Environment.name == name)
         for package in packages:
-            query = query.where(sa.exists().where(BuildPackage.build_id == Build.id, BuildPackage.name == package))
+            query = query.where(
+                sa.exists().where(BuildPackage.build_id == Build.id, BuildPackage.name == package)
+            )
         if artifact is not None:
             query = query.where(
-                sa.exists().where(BuildArtifact.build_id == Build.id, BuildArtifact.artifact_type == artifact)
+                sa.exists().where(
+                    BuildArtifact.build_id == Build.id, BuildArtifact.artifact_type == artifact
+                )
             )
-        columns = {"id": Build.id, "scheduled_on": Build.scheduled_on, "started_on": Build.started_on,
-                   "ended_on": Build.ended_on, "status": Build.status, "size": Build.size}
-        return self._page(
-            query.options(selectinload(Build.artifacts)), page, columns, [Build.id]
-        )
+        columns = {
+            "id": Build.id,
+            "scheduled_on": Build.scheduled_on,
+            "started_on": Build.started_on,
+            "ended_on": Build.ended_on,
+            "status": Build.status,
+            "size": Build.size,
+        }
+        return self._page(query.options(selectinload(Build.artifacts)), page, columns, [Build.id])
 
     def page_packages(
         self, build_id: int, page: Page, search: str | None = None
@@ -639,7 +702,11 @@ class CondaStoreService:
         query = sa.select(BuildPackage).where(BuildPackage.build_id == build_id)
         if search:
             query = query.where(BuildPackage.name.ilike(f"%{_escape_like(search)}%", escape="\\"))
-        columns = {"name": BuildPackage.name, "version": BuildPackage.version, "size": BuildPackage.size}
+        columns = {
+            "name": BuildPackage.name,
+            "version": BuildPackage.version,
+            "size": BuildPackage.size,
+        }
         return self._page(query, page, columns, [BuildPackage.name])
 
     def diff_builds(self, old_id: int, new_id: int) -> dict[str, list[dict[str, Any]]]:
@@ -649,8 +716,12 @@ class CondaStoreService:
             new = {p.name: p for p in self._build(session, new_id).packages}
 
         def brief(package: BuildPackage) -> dict[str, Any]:
-            return {"name": package.name, "version": package.version, "build": package.build,
-                    "manager": package.manager.value}
+            return {
+                "name": package.name,
+                "version": package.version,
+                "build": package.build,
+                "manager": package.manager.value,
+            }
 
         return {
             "added": [brief(new[name]) for name in sorted(new.keys() - old.keys())],
@@ -666,7 +737,9 @@ class CondaStoreService:
         self, query: sa.Select, page: Page, columns: Mapping[str, Any], default: Sequence[Any]
     ) -> tuple[list[Any], int]:
         with self.sessions() as session:
-            count = session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))
+            count = session.scalar(
+                sa.select(sa.func.count()).select_from(query.order_by(None).subquery())
+            )
             items = list(session.scalars(page.apply(query, columns, default)).unique())
         return items, count or 0
 
@@ -746,7 +819,9 @@ class CondaStoreService:
                     )
                     session.add(row)
             except sa.exc.IntegrityError:
-                row = session.scalar(sa.select(SpecificationRow).where(SpecificationRow.sha256 == sha256))
+                row = session.scalar(
+                    sa.select(SpecificationRow).where(SpecificationRow.sha256 == sha256)
+                )
                 assert row is not None
         return row
 
@@ -770,7 +845,9 @@ class CondaStoreService:
     def _sync_link(self, namespace: str, name: str) -> None:
         sync_environment_link(self.layout, self.sessions, namespace, name)
 
-    def _free_build(self, session: Session, build: Build, namespace: str, removals: _Removals) -> None:
+    def _free_build(
+        self, session: Session, build: Build, namespace: str, removals: _Removals
+    ) -> None:
         """Remove a build's prefix and large artifacts from disk (once the transaction has
         committed); keep its log and lock file."""
         if build.build_dir:
@@ -801,8 +878,12 @@ class CondaStoreService:
         try:
             self._sync_link(namespace, name)
         except OSError as error:
-            log.warning("conda-store: envs/%s of namespace %s not updated after its delete: %s",
-                        name, namespace, error)
+            log.warning(
+                "conda-store: envs/%s of namespace %s not updated after its delete: %s",
+                name,
+                namespace,
+                error,
+            )
 
 
 class _Removals:
@@ -817,7 +898,10 @@ class _Removals:
 
 def _check_description(description: str | None) -> None:
     """A description is text of a specification, with the same limit wherever it comes from."""
-    if description is not None and len(description.encode("utf-8", "surrogatepass")) > MAX_SPEC_BYTES:
+    if (
+        description is not None
+        and len(description.encode("utf-8", "surrogatepass")) > MAX_SPEC_BYTES
+    ):
         raise SpecError(f"description is too large: the limit is {MAX_SPEC_BYTES:,} bytes")
 
 

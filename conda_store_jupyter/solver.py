@@ -57,7 +57,9 @@ def host_platform() -> str:
 
 def validate_platform(platform: str) -> str:
     if platform == "noarch" or platform not in {str(p) for p in rattler.Subdir.all()}:
-        raise SpecError(f"unknown platform {platform!r}; use names such as linux-64, osx-arm64, win-64")
+        raise SpecError(
+            f"unknown platform {platform!r}; use names such as linux-64, osx-arm64, win-64"
+        )
     return platform
 
 
@@ -115,7 +117,10 @@ async def solve(
         raise channel_error(channels, error) from error
     # sort_topologically hands back plain PackageRecords: map them to the solved records.
     by_name = {record.name.normalized: record for record in records}
-    return [by_name[record.name.normalized] for record in rattler.PackageRecord.sort_topologically(records)]
+    return [
+        by_name[record.name.normalized]
+        for record in rattler.PackageRecord.sort_topologically(records)
+    ]
 
 
 # -- reading channels ---------------------------------------------------------------------------
@@ -168,7 +173,10 @@ class Gateway(rattler.Gateway):
     async def _load_channel(self, channel: str | rattler.Channel, subdirs: list[str]) -> None:
         name = str(channel if isinstance(channel, str) else channel.base_url)
         now = time.monotonic()
-        if any(now - self._loaded.get((name, subdir), now) >= self.refresh_seconds for subdir in subdirs):
+        if any(
+            now - self._loaded.get((name, subdir), now) >= self.refresh_seconds
+            for subdir in subdirs
+        ):
             self.clear_repodata_cache(channel, subdirs)  # memory only: the disk cache decides
         try:
             await super().names([channel], subdirs)
@@ -231,8 +239,12 @@ def _display(channel: str | rattler.Channel) -> str:
 
 def _base_url(channel: str | rattler.Channel) -> str:
     try:
-        base = channel.base_url if isinstance(channel, rattler.Channel) else rattler.Channel(channel).base_url
-    except Exception:  # noqa: BLE001: an unparsable name is matched as written
+        base = (
+            channel.base_url
+            if isinstance(channel, rattler.Channel)
+            else rattler.Channel(channel).base_url
+        )
+    except Exception:  # noqa: BLE001 -- an unparsable name is matched as written
         return str(channel)
     return str(base).rstrip("/")
 
@@ -241,11 +253,15 @@ def _reason(text: str) -> str:
     """rattler's error text as one line a user can act on: the status or the root cause, and
     the URL it concerns."""
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    status = re.search(r"\((\d{3}) ([^)]*)\) (?:for url \(|when fetching )([^)\s]+?)\)?\.?(?:\s|$)", text)
+    status = re.search(
+        r"\((\d{3}) ([^)]*)\) (?:for url \(|when fetching )([^)\s]+?)\)?\.?(?:\s|$)", text
+    )
     if status:
         return f"the server answered {status[1]} {status[2]} for {status[3]}"
     url = re.search(r"for url \(([^)\s]+)\)", text)
-    causes = [line.removeprefix("Caused by:").strip() for line in lines if line.startswith("Caused by:")]
+    causes = [
+        line.removeprefix("Caused by:").strip() for line in lines if line.startswith("Caused by:")
+    ]
     if url and causes:
         return f"{causes[-1]} (fetching {url[1]})"
     return ": ".join(line.removeprefix("Caused by:").strip() for line in lines) or "no reason given"

@@ -434,24 +434,64 @@ def _parse_dependencies(spec: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple
 # Environment variables an environment's `variables` may not set: each makes a shell, the dynamic
 # loader or an interpreter run or load code when the kernel (or anything it starts) starts, or
 # undoes the activation itself. Compared in upper case (Windows ignores case).
-DENIED_VARIABLES = frozenset({
-    # shells: read and run at start, or change how every script runs
-    "ENV", "BASH_ENV", "SHELLOPTS", "BASHOPTS", "PS1", "PS2", "PS3", "PS4", "PROMPT_COMMAND",
-    "IFS", "CDPATH", "GLOBIGNORE", "EXECIGNORE", "POSIXLY_CORRECT", "ZDOTDIR", "INPUTRC",
-    # the dynamic loader and libc
-    "GCONV_PATH",
-    # Python: startup files, import paths, modules imported by name
-    "PYTHONSTARTUP", "PYTHONPATH", "PYTHONHOME", "PYTHONINSPECT", "PYTHONUSERBASE",
-    "PYTHONEXECUTABLE", "PYTHONBREAKPOINT", "PYTHONPLATLIBDIR", "PYTHONWARNINGS",
-    "PYTHONPYCACHEPREFIX",
-    # other interpreters' startup hooks
-    "PERL5OPT", "PERL5LIB", "PERLLIB", "RUBYOPT", "RUBYLIB", "NODE_OPTIONS", "NODE_PATH",
-    "LUA_INIT", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS",
-    "R_PROFILE", "R_PROFILE_USER", "R_ENVIRON", "R_ENVIRON_USER",
-    # the activation, and where IPython and Jupyter read startup files and configuration
-    "PATH", "CONDA_PREFIX", "CONDA_DEFAULT_ENV", "CONDA_SHLVL", "HOME", "XDG_CONFIG_HOME",
-    "IPYTHONDIR",
-})
+DENIED_VARIABLES = frozenset(
+    {
+        # shells: read and run at start, or change how every script runs
+        "ENV",
+        "BASH_ENV",
+        "SHELLOPTS",
+        "BASHOPTS",
+        "PS1",
+        "PS2",
+        "PS3",
+        "PS4",
+        "PROMPT_COMMAND",
+        "IFS",
+        "CDPATH",
+        "GLOBIGNORE",
+        "EXECIGNORE",
+        "POSIXLY_CORRECT",
+        "ZDOTDIR",
+        "INPUTRC",
+        # the dynamic loader and libc
+        "GCONV_PATH",
+        # Python: startup files, import paths, modules imported by name
+        "PYTHONSTARTUP",
+        "PYTHONPATH",
+        "PYTHONHOME",
+        "PYTHONINSPECT",
+        "PYTHONUSERBASE",
+        "PYTHONEXECUTABLE",
+        "PYTHONBREAKPOINT",
+        "PYTHONPLATLIBDIR",
+        "PYTHONWARNINGS",
+        "PYTHONPYCACHEPREFIX",
+        # other interpreters' startup hooks
+        "PERL5OPT",
+        "PERL5LIB",
+        "PERLLIB",
+        "RUBYOPT",
+        "RUBYLIB",
+        "NODE_OPTIONS",
+        "NODE_PATH",
+        "LUA_INIT",
+        "JAVA_TOOL_OPTIONS",
+        "_JAVA_OPTIONS",
+        "JDK_JAVA_OPTIONS",
+        "R_PROFILE",
+        "R_PROFILE_USER",
+        "R_ENVIRON",
+        "R_ENVIRON_USER",
+        # the activation, and where IPython and Jupyter read startup files and configuration
+        "PATH",
+        "CONDA_PREFIX",
+        "CONDA_DEFAULT_ENV",
+        "CONDA_SHLVL",
+        "HOME",
+        "XDG_CONFIG_HOME",
+        "IPYTHONDIR",
+    }
+)
 # ... and every name starting with one of these: bash's own variables (BASH_ENV, BASH_FUNC_*
 # function imports, BASH_LOADABLES_PATH), the loaders' (LD_PRELOAD, LD_LIBRARY_PATH, LD_AUDIT,
 # DYLD_INSERT_LIBRARIES), Jupyter's paths and the kernel's parent (JUPYTER_*, JPY_*).
@@ -695,9 +735,7 @@ def parse_conda_lock(source: str | bytes | Mapping[str, Any]) -> Lockfile:
     try:
         lockfile = lockfile_v1_to_v2(LockfileV1.model_validate(content))
     except pydantic.ValidationError as error:
-        raise SpecError(
-            f"invalid conda-lock file: {_validation_problem(error, content)}"
-        ) from None
+        raise SpecError(f"invalid conda-lock file: {_validation_problem(error, content)}") from None
     platforms = set(lockfile.metadata.platforms)
     stray = sorted({package.platform for package in lockfile.package} - platforms)
     if stray:
@@ -773,7 +811,9 @@ def _check_lockfile_urls(content: Mapping[str, Any]) -> None:
         if isinstance(url, str):
             problem = _lockfile_url_problem(url)
             if problem is not None:
-                raise SpecError(f"invalid conda-lock file: metadata.channels.{index} {url!r} {problem}")
+                raise SpecError(
+                    f"invalid conda-lock file: metadata.channels.{index} {url!r} {problem}"
+                )
     packages = content.get("package")
     for index, package in enumerate(packages if isinstance(packages, list) else []):
         url = package.get("url") if isinstance(package, Mapping) else None
@@ -838,8 +878,17 @@ PYPI_FILES_HOST = "files.pythonhosted.org"  # where PyPI's index points for ever
 _VCS_PREFIXES = ("git+", "hg+", "svn+", "bzr+")
 # Names uv reads as a file next to it rather than a project name (`six-1.0.tar.gz`).
 _ARCHIVE_SUFFIXES = (
-    ".whl", ".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tbz2", ".tar.xz", ".txz", ".tar.zst",
-    ".tar", ".zip",
+    ".whl",
+    ".tar.gz",
+    ".tgz",
+    ".tar.bz2",
+    ".tbz",
+    ".tbz2",
+    ".tar.xz",
+    ".txz",
+    ".tar.zst",
+    ".tar",
+    ".zip",
 )
 
 
@@ -873,13 +922,17 @@ class PipSourcePolicy:
         object.__setattr__(
             self, "allowed_hosts", tuple(host.strip().lower() for host in self.allowed_hosts)
         )
-        for field, urls in (("pip_index_url", (self.index_url,)),
-                            ("pip_extra_index_urls", self.extra_index_urls)):
+        for field, urls in (
+            ("pip_index_url", (self.index_url,)),
+            ("pip_extra_index_urls", self.extra_index_urls),
+        ):
             for url in urls:
                 problem = _expansion_problem(url)
                 parts = urllib.parse.urlsplit(url)
-                if problem or parts.scheme not in ("http", "https", "file") or not (
-                    parts.hostname or parts.scheme == "file"
+                if (
+                    problem
+                    or parts.scheme not in ("http", "https", "file")
+                    or not (parts.hostname or parts.scheme == "file")
                 ):
                     raise ValueError(
                         f"CondaStore.{field}: {url!r} is not an index URL "
@@ -889,7 +942,9 @@ class PipSourcePolicy:
     @property
     def hosts(self) -> tuple[str, ...]:
         """The allowed hosts (patterns), the indexes' hosts included."""
-        indexes = (urllib.parse.urlsplit(url).hostname for url in (self.index_url, *self.extra_index_urls))
+        indexes = (
+            urllib.parse.urlsplit(url).hostname for url in (self.index_url, *self.extra_index_urls)
+        )
         return (*dict.fromkeys(host for host in indexes if host), *self.allowed_hosts)
 
     def uv_arguments(self) -> list[str]:
@@ -955,7 +1010,8 @@ class PipSourcePolicy:
             if not any(fnmatch.fnmatchcase(name, pattern) for name in names for pattern in hosts):
                 raise SpecError(
                     f"{what} is refused: host {host} is not an allowed pip source; allowed: "
-                    f"{', '.join(hosts) or 'none'} (the administrator's CondaStore.pip_allowed_hosts)"
+                    f"{', '.join(hosts) or 'none'} "
+                    "(the administrator's CondaStore.pip_allowed_hosts)"
                 )
         else:
             raise SpecError(
@@ -1034,7 +1090,9 @@ class SpecPolicy:
                     elif field.name.startswith("pip_"):
                         _validate_pip_requirement(value, f"CondaStore.{field.name}")
                         # The build checks every requirement against the sources again.
-                        self.pip_sources.check_requirement(value, f"CondaStore.{field.name} {value!r}")
+                        self.pip_sources.check_requirement(
+                            value, f"CondaStore.{field.name} {value!r}"
+                        )
                     else:
                         _validate_conda_dependency(value, f"CondaStore.{field.name}")
                 except SpecError as error:

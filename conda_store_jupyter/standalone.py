@@ -46,7 +46,9 @@ class StandaloneAuthorizer(Authorizer):
     """Allows this extension's API and Jupyter Server's status route; refuses every other route
     of Jupyter Server and of other extensions, whoever asks."""
 
-    def is_authorized(self, handler: web.RequestHandler, user: User, action: str, resource: str) -> bool:
+    def is_authorized(
+        self, handler: web.RequestHandler, user: User, action: str, resource: str
+    ) -> bool:
         return self.serves(handler, action, resource)
 
     @staticmethod
@@ -106,7 +108,9 @@ class StandaloneIdentityProvider(PasswordIdentityProvider):
         given = self.get_token(handler)
         if not token or not given:
             return None
-        if not hmac.compare_digest(given.encode("utf-8", "surrogatepass"), token.encode("utf-8", "surrogatepass")):
+        if not hmac.compare_digest(
+            given.encode("utf-8", "surrogatepass"), token.encode("utf-8", "surrogatepass")
+        ):
             return None
         self.log.debug("conda-store: the server's token, from %s", handler.request.remote_ip)
         return self.store_admin()

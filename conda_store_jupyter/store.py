@@ -65,7 +65,8 @@ class StoreLayout:
         except FileNotFoundError:
             return []
         return [
-            Path(entry.path) for entry in entries
+            Path(entry.path)
+            for entry in entries
             if not entry.name.startswith(".") and entry.is_dir(follow_symlinks=False)
         ]
 
@@ -85,7 +86,8 @@ class StoreLayout:
             envs = directory / "envs"
             if envs.is_dir():
                 found.extend(
-                    (directory.name, entry.name) for entry in os.scandir(envs)
+                    (directory.name, entry.name)
+                    for entry in os.scandir(envs)
                     if entry.is_symlink() and not entry.name.startswith(".")
                 )
         return found
@@ -170,7 +172,7 @@ class StoreLayout:
         shutil.rmtree(self.root / TRASH, ignore_errors=True)
 
 
-def human_size(size: int | float | None) -> str:
+def human_size(size: float | None) -> str:
     """Bytes as people read them: 512 B, 1.5 KiB, 40.0 MiB ("? B" when unknown)."""
     if size is None:
         return "? B"

@@ -20,5 +20,5 @@ class NamedUserIdentityProvider(StandaloneIdentityProvider):
     async def get_user_token(self, handler):
         given = self.get_token(handler) or ""
         if given.startswith("user-") and len(given) > len("user-"):
-            return User(username=given[len("user-"):])
+            return User(username=given[len("user-") :])
         return await super().get_user_token(handler)

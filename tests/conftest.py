@@ -95,7 +95,9 @@ def postgres_url() -> str:
     """A real PostgreSQL (127.0.0.1:5432, database `test`), or a skip naming why (a failure in CI)."""
     import sqlalchemy
 
-    url = os.environ.get("CSJ_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    url = os.environ.get(
+        "CSJ_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    )
     try:
         engine = sqlalchemy.create_engine(url, connect_args={"connect_timeout": 3})
         with engine.connect() as connection:

@@ -41,11 +41,19 @@ class StandaloneServer:
         self.log_file = open(self.workdir / f"server-{self.port}-{time.time_ns()}.log", "w+")  # noqa: SIM115
         self.process = subprocess.Popen(
             [
-                JUPYTER, "conda-store", f"--ServerApp.port={self.port}", "--ServerApp.ip=127.0.0.1",
-                f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.workdir}",
-                "--ServerApp.allow_root=True", *self.args,
+                JUPYTER,
+                "conda-store",
+                f"--ServerApp.port={self.port}",
+                "--ServerApp.ip=127.0.0.1",
+                f"--IdentityProvider.token={self.token}",
+                f"--ServerApp.root_dir={self.workdir}",
+                "--ServerApp.allow_root=True",
+                *self.args,
             ],
-            env=env, stdout=self.log_file, stderr=subprocess.STDOUT, text=True,
+            env=env,
+            stdout=self.log_file,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         deadline = time.monotonic() + timeout
         while True:
@@ -54,9 +62,13 @@ class StandaloneServer:
                 return self
             except (urllib.error.URLError, ConnectionError):
                 if self.process.poll() is not None:
-                    raise RuntimeError(f"jupyter conda-store exited:\n{self.read_output()}") from None
+                    raise RuntimeError(
+                        f"jupyter conda-store exited:\n{self.read_output()}"
+                    ) from None
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"jupyter conda-store did not answer in {timeout} s") from None
+                    raise RuntimeError(
+                        f"jupyter conda-store did not answer in {timeout} s"
+                    ) from None
                 time.sleep(0.2)
 
     def get(self, path: str) -> dict:

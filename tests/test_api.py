@@ -22,7 +22,11 @@ API = ("conda-store", "api", "v1")
 
 @pytest.fixture
 def conda_store_config(store_dir, local_channel) -> dict:
-    return {"store_dir": str(store_dir), "channels": [local_channel], "allowed_channels": [local_channel]}
+    return {
+        "store_dir": str(store_dir),
+        "channels": [local_channel],
+        "allowed_channels": [local_channel],
+    }
 
 
 class Client:
@@ -34,7 +38,9 @@ class Client:
     def service(self):
         return self.serverapp.web_app.settings["conda_store_service"]
 
-    async def call(self, method: str, *path: str, body=None, raw: bool = False, headers=None, **params):
+    async def call(
+        self, method: str, *path: str, body=None, raw: bool = False, headers=None, **params
+    ):
         kwargs = {"method": method, "params": params, "headers": headers or {}}
         if body is not None:
             kwargs["body"] = body if isinstance(body, (str, bytes)) else json.dumps(body)
@@ -44,7 +50,9 @@ class Client:
         response = await self.fetch(*API, *path, "", **kwargs)
         return response if raw else json.loads(response.body)
 
-    async def error(self, method: str, *path: str, body=None, headers=None, **params) -> tuple[int, str]:
+    async def error(
+        self, method: str, *path: str, body=None, headers=None, **params
+    ) -> tuple[int, str]:
         """(status, message) of a request that must fail with a JSON error."""
         with pytest.raises(HTTPClientError) as raised:
             await self.call(method, *path, body=body, headers=headers, **params)
@@ -55,12 +63,16 @@ class Client:
         assert payload["status"] == "error"
         return raised.value.code, payload["message"]
 
-    async def submit(self, name: str, *dependencies: str, namespace: str = "default", variables=None, **extra) -> int:
+    async def submit(
+        self, name: str, *dependencies: str, namespace: str = "default", variables=None, **extra
+    ) -> int:
         document = {"name": name, "dependencies": list(dependencies)}
         if variables:
             document["variables"] = variables
         text = yaml.safe_dump(document)
-        answer = await self.call("POST", "specification", body={"namespace": namespace, "specification": text, **extra})
+        answer = await self.call(
+            "POST", "specification", body={"namespace": namespace, "specification": text, **extra}
+        )
         return answer["data"]["build_id"]
 
     async def wait(self, build_id: int, timeout: float = 120) -> dict:
@@ -83,7 +95,11 @@ async def test_create_wait_list_and_download(api):
     build = await api.wait(build_id)
     assert build["status"] == "COMPLETED", build["status_info"]
     assert build["specification"]["spec"]["dependencies"] == ["gamma"]
-    assert {a["artifact_type"] for a in build["build_artifacts"]} >= {"LOCKFILE", "YAML", "EXPLICIT"}
+    assert {a["artifact_type"] for a in build["build_artifacts"]} >= {
+        "LOCKFILE",
+        "YAML",
+        "EXPLICIT",
+    }
 
     environments = await api.call("GET", "environment")
     assert environments["count"] == 1 and environments["page"] == 1
@@ -96,7 +112,11 @@ async def test_create_wait_list_and_download(api):
     assert [n["name"] for n in namespaces["data"]] == ["default"]
 
     packages = await api.call("GET", "build", str(build_id), "packages")
-    assert {(p["name"], p["version"]) for p in packages["data"]} == {("alpha", "1.1"), ("beta", "0.5"), ("gamma", "3.0")}
+    assert {(p["name"], p["version"]) for p in packages["data"]} == {
+        ("alpha", "1.1"),
+        ("beta", "0.5"),
+        ("gamma", "3.0"),
+    }
 
     lock = await api.call("GET", "build", str(build_id), "lockfile", raw=True)
     assert lock.headers["Content-Type"].startswith("text/yaml")
@@ -120,14 +140,22 @@ async def test_update_rollback_diff_rebuild_delete(api):
 
     diff = (await api.call("GET", "build", str(first["id"]), "diff", str(third["id"])))["data"]
     assert [p["name"] for p in diff["added"]] == ["beta"]
-    assert [(c["name"], c["old"]["version"], c["new"]["version"]) for c in diff["changed"]] == [("alpha", "1.0", "1.1")]
+    assert [(c["name"], c["old"]["version"], c["new"]["version"]) for c in diff["changed"]] == [
+        ("alpha", "1.0", "1.1")
+    ]
     assert diff["removed"] == []
 
-    rolled = await api.call("PUT", "environment", "default", "evolve", body={"build_id": first["id"]})
+    rolled = await api.call(
+        "PUT", "environment", "default", "evolve", body={"build_id": first["id"]}
+    )
     assert rolled["data"]["current_build_id"] == first["id"]
-    code, message = await api.error("PUT", "environment", "default", "evolve", body={"build_id": second["id"]})
+    code, message = await api.error(
+        "PUT", "environment", "default", "evolve", body={"build_id": second["id"]}
+    )
     assert code == 409 and "FAILED" in message
-    described = await api.call("PUT", "environment", "default", "evolve", body={"description": "for tests"})
+    described = await api.call(
+        "PUT", "environment", "default", "evolve", body={"description": "for tests"}
+    )
     assert described["data"]["description"] == "for tests"
 
     rebuilt = await api.call("PUT", "build", str(first["id"]))
@@ -165,14 +193,26 @@ async def test_live_log_stream_gets_every_line_once_in_order(api, jp_fetch):
     build_id = await api.submit("streamed", "gamma", "csj-bigdata")
     assert (await api.call("GET", "build", str(build_id)))["data"]["status"] == "QUEUED"
     chunks: list[bytes] = []
-    await jp_fetch(*API, "build", str(build_id), "logs", "stream", "",
-                   streaming_callback=chunks.append, request_timeout=120)
+    await jp_fetch(
+        *API,
+        "build",
+        str(build_id),
+        "logs",
+        "stream",
+        "",
+        streaming_callback=chunks.append,
+        request_timeout=120,
+    )
     events = [event for event in b"".join(chunks).decode().split("\n\n") if event]
     lines = [e.split("data: ", 1)[1] for e in events if e.startswith("event: log")]
     assert events[-1] == 'event: end\ndata: {"status": "COMPLETED"}'
     log = (await api.call("GET", "build", str(build_id), "logs", raw=True)).body.decode()
     assert lines == log.splitlines()
-    statuses = [json.loads(e.split("data: ", 1)[1])["status"] for e in events if e.startswith("event: status")]
+    statuses = [
+        json.loads(e.split("data: ", 1)[1])["status"]
+        for e in events
+        if e.startswith("event: status")
+    ]
     assert statuses == ["QUEUED", "BUILDING", "COMPLETED"]
     assert len(chunks) > 2  # it arrived in pieces as the build ran, not at the end
     assert (await api.wait(blocker))["status"] == "COMPLETED"
@@ -227,7 +267,9 @@ async def test_pagination_and_filters(api):
     assert [e["name"] for e in page["data"]] == ["env2", "env1"]
     assert (page["page"], page["size"], page["count"]) == (2, 2, 5)
     assert (await api.call("GET", "environment", search="v3"))["count"] == 1
-    assert (await api.call("GET", "environment", status="COMPLETED", packages="alpha"))["count"] == 5
+    assert (await api.call("GET", "environment", status="COMPLETED", packages="alpha"))[
+        "count"
+    ] == 5
     assert (await api.call("GET", "environment", packages="gamma"))["count"] == 0
     assert (await api.call("GET", "environment", page="99"))["data"] == []
 
@@ -237,12 +279,56 @@ async def test_pagination_and_filters(api):
     [
         ("POST", ("specification",), b"{not json", {}, 400, "not valid JSON"),
         ("POST", ("specification",), {"specification": "name: [bad"}, {}, 400, "Invalid YAML"),
-        ("POST", ("specification",), {"specification": "name: x\n", "colour": "red"}, {}, 400, "unknown field(s) colour"),
-        ("POST", ("specification",), {"namespace": "a/b", "specification": "name: x\n"}, {}, 400, "namespace name"),
-        ("POST", ("specification",), {"namespace": "..", "specification": "name: x\n"}, {}, 400, "namespace name"),
-        ("POST", ("specification",), {"namespace": "x" * 300, "specification": "name: x\n"}, {}, 400, "characters"),
-        ("POST", ("specification",), {"namespace": "a\x00b", "specification": "name: x\n"}, {}, 400, "namespace name"),
-        ("POST", ("specification",), {"specification": "name: x\ndependencies: [alpha]\nchannels: [https://evil.invalid/c]\n"}, {}, 400, "not allowed"),
+        (
+            "POST",
+            ("specification",),
+            {"specification": "name: x\n", "colour": "red"},
+            {},
+            400,
+            "unknown field(s) colour",
+        ),
+        (
+            "POST",
+            ("specification",),
+            {"namespace": "a/b", "specification": "name: x\n"},
+            {},
+            400,
+            "namespace name",
+        ),
+        (
+            "POST",
+            ("specification",),
+            {"namespace": "..", "specification": "name: x\n"},
+            {},
+            400,
+            "namespace name",
+        ),
+        (
+            "POST",
+            ("specification",),
+            {"namespace": "x" * 300, "specification": "name: x\n"},
+            {},
+            400,
+            "characters",
+        ),
+        (
+            "POST",
+            ("specification",),
+            {"namespace": "a\x00b", "specification": "name: x\n"},
+            {},
+            400,
+            "namespace name",
+        ),
+        (
+            "POST",
+            ("specification",),
+            {
+                "specification": "name: x\ndependencies: [alpha]\nchannels: [https://evil.invalid/c]\n"
+            },
+            {},
+            400,
+            "not allowed",
+        ),
         ("GET", ("environment",), None, {"page": "-1"}, 400, "page must be between"),
         ("GET", ("environment",), None, {"page": "99999999999"}, 400, "page must be between"),
         ("GET", ("environment",), None, {"size": "100000"}, 400, "size must be between"),
@@ -257,7 +343,9 @@ async def test_pagination_and_filters(api):
         ("GET", ("build", "1", "logs"), None, {"offset": "-5"}, 404, "does not exist"),
     ],
 )
-async def test_bad_input_gets_a_clear_4xx_and_changes_nothing(api, method, path, body, params, status, message):
+async def test_bad_input_gets_a_clear_4xx_and_changes_nothing(
+    api, method, path, body, params, status, message
+):
     before = [e["id"] for e in (await api.call("GET", "environment"))["data"]]
     code, text = await api.error(method, *path, body=body, **params)
     assert code == status and message in text, text
@@ -268,7 +356,19 @@ async def test_bad_input_gets_a_clear_4xx_and_changes_nothing(api, method, path,
 
 # -- lock files with pip packages ---------------------------------------------------------------
 
-PACKAGE_FIELDS = ("name", "version", "build", "build_number", "channel", "subdir", "url", "sha256", "md5", "size", "manager")
+PACKAGE_FIELDS = (
+    "name",
+    "version",
+    "build",
+    "build_number",
+    "channel",
+    "subdir",
+    "url",
+    "sha256",
+    "md5",
+    "size",
+    "manager",
+)
 
 
 async def _packages(api: Client, build_id: int) -> list[tuple]:
@@ -279,7 +379,9 @@ async def _packages(api: Client, build_id: int) -> list[tuple]:
 
 def _run_python(prefix: Path, code: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    return subprocess.run([prefix / "bin" / "python", "-c", code], capture_output=True, text=True, env=env)
+    return subprocess.run(
+        [prefix / "bin" / "python", "-c", code], capture_output=True, text=True, env=env
+    )
 
 
 async def _pip_source(api: Client) -> tuple[int, str]:
@@ -296,9 +398,16 @@ async def test_lock_file_with_pip_packages_reproduces_the_whole_environment(api,
     locked_pip = [p for p in yaml.safe_load(lock)["package"] if p["manager"] == "pip"]
     assert [(p["name"], p["version"]) for p in locked_pip] == [("six", "1.16.0")]
 
-    answer = await api.call("POST", "specification", body={
-        "namespace": "default", "specification": lock, "is_lockfile": True, "environment_name": "replica",
-    })
+    answer = await api.call(
+        "POST",
+        "specification",
+        body={
+            "namespace": "default",
+            "specification": lock,
+            "is_lockfile": True,
+            "environment_name": "replica",
+        },
+    )
     replica_id = answer["data"]["build_id"]
     replica = await api.wait(replica_id, timeout=300)
     assert replica["status"] == "COMPLETED", replica["status_info"]
@@ -325,11 +434,17 @@ async def test_lock_file_with_pip_packages_reproduces_the_whole_environment(api,
 
     # The artifacts of the lock-file build: its lock keeps the pip entries, its environment.yaml
     # pins them, its explicit file is conda-only (by format) and so the same as the source's.
-    replica_lock = yaml.safe_load((await api.call("GET", "build", str(replica_id), "lockfile", raw=True)).body)
+    replica_lock = yaml.safe_load(
+        (await api.call("GET", "build", str(replica_id), "lockfile", raw=True)).body
+    )
     assert [p for p in replica_lock["package"] if p["manager"] == "pip"] == locked_pip
-    environment = yaml.safe_load((await api.call("GET", "build", str(replica_id), "yaml", raw=True)).body)
+    environment = yaml.safe_load(
+        (await api.call("GET", "build", str(replica_id), "yaml", raw=True)).body
+    )
     assert environment["dependencies"][-1] == {"pip": ["six==1.16.0"]}
-    source_environment = yaml.safe_load((await api.call("GET", "build", str(source_id), "yaml", raw=True)).body)
+    source_environment = yaml.safe_load(
+        (await api.call("GET", "build", str(source_id), "yaml", raw=True)).body
+    )
     assert environment["dependencies"] == source_environment["dependencies"]
     explicit = (await api.call("GET", "build", str(replica_id), "explicit", raw=True)).body
     assert explicit == (await api.call("GET", "build", str(source_id), "explicit", raw=True)).body
@@ -339,20 +454,30 @@ async def test_lock_file_with_pip_packages_reproduces_the_whole_environment(api,
 @pytest.mark.parametrize(
     ("tampered", "problem"),
     # Ours, not uv's words (uv's reason follows in the message and the log).
-    [({"hash": {"sha256": "0" * 64}}, "six 1.16.0 cannot be installed as pinned"),
-     ({"version": "1.17.0"}, "pins version 1.17.0")],
+    [
+        ({"hash": {"sha256": "0" * 64}}, "six 1.16.0 cannot be installed as pinned"),
+        ({"version": "1.17.0"}, "pins version 1.17.0"),
+    ],
     ids=["wrong-hash", "wrong-version"],
 )
-async def test_lock_file_pip_package_not_installable_as_pinned_fails_the_build(api, store_dir, tampered, problem):
+async def test_lock_file_pip_package_not_installable_as_pinned_fails_the_build(
+    api, store_dir, tampered, problem
+):
     source_id, lock = await _pip_source(api)
     content = yaml.safe_load(lock)
     for package in content["package"]:
         if package["manager"] == "pip":
             package.update(tampered)
-    answer = await api.call("POST", "specification", body={
-        "namespace": "default", "specification": yaml.safe_dump(content), "is_lockfile": True,
-        "environment_name": "source",
-    })
+    answer = await api.call(
+        "POST",
+        "specification",
+        body={
+            "namespace": "default",
+            "specification": yaml.safe_dump(content),
+            "is_lockfile": True,
+            "environment_name": "source",
+        },
+    )
     failed = await api.wait(answer["data"]["build_id"], timeout=300)
     assert failed["status"] == "FAILED"
     assert re.search(r"pip package(\(s\))? six\b", failed["status_info"]), failed["status_info"]
@@ -361,8 +486,12 @@ async def test_lock_file_pip_package_not_installable_as_pinned_fails_the_build(a
     # The environment stays as it was: same current build, six still importable, no new prefix.
     environment = (await api.call("GET", "environment", "default", "source"))["data"]
     assert environment["current_build_id"] == source_id
-    assert not any(path.name.endswith(f"-{failed['id']}-source") for path in (store_dir / "default").iterdir())
-    result = _run_python(store_dir / "default" / "envs" / "source", "import six; print(six.__version__)")
+    assert not any(
+        path.name.endswith(f"-{failed['id']}-source") for path in (store_dir / "default").iterdir()
+    )
+    result = _run_python(
+        store_dir / "default" / "envs" / "source", "import six; print(six.__version__)"
+    )
     assert result.stdout.strip() == "1.16.0", result.stderr
 
 
@@ -373,7 +502,12 @@ async def test_lock_file_pip_package_without_url_is_refused(api):
         ({"url": None}, r"^invalid conda-lock file: package\.\d+\.url \(six 1\.16\.0, pip\): "),
         ({"url": "six-1.16.0-py2.py3-none-any.whl"}, "not a URL"),
         # A lock file cannot smuggle options into the requirements uv reads.
-        ({"url": "https://files.pythonhosted.org/six.whl --index-url https://evil.invalid/simple"}, "not a URL"),
+        (
+            {
+                "url": "https://files.pythonhosted.org/six.whl --index-url https://evil.invalid/simple"
+            },
+            "not a URL",
+        ),
         ({"hash": {"sha256": "--no-verify-hashes"}}, "not 64 hexadecimal digits"),
     ):
         content = yaml.safe_load(lock)
@@ -382,10 +516,16 @@ async def test_lock_file_pip_package_without_url_is_refused(api):
                 package.update(broken)
                 if package["url"] is None:
                     del package["url"]
-        code, message = await api.error("POST", "specification", body={
-            "namespace": "default", "specification": yaml.safe_dump(content), "is_lockfile": True,
-            "environment_name": "nourl",
-        })
+        code, message = await api.error(
+            "POST",
+            "specification",
+            body={
+                "namespace": "default",
+                "specification": yaml.safe_dump(content),
+                "is_lockfile": True,
+                "environment_name": "nourl",
+            },
+        )
         assert code == 400 and re.search(problem, message) and "six" in message, message
     code, _ = await api.error("GET", "environment", "default", "nourl")
     assert code == 404

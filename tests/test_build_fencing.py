@@ -38,8 +38,10 @@ def test_build_taken_over_while_frozen_changes_nothing_when_it_resumes(tmp_path,
     engine, sessions = open_database(config.database_url)
     service = CondaStoreService(config, sessions)
     server_args = (
-        f"--CondaStore.store_dir={store_dir}", f"--CondaStore.channels={local_channel}",
-        "--BuildExecutor.poll_interval=0.1", "--BuildExecutor.stale_after=2",
+        f"--CondaStore.store_dir={store_dir}",
+        f"--CondaStore.channels={local_channel}",
+        "--BuildExecutor.poll_interval=0.1",
+        "--BuildExecutor.stale_after=2",
     )
     server = StandaloneServer(tmp_path, *server_args).start()
     orphan = None
@@ -64,9 +66,17 @@ def test_build_taken_over_while_frozen_changes_nothing_when_it_resumes(tmp_path,
         import pickle
 
         orphan = subprocess.Popen(
-            [sys.executable, "-c", _WORKER, pickle.dumps(settings).hex(), str(doomed.id),
-             claimed.claim],
-            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            [
+                sys.executable,
+                "-c",
+                _WORKER,
+                pickle.dumps(settings).hex(),
+                str(doomed.id),
+                claimed.claim,
+            ],
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         log = store_dir / ".artifacts" / str(doomed.id) / "build.log"
         _wait(lambda: log.exists() and "installing" in log.read_text())
@@ -88,7 +98,9 @@ def test_build_taken_over_while_frozen_changes_nothing_when_it_resumes(tmp_path,
         # Nothing it did after the takeover reached the database or the store.
         after = service.get_build(doomed.id)
         assert (after.status, after.status_info, after.ended_on) == (
-            failed.status, failed.status_info, failed.ended_on
+            failed.status,
+            failed.status_info,
+            failed.ended_on,
         )
         assert log.read_bytes() == log_after_takeover
         environment = service.get_environment("default", "env")
@@ -128,9 +140,17 @@ def test_recovery_leaves_a_build_completed_by_its_process_alone(tmp_path, local_
         import pickle
 
         worker = subprocess.run(
-            [sys.executable, "-c", _WORKER, pickle.dumps(settings).hex(), str(build.id),
-             claimed.claim],
-            start_new_session=True, capture_output=True, timeout=120,
+            [
+                sys.executable,
+                "-c",
+                _WORKER,
+                pickle.dumps(settings).hex(),
+                str(build.id),
+                claimed.claim,
+            ],
+            start_new_session=True,
+            capture_output=True,
+            timeout=120,
         )
         assert worker.returncode == 0, worker.stderr.decode()
         # Its heartbeat is old by now, as if the worker had vanished right after completing.
@@ -138,14 +158,19 @@ def test_recovery_leaves_a_build_completed_by_its_process_alone(tmp_path, local_
             row = session.get(Build, build.id)
             row.heartbeat_on = row.heartbeat_on.replace(year=2000)
         server = StandaloneServer(
-            tmp_path, f"--CondaStore.store_dir={store_dir}",
-            f"--CondaStore.channels={local_channel}", "--BuildExecutor.stale_after=2",
+            tmp_path,
+            f"--CondaStore.store_dir={store_dir}",
+            f"--CondaStore.channels={local_channel}",
+            "--BuildExecutor.stale_after=2",
         ).start()
         done = service.get_build(build.id)
         assert done.status == BuildStatus.COMPLETED
         assert (store_dir / "default" / done.build_dir / "conda-meta").is_dir()
         assert service.get_environment("default", "env").current_build_id == build.id
-        assert json.loads(json.dumps(server.get(f"build/{build.id}/")))["data"]["status"] == "COMPLETED"
+        assert (
+            json.loads(json.dumps(server.get(f"build/{build.id}/")))["data"]["status"]
+            == "COMPLETED"
+        )
     finally:
         if server is not None:
             server.stop()
@@ -159,8 +184,11 @@ def test_no_build_process_outlives_a_killed_server(tmp_path, local_channel):
     config = CondaStore(store_dir=str(store_dir), channels=[local_channel])
     engine, sessions = open_database(config.database_url)
     service = CondaStoreService(config, sessions)
-    args = (f"--CondaStore.store_dir={store_dir}", f"--CondaStore.channels={local_channel}",
-            "--BuildExecutor.poll_interval=0.1")
+    args = (
+        f"--CondaStore.store_dir={store_dir}",
+        f"--CondaStore.channels={local_channel}",
+        "--BuildExecutor.poll_interval=0.1",
+    )
     server = StandaloneServer(tmp_path, *args).start()
     try:
         build = service.submit_specification(
@@ -194,25 +222,37 @@ def test_a_killed_server_takes_uv_with_it(tmp_path, local_channel):
     port = listener.getsockname()[1]
     store_dir = tmp_path / "store"
     config = CondaStore(
-        store_dir=str(store_dir), channels=[local_channel],
+        store_dir=str(store_dir),
+        channels=[local_channel],
         pip_allowed_hosts=[f"127.0.0.1:{port}"],
     )
     engine, sessions = open_database(config.database_url)
     service = CondaStoreService(config, sessions)
     server = StandaloneServer(
-        tmp_path, f"--CondaStore.store_dir={store_dir}", f"--CondaStore.channels={local_channel}",
+        tmp_path,
+        f"--CondaStore.store_dir={store_dir}",
+        f"--CondaStore.channels={local_channel}",
         f"--CondaStore.pip_allowed_hosts=['127.0.0.1:{port}']",
         "--BuildExecutor.poll_interval=0.1",
     ).start()
     try:
-        service.submit_specification("default", yaml.safe_dump({
-            "name": "env",
-            "dependencies": ["python", {"pip": [f"hang @ http://127.0.0.1:{port}/hang-1.0-py3-none-any.whl"]}],
-        }))
+        service.submit_specification(
+            "default",
+            yaml.safe_dump(
+                {
+                    "name": "env",
+                    "dependencies": [
+                        "python",
+                        {"pip": [f"hang @ http://127.0.0.1:{port}/hang-1.0-py3-none-any.whl"]},
+                    ],
+                }
+            ),
+        )
 
         def uv_running() -> list[int]:
             return [
-                pid for pid in _descendants(server.process.pid)
+                pid
+                for pid in _descendants(server.process.pid)
                 if _alive(pid) and "uv" in _cmdline(pid).split(" ", 1)[0].rsplit("/", 1)[-1]
             ]
 

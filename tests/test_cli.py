@@ -35,8 +35,13 @@ def client(server) -> CondaStoreClient:
 class Command:
     """One `jupyter conda-store ...` process; `--url/--token` of the server unless told otherwise."""
 
-    def __init__(self, server: StandaloneServer, *args: str | Path, auth: bool = True,
-                 env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        server: StandaloneServer,
+        *args: str | Path,
+        auth: bool = True,
+        env: dict[str, str] | None = None,
+    ):
         environment = {k: v for k, v in os.environ.items() if k not in DISCOVERY_VARIABLES}
         # No Jupyter server to discover unless the test says so (the tests may run under one).
         environment["JUPYTER_RUNTIME_DIR"] = str(server.workdir / "no-runtime")
@@ -44,8 +49,9 @@ class Command:
         argv = [JUPYTER, "conda-store", *map(str, args)]
         if auth:
             argv += ["--url", server.url, "--token", server.token]
-        self.process = subprocess.Popen(argv, env=environment, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            argv, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
 
     def result(self, timeout: float = 120) -> tuple[int, str, str]:
         stdout, stderr = self.process.communicate(timeout=timeout)
@@ -70,8 +76,13 @@ def test_create_then_list_show_wait_and_logs(server, client, tmp_path):
         "show": Command(server, "env", "show", "cli/demo"),
         "wait": Command(server, "wait", "cli/demo"),
         "logs": Command(server, "build", "logs", str(build_id)),
-        "from-env": Command(server, "env", "list", auth=False,
-                            env={"CONDA_STORE_URL": server.url, "CONDA_STORE_TOKEN": server.token}),
+        "from-env": Command(
+            server,
+            "env",
+            "list",
+            auth=False,
+            env={"CONDA_STORE_URL": server.url, "CONDA_STORE_TOKEN": server.token},
+        ),
         "help": Command(server, "env", "create", "--help", auth=False),
     }
     results = {name: command.result() for name, command in commands.items()}
@@ -79,7 +90,9 @@ def test_create_then_list_show_wait_and_logs(server, client, tmp_path):
 
     table = results["list"][1].splitlines()
     assert re.split(r"\s{2,}", table[0]) == ["ENVIRONMENT", "BUILD", "STATUS", "UPDATED"]
-    assert re.match(rf"cli/demo\s+{build_id}\s+COMPLETED\s+\d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d$", table[1])
+    assert re.match(
+        rf"cli/demo\s+{build_id}\s+COMPLETED\s+\d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d$", table[1]
+    )
     assert "cli/demo" in results["from-env"][1]
 
     show = results["show"][1]
@@ -94,13 +107,20 @@ def test_create_then_list_show_wait_and_logs(server, client, tmp_path):
     # "-f, --file FILE" where older versions write "-f FILE, --file FILE").
     help_text = " ".join(results["help"][1].split())
     assert re.search(r"(?<!\S)-f\b", help_text), help_text
-    assert "--file FILE environment YAML (or conda-lock file with --lockfile); - reads stdin" in help_text
+    assert (
+        "--file FILE environment YAML (or conda-lock file with --lockfile); - reads stdin"
+        in help_text
+    )
     assert "--no-wait submit and return at once" in help_text
 
 
 def test_rollback_and_delete(server, client):
-    first = client.wait(client.create_environment(spec("evolving", "alpha 1.0"), "cli-history"), progress=False)
-    second = client.wait(client.create_environment(spec("evolving", "alpha 1.1"), "cli-history"), progress=False)
+    first = client.wait(
+        client.create_environment(spec("evolving", "alpha 1.0"), "cli-history"), progress=False
+    )
+    second = client.wait(
+        client.create_environment(spec("evolving", "alpha 1.1"), "cli-history"), progress=False
+    )
     client.wait(client.create_environment(spec("doomed", "alpha"), "cli-history"), progress=False)
 
     rollback = Command(server, "env", "rollback", "cli-history/evolving", str(first["id"]))
@@ -169,14 +189,21 @@ def test_failures_exit_non_zero_with_one_line_saying_why(server, tmp_path):
     log, _, last = err.rstrip("\n").rpartition("\n")
     assert "solve failed for linux-64:\n" in log, err
     assert "conflict-base" in log.split("solve failed for linux-64:\n", 1)[1], err
-    assert re.match(r"error: build \d+ FAILED: solve failed for linux-64: .*conflict-base", last), err
+    assert re.match(r"error: build \d+ FAILED: solve failed for linux-64: .*conflict-base", last), (
+        err
+    )
     assert results["bad-yaml"][0] == 1
     assert re.fullmatch(r"error: Invalid YAML: .* \(HTTP 400\)\n", results["bad-yaml"][2])
     assert results["missing-file"][:2] == (1, "")
     # The reason is the operating system's, in its words.
-    assert results["missing-file"][2] == f"error: cannot read {tmp_path / 'nope.yml'}: {os.strerror(errno.ENOENT)}\n"
+    assert (
+        results["missing-file"][2]
+        == f"error: cannot read {tmp_path / 'nope.yml'}: {os.strerror(errno.ENOENT)}\n"
+    )
     assert results["missing-env"][0] == 1
-    assert results["missing-env"][2] == "error: environment cli-fail/nope does not exist (HTTP 404)\n"
+    assert (
+        results["missing-env"][2] == "error: environment cli-fail/nope does not exist (HTTP 404)\n"
+    )
     assert results["unreachable"][0] == 2
     # Ours: one line naming the URL tried; the reason after it is the network stack's words.
     assert re.fullmatch(

@@ -29,7 +29,12 @@ from conda_store_jupyter.client import (
 
 from .servers import StandaloneServer, free_port
 
-DISCOVERY_VARIABLES = ("CONDA_STORE_URL", "CONDA_STORE_TOKEN", "JPY_PARENT_PID", "JUPYTERHUB_API_TOKEN")
+DISCOVERY_VARIABLES = (
+    "CONDA_STORE_URL",
+    "CONDA_STORE_TOKEN",
+    "JPY_PARENT_PID",
+    "JUPYTERHUB_API_TOKEN",
+)
 
 
 @contextlib.contextmanager
@@ -99,7 +104,9 @@ def test_status_permissions_and_namespaces(client):
 
 def test_create_from_yaml_text_mapping_and_file_and_wait_with_progress(client, tmp_path):
     from_text = client.create_environment(spec("from-text", "alpha"), "forms")
-    from_mapping = client.create_environment({"name": "from-mapping", "dependencies": ["beta"]}, "forms")
+    from_mapping = client.create_environment(
+        {"name": "from-mapping", "dependencies": ["beta"]}, "forms"
+    )
     path = tmp_path / "environment.yml"
     path.write_text(spec("from-file", "gamma"))
     from_path = client.create_environment(path, "forms", description="from a file")
@@ -149,15 +156,24 @@ def test_failed_build_raises_with_the_solvers_message(client):
 
 
 def test_update_diff_rollback_rebuild_lockfile_and_packages(client, tmp_path):
-    first = client.wait(client.create_environment(spec("evolving", "alpha 1.0"), "history"), progress=False)
-    second = client.wait(client.create_environment(spec("evolving", "alpha 1.1", "beta"), "history"), progress=False)
+    first = client.wait(
+        client.create_environment(spec("evolving", "alpha 1.0"), "history"), progress=False
+    )
+    second = client.wait(
+        client.create_environment(spec("evolving", "alpha 1.1", "beta"), "history"), progress=False
+    )
     assert client.get_environment("history", "evolving")["current_build_id"] == second["id"]
 
-    assert {(p["name"], p["version"]) for p in client.packages(second["id"])} == {("alpha", "1.1"), ("beta", "0.5")}
+    assert {(p["name"], p["version"]) for p in client.packages(second["id"])} == {
+        ("alpha", "1.1"),
+        ("beta", "0.5"),
+    }
     assert [p["name"] for p in client.packages(second["id"], search="bet")] == ["beta"]
     diff = client.diff(first["id"], second["id"])
     assert [p["name"] for p in diff["added"]] == ["beta"] and diff["removed"] == []
-    assert [(c["name"], c["old"]["version"], c["new"]["version"]) for c in diff["changed"]] == [("alpha", "1.0", "1.1")]
+    assert [(c["name"], c["old"]["version"], c["new"]["version"]) for c in diff["changed"]] == [
+        ("alpha", "1.0", "1.1")
+    ]
 
     current_lock = client.lockfile("history/evolving", path=tmp_path / "conda-lock.yml")
     assert "beta" in current_lock and (tmp_path / "conda-lock.yml").read_text() == current_lock
@@ -192,7 +208,10 @@ def test_wait_timeout_then_cancel_a_running_build(client):
     assert client.cancel(build_id)["status"] == "CANCELED"
     with pytest.raises(BuildFailed) as raised:
         client.wait(build_id, progress=False)
-    assert raised.value.build_status == "CANCELED" and raised.value.status_info == "canceled by request"
+    assert (
+        raised.value.build_status == "CANCELED"
+        and raised.value.status_info == "canceled by request"
+    )
 
 
 def test_errors_carry_the_http_status_and_the_servers_message(client, server):
@@ -222,7 +241,9 @@ def test_errors_carry_the_http_status_and_the_servers_message(client, server):
     url = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(ServerUnreachable) as raised:
         CondaStoreClient(url, "token").status()
-    assert raised.value.status is None and f"cannot reach conda-store at {url}/conda-store/" in str(raised.value)
+    assert raised.value.status is None and f"cannot reach conda-store at {url}/conda-store/" in str(
+        raised.value
+    )
 
 
 def test_server_from_environment_variables_and_arguments(server, monkeypatch, no_discovery):
@@ -236,17 +257,30 @@ def test_server_from_environment_variables_and_arguments(server, monkeypatch, no
         assert CondaStoreClient().url == f"{server.url}/conda-store/"
     # Arguments win over the environment.
     explicit = CondaStoreClient("http://example.invalid:8888/base/", "explicit-token")
-    assert (explicit.url, explicit.token) == ("http://example.invalid:8888/base/conda-store/", "explicit-token")
+    assert (explicit.url, explicit.token) == (
+        "http://example.invalid:8888/base/conda-store/",
+        "explicit-token",
+    )
 
 
 def test_server_of_an_ancestor_process_from_its_server_info_file(server, tmp_path, no_discovery):
     # What a Jupyter server writes into its runtime dir, here for this process's parent.
     runtime = Path(os.environ["JUPYTER_RUNTIME_DIR"])
     runtime.mkdir()
-    (runtime / f"jpserver-{os.getppid()}.json").write_text(json.dumps(
-        {"url": f"http://0.0.0.0:{server.port}/", "hostname": "0.0.0.0", "port": server.port,
-         "base_url": "/", "token": server.token, "secure": False, "sock": "", "pid": os.getppid()}
-    ))
+    (runtime / f"jpserver-{os.getppid()}.json").write_text(
+        json.dumps(
+            {
+                "url": f"http://0.0.0.0:{server.port}/",
+                "hostname": "0.0.0.0",
+                "port": server.port,
+                "base_url": "/",
+                "token": server.token,
+                "secure": False,
+                "sock": "",
+                "pid": os.getppid(),
+            }
+        )
+    )
     client = CondaStoreClient()
     assert client.url == f"http://localhost:{server.port}/conda-store/"
     assert client.status()["version"] and client.source.endswith(f"jpserver-{os.getppid()}.json")
@@ -273,7 +307,8 @@ async def test_async_client_and_blocking_calls_inside_a_running_event_loop(serve
 
 def _kernel_api(server: StandaloneServer, method: str, path: str, body: dict | None = None) -> dict:
     request = urllib.request.Request(
-        f"{server.url}/api/kernels{path}", method=method,
+        f"{server.url}/api/kernels{path}",
+        method=method,
         data=json.dumps(body).encode() if body is not None else None,
         headers={"Authorization": f"token {server.token}", "Content-Type": "application/json"},
     )
@@ -309,29 +344,35 @@ def test_a_kernel_finds_the_server_that_started_it(server):
         kernel.load_connection_file()
         kernel.start_channels()
         kernel.wait_for_ready(timeout=60)
-        output = _execute(kernel, (
-            "import os\n"
-            "for name in ('CONDA_STORE_URL', 'CONDA_STORE_TOKEN'):\n"
-            "    os.environ.pop(name, None)  # found on its own, not from the test's environment\n"
-            "from conda_store_jupyter.client import CondaStoreClient\n"
-            "client = CondaStoreClient()\n"
-            "print('URL', client.url)\n"
-            "print('VERSION', client.status()['version'])\n"
-            "build_id = client.create_environment('name: from-kernel\\ndependencies: [alpha]\\n')\n"
-            "print('FINAL', client.wait(build_id)['status'])\n"
-            "print('ASYNC', (await client.aio.get_environment(client.primary_namespace(), 'from-kernel'))['name'])\n"
-            "del os.environ['JPY_PARENT_PID']  # then by walking up the process tree\n"
-            "print('ANCESTOR', CondaStoreClient().source)\n"
-            "import subprocess, sys  # the CLI from a notebook cell (`!jupyter conda-store ...`)\n"
-            "jupyter = os.path.join(os.path.dirname(sys.executable), 'jupyter')\n"
-            "cli = subprocess.run([jupyter, 'conda-store', 'env', 'list'], capture_output=True, text=True)\n"
-            "print('CLI', cli.returncode, cli.stdout, cli.stderr)\n"
-        ))
+        output = _execute(
+            kernel,
+            (
+                "import os\n"
+                "for name in ('CONDA_STORE_URL', 'CONDA_STORE_TOKEN'):\n"
+                "    os.environ.pop(name, None)  # found on its own, not from the test's environment\n"
+                "from conda_store_jupyter.client import CondaStoreClient\n"
+                "client = CondaStoreClient()\n"
+                "print('URL', client.url)\n"
+                "print('VERSION', client.status()['version'])\n"
+                "build_id = client.create_environment('name: from-kernel\\ndependencies: [alpha]\\n')\n"
+                "print('FINAL', client.wait(build_id)['status'])\n"
+                "print('ASYNC', (await client.aio.get_environment(client.primary_namespace(), 'from-kernel'))['name'])\n"
+                "del os.environ['JPY_PARENT_PID']  # then by walking up the process tree\n"
+                "print('ANCESTOR', CondaStoreClient().source)\n"
+                "import subprocess, sys  # the CLI from a notebook cell (`!jupyter conda-store ...`)\n"
+                "jupyter = os.path.join(os.path.dirname(sys.executable), 'jupyter')\n"
+                "cli = subprocess.run([jupyter, 'conda-store', 'env', 'list'], capture_output=True, text=True)\n"
+                "print('CLI', cli.returncode, cli.stdout, cli.stderr)\n"
+            ),
+        )
     finally:
         kernel.stop_channels()
         _kernel_api(server, "DELETE", f"/{kernel_id}")
     assert f"URL {server.url}/conda-store/" in output, output
     assert "VERSION " in output and "FINAL COMPLETED" in output and "ASYNC from-kernel" in output
     assert "linked alpha" in output  # the build's log, printed in the cell as it was written
-    assert f"ANCESTOR Jupyter server {server.workdir / 'runtime'}/jpserver-{server.process.pid}.json" in output
+    assert (
+        f"ANCESTOR Jupyter server {server.workdir / 'runtime'}/jpserver-{server.process.pid}.json"
+        in output
+    )
     assert re.search(r"CLI 0 ENVIRONMENT .*/from-kernel +\d+ +COMPLETED", output, re.DOTALL), output

@@ -73,7 +73,10 @@ def cli(server: StandaloneServer, *args: str, cwd: Path | None = None, check: bo
     result = subprocess.run(
         [CONDA_STORE, "--conda-store-url", f"{server.url}/conda-store/", "--auth", "token", *args],
         env={**os.environ, "CONDA_STORE_TOKEN": server.token, "NO_COLOR": "1", "COLUMNS": "200"},
-        capture_output=True, text=True, timeout=180, cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=cwd,
     )
     if check:
         command = " ".join(args)
@@ -109,8 +112,15 @@ def test_create_wait_and_download_with_the_cli(server, built, tmp_path):
     cli(server, "wait", "default/client-env", "--artifact", "yaml", "--interval", "1")
 
     lockfile = tmp_path / "client-env.lock"
-    printed = cli(server, "download", "default/client-env", "--artifact", "lockfile",
-                  "--output-filename", str(lockfile)).stdout
+    printed = cli(
+        server,
+        "download",
+        "default/client-env",
+        "--artifact",
+        "lockfile",
+        "--output-filename",
+        str(lockfile),
+    ).stdout
     assert printed == str(lockfile)
     lock = yaml.safe_load(lockfile.read_text())
     assert lock["version"] == 1
@@ -131,14 +141,29 @@ def test_create_wait_and_download_with_the_cli(server, built, tmp_path):
 
 def test_archive_download_and_run_with_the_cli(server, built, tmp_path):
     archive = tmp_path / "env.tar.gz"
-    cli(server, "download", "default/client-env", "--artifact", "archive",
-        "--output-filename", str(archive))
+    cli(
+        server,
+        "download",
+        "default/client-env",
+        "--artifact",
+        "archive",
+        "--output-filename",
+        str(archive),
+    )
     with tarfile.open(archive) as tar:
         names = tar.getnames()
     assert any(name.startswith("conda-meta/gamma-") for name in names), names[:20]
     # `conda-store run` downloads the archive, unpacks it and runs a command inside it.
-    result = cli(server, "run", "--no-cache", "default/client-env", "--",
-                 "sh", "-c", 'ls "$CONDA_PREFIX/conda-meta"')
+    result = cli(
+        server,
+        "run",
+        "--no-cache",
+        "default/client-env",
+        "--",
+        "sh",
+        "-c",
+        'ls "$CONDA_PREFIX/conda-meta"',
+    )
     assert "gamma-3.0" in result.stdout and "alpha-1.1" in result.stdout
 
 
@@ -195,7 +220,9 @@ def test_python_api_namespaces_and_errors(server):
     assert "client-team" not in {n["name"] for n in run_api(server, "list_namespaces")}
 
     # The client relays our message (around it, the wording is the client's).
-    with pytest.raises(conda_store_api.CondaStoreAPIError, match="specification must have a 'name'"):
+    with pytest.raises(
+        conda_store_api.CondaStoreAPIError, match="specification must have a 'name'"
+    ):
         run_api(server, "create_environment", "default", "dependencies: [gamma]\n")  # no name
     with pytest.raises(conda_store_api.CondaStoreAPIError):
         run_api(server, "get_environment", "default", "no-such-env")
@@ -205,8 +232,10 @@ def test_python_api_namespaces_and_errors(server):
         run_api(server, "download", 999999, "lockfile")
     # Our answer for a build that does not exist, which the client's `wait` stops on: it fails,
     # naming the build (in its own words), rather than waiting or crashing.
-    request = urllib.request.Request(f"{server.url}/conda-store/api/v1/build/999999/",
-                                     headers={"Authorization": f"token {server.token}"})
+    request = urllib.request.Request(
+        f"{server.url}/conda-store/api/v1/build/999999/",
+        headers={"Authorization": f"token {server.token}"},
+    )
     with pytest.raises(urllib.error.HTTPError) as raised:
         urllib.request.urlopen(request, timeout=10)
     assert raised.value.code == 404

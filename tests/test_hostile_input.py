@@ -34,9 +34,8 @@ from conda_store_jupyter.spec import MAX_SPEC_BYTES
 
 from . import servers
 from .conftest import require_services
-from .test_api import Client as ApiClient
 from .servers import StandaloneServer
-
+from .test_api import Client as ApiClient
 
 # Numbers that are not small decimal numbers: Python's int() takes most of them (Unicode
 # digits, "_", spaces, "+"), or fails with a ValueError (thousands of digits).
@@ -62,18 +61,33 @@ class Client(ApiClient):
         """What the store holds, to compare before and after a refused request."""
         with self.service.sessions() as session:
             return {
-                "namespaces": sorted(session.execute(sa.select(Namespace.name, Namespace.deleted_on)).all()),
-                "environments": sorted(session.execute(sa.select(
-                    Environment.id, Environment.name, Environment.description,
-                    Environment.current_build_id, Environment.deleted_on,
-                )).all()),
-                "builds": sorted(session.execute(sa.select(Build.id, Build.status, Build.deleted_on)).all()),
+                "namespaces": sorted(
+                    session.execute(sa.select(Namespace.name, Namespace.deleted_on)).all()
+                ),
+                "environments": sorted(
+                    session.execute(
+                        sa.select(
+                            Environment.id,
+                            Environment.name,
+                            Environment.description,
+                            Environment.current_build_id,
+                            Environment.deleted_on,
+                        )
+                    ).all()
+                ),
+                "builds": sorted(
+                    session.execute(sa.select(Build.id, Build.status, Build.deleted_on)).all()
+                ),
             }
 
 
 @pytest.fixture
 def conda_store_config(store_dir, local_channel) -> dict:
-    return {"store_dir": str(store_dir), "channels": [local_channel], "allowed_channels": [local_channel]}
+    return {
+        "store_dir": str(store_dir),
+        "channels": [local_channel],
+        "allowed_channels": [local_channel],
+    }
 
 
 @pytest.fixture
@@ -100,7 +114,7 @@ def _id_routes() -> list[tuple[str, list[str], str]]:
     """(method, path segments with {} for each id, route) of every route that takes a build id."""
     found = []
     for pattern, handler in ROUTES:
-        path = pattern[len(API_PREFIX):].strip("/").removesuffix("/?")
+        path = pattern[len(API_PREFIX) :].strip("/").removesuffix("/?")
         if "([^/]+)" not in path or not path.startswith("build/"):
             continue
         alternatives = re.search(r"\(([\w|]+)\)", path)
@@ -134,7 +148,9 @@ async def test_a_hostile_id_in_any_route_is_a_4xx_and_changes_nothing(api):
                 path[slot] = number
                 code, message = await api.error(method, *path)
                 assert code in (400, 404), (method, path[:3], code, message)
-                assert message.startswith(("build id must be a non-negative integer", "build ")), message
+                assert message.startswith(("build id must be a non-negative integer", "build ")), (
+                    message
+                )
                 if code == 404:
                     assert message.endswith("does not exist"), message
                 assert len(message) < 200, message  # the value is shown cut short
@@ -145,9 +161,15 @@ async def test_a_hostile_id_in_any_route_is_a_4xx_and_changes_nothing(api):
 
 @pytest.mark.parametrize(
     ("path", "argument"),
-    [(("environment",), "page"), (("environment",), "size"), (("build",), "environment_id"),
-     (("namespace",), "page"), (("build", "{}", "logs"), "offset"), (("build", "{}", "logs", "stream"), "offset"),
-     (("build", "{}", "packages"), "size")],
+    [
+        (("environment",), "page"),
+        (("environment",), "size"),
+        (("build",), "environment_id"),
+        (("namespace",), "page"),
+        (("build", "{}", "logs"), "offset"),
+        (("build", "{}", "logs", "stream"), "offset"),
+        (("build", "{}", "packages"), "size"),
+    ],
 )
 async def test_a_hostile_number_in_a_query_argument_is_a_400(api, path, argument):
     seeded = await seed(api)
@@ -173,8 +195,11 @@ async def test_last_event_id_is_a_small_decimal_number_or_a_400(api):
     log = (await api.call("GET", "build", str(seeded["id"]), "logs", raw=True)).body
     first_line = log.index(b"\n") + 1
     response = await api.call("GET", *stream, raw=True, headers={"Last-Event-ID": str(first_line)})
-    lines = [event.split("data: ", 1)[1] for event in response.body.decode().split("\n\n")
-             if event.startswith("event: log")]
+    lines = [
+        event.split("data: ", 1)[1]
+        for event in response.body.decode().split("\n\n")
+        if event.startswith("event: log")
+    ]
     assert lines == log[first_line:].decode().splitlines()
 
 
@@ -233,7 +258,11 @@ def _deep_bodies() -> list[str]:
         "[" * depth + "]" * depth,
         '{"a":' * depth + "1" + "}" * depth,
         # Nested inside a field that takes an object.
-        '{"specification": {"name": "x", "variables": ' + '{"a":' * depth + '"v"' + "}" * depth + "}}",
+        '{"specification": {"name": "x", "variables": '
+        + '{"a":' * depth
+        + '"v"'
+        + "}" * depth
+        + "}}",
         '{"build_id": ' + "[" * depth + "1" + "]" * depth + "}",
         "[" * 200_000,  # never closed
         '{"description": "' + "[" * 10 + '", "x": ' + "{" * depth + "}" * depth + "}",
@@ -251,12 +280,21 @@ async def test_json_nested_deep_in_any_body_is_a_400_and_changes_nothing(api):
     before = api.snapshot()
     values = {"namespace": "default", "environment": "seeded", "build_id": str(seeded["id"])}
     for method, template in _operations_with_a_body():
-        path = re.sub(r"\{(\w+)\}", lambda match: values[match.group(1)], template).strip("/").split("/")
+        path = (
+            re.sub(r"\{(\w+)\}", lambda match: values[match.group(1)], template)
+            .strip("/")
+            .split("/")
+        )
         for body in _deep_bodies():
             code, message = await api.error(method, *path, body=body)
-            assert code == 400 and message.startswith("request body is nested deeper than"), (template, message)
+            assert code == 400 and message.startswith("request body is nested deeper than"), (
+                template,
+                message,
+            )
     # Brackets inside strings are text, not nesting.
-    text = yaml.safe_dump({"name": "brackets", "description": "[" * 5000, "dependencies": ["alpha"]})
+    text = yaml.safe_dump(
+        {"name": "brackets", "description": "[" * 5000, "dependencies": ["alpha"]}
+    )
     answer = await api.call("POST", "specification", body={"specification": text})
     assert answer["status"] == "ok"
     after = api.snapshot()
@@ -275,21 +313,36 @@ async def test_a_specification_too_large_is_refused_in_every_form(api):
         "object": {"name": "big", "dependencies": names},
         "YAML text": yaml.safe_dump({"name": "big", "dependencies": names}),
         # Under the text limit in bytes, over the limit of entries.
-        "flow YAML": "name: big\ndependencies: [" + ",".join(f"{index:x}" for index in range(150_000)) + "]\n",
-        "object, few entries": {"name": "big", "dependencies": ["alpha"], "description": "d" * (MAX_SPEC_BYTES + 1)},
+        "flow YAML": "name: big\ndependencies: ["
+        + ",".join(f"{index:x}" for index in range(150_000))
+        + "]\n",
+        "object, few entries": {
+            "name": "big",
+            "dependencies": ["alpha"],
+            "description": "d" * (MAX_SPEC_BYTES + 1),
+        },
         "object, pip": {"name": "big", "dependencies": [{"pip": names[:20_000]}]},
     }
     assert len(forms["flow YAML"]) < MAX_SPEC_BYTES
     for form, specification in forms.items():
-        code, message = await api.error("POST", "specification", body={"specification": specification})
+        code, message = await api.error(
+            "POST", "specification", body={"specification": specification}
+        )
         assert code == 400 and message.startswith("specification is too large: "), (form, message)
     # A description given beside the specification, or alone, has the same limit.
     huge = "d" * (MAX_SPEC_BYTES + 1)
-    code, message = await api.error("POST", "specification", body={
-        "specification": "name: big\ndependencies: [alpha]\n", "environment_description": huge,
-    })
+    code, message = await api.error(
+        "POST",
+        "specification",
+        body={
+            "specification": "name: big\ndependencies: [alpha]\n",
+            "environment_description": huge,
+        },
+    )
     assert code == 400 and message.startswith("description is too large"), message
-    code, message = await api.error("PUT", "environment", "default", "seeded", body={"description": huge})
+    code, message = await api.error(
+        "PUT", "environment", "default", "seeded", body={"description": huge}
+    )
     assert code == 400 and message.startswith("description is too large"), message
     assert api.snapshot() == before
 
@@ -305,15 +358,19 @@ def jp_server_config(conda_store_config, request):
     section = dict(conda_store_config)
     if bindings is not None:
         section["role_bindings"] = bindings
-    return Config({
-        "ServerApp": {"jpserver_extensions": {"conda_store_jupyter": True}},
-        "CondaStore": section,
-        "BuildExecutor": {"warm_launcher": False},
-    })
+    return Config(
+        {
+            "ServerApp": {"jpserver_extensions": {"conda_store_jupyter": True}},
+            "CondaStore": section,
+            "BuildExecutor": {"warm_launcher": False},
+        }
+    )
 
 
 @pytest.mark.parametrize(
-    "jp_server_config", [{"default/*": ["viewer"], "team/*": ["editor"], "lab/ro": ["admin"]}], indirect=True
+    "jp_server_config",
+    [{"default/*": ["viewer"], "team/*": ["editor"], "lab/ro": ["admin"]}],
+    indirect=True,
 )
 async def test_dry_run_solve_needs_the_solve_role_in_the_namespace(jp_fetch, jp_serverapp):
     api = Client(jp_fetch, jp_serverapp)
@@ -335,7 +392,10 @@ async def test_reading_a_growing_log_never_aborts_the_connection(api):
     build_id = await api.submit("chatty", "csj-bigdata")
     log_path = api.service.layout.log_path(build_id)
     deadline = time.monotonic() + 60
-    while not (log_path.exists() and (await api.call("GET", "build", str(build_id)))["data"]["status"] == "BUILDING"):
+    while not (
+        log_path.exists()
+        and (await api.call("GET", "build", str(build_id)))["data"]["status"] == "BUILDING"
+    ):
         assert time.monotonic() < deadline
         await asyncio.sleep(0.02)
 
@@ -373,7 +433,9 @@ async def test_reading_a_growing_log_never_aborts_the_connection(api):
         stop.set()
         writer.join()
     final = log_path.read_bytes()
-    assert failures == [], f"{len(failures)} of {len(failures) + len(answers)} reads failed: {failures[:3]}"
+    assert failures == [], (
+        f"{len(failures)} of {len(failures) + len(answers)} reads failed: {failures[:3]}"
+    )
     assert len(answers) > 50
     assert all(final.startswith(body) for body in answers)
     try:
@@ -393,13 +455,22 @@ async def test_the_database_lives_in_a_dot_directory(api, store_dir):
     await seed(api)
     assert (store_dir / ".db" / "conda-store.sqlite").is_file()
     assert {name for name in _top_level(store_dir) if not name.startswith(".")} == {"default"}
-    for name in ("conda-store.sqlite", "conda-store.sqlite-wal", "conda-store.sqlite-shm",
-                 "conda-store.sqlite-journal"):
+    for name in (
+        "conda-store.sqlite",
+        "conda-store.sqlite-wal",
+        "conda-store.sqlite-shm",
+        "conda-store.sqlite-journal",
+    ):
         code, message = await api.error("POST", "namespace", name)
         assert code == 400 and message.startswith(f"namespace name {name!r} is reserved"), message
-        code, message = await api.error("POST", "specification", body={
-            "namespace": name, "specification": "name: x\ndependencies: [alpha]\n",
-        })
+        code, message = await api.error(
+            "POST",
+            "specification",
+            body={
+                "namespace": name,
+                "specification": "name: x\ndependencies: [alpha]\n",
+            },
+        )
         assert code == 400 and message.startswith(f"namespace name {name!r} is reserved"), message
     # Any other file at the namespace level is not a namespace either.
     (store_dir / "notes.txt").write_text("mine")
@@ -411,8 +482,11 @@ async def test_the_database_lives_in_a_dot_directory(api, store_dir):
 
 def _request(server: StandaloneServer, method: str, path: str, body=None) -> tuple[int, dict]:
     request = urllib.request.Request(
-        f"{server.url}/conda-store/api/v1/{path}", method=method,
-        data=json.dumps(body).encode() if body is not None else (b"" if method in ("POST", "PUT") else None),
+        f"{server.url}/conda-store/api/v1/{path}",
+        method=method,
+        data=json.dumps(body).encode()
+        if body is not None
+        else (b"" if method in ("POST", "PUT") else None),
         headers={"Authorization": f"token {server.token}", "Content-Type": "application/json"},
     )
     try:
@@ -444,9 +518,13 @@ def _standalone(tmp_path: Path, store: Path, local_channel: str) -> StandaloneSe
     return StandaloneServer(tmp_path).start()
 
 
-def _submit(server: StandaloneServer, namespace: str, name: str, *dependencies: str) -> tuple[int, dict]:
+def _submit(
+    server: StandaloneServer, namespace: str, name: str, *dependencies: str
+) -> tuple[int, dict]:
     text = yaml.safe_dump({"name": name, "dependencies": list(dependencies)})
-    return _request(server, "POST", "specification/", {"namespace": namespace, "specification": text})
+    return _request(
+        server, "POST", "specification/", {"namespace": namespace, "specification": text}
+    )
 
 
 def test_a_legacy_store_keeps_its_database_and_its_names_stay_reserved(tmp_path, local_channel):
@@ -471,7 +549,9 @@ def test_a_legacy_store_keeps_its_database_and_its_names_stay_reserved(tmp_path,
             assert connection.execute("SELECT count(*) FROM build").fetchone() == (1,)
         for name in ("conda-store.sqlite", "conda-store.sqlite-shm"):
             status, answer = _request(server, "POST", f"namespace/{name}/")
-            assert status == 400 and answer["message"].startswith(f"namespace name {name!r} is reserved")
+            assert status == 400 and answer["message"].startswith(
+                f"namespace name {name!r} is reserved"
+            )
 
         status, answer = _request(server, "DELETE", "namespace/conda-store.sqlite-wal/")
         assert status == 200, answer
@@ -501,7 +581,9 @@ async def test_a_delete_removes_prefixes_only_with_its_commit(api, store_dir):
     third = await api.wait(await api.submit("other", "alpha", namespace="team"))
     third_prefix = store_dir / "team" / api.service.get_build(third["id"]).build_dir
     assert (await api.call("DELETE", "environment", "default", "seeded"))["status"] == "ok"
-    assert not second_prefix.exists() and not (store_dir / "default" / "envs" / "seeded").is_symlink()
+    assert (
+        not second_prefix.exists() and not (store_dir / "default" / "envs" / "seeded").is_symlink()
+    )
     assert (await api.call("DELETE", "namespace", "team"))["status"] == "ok"
     assert not third_prefix.exists() and not (store_dir / "team" / "envs" / "other").is_symlink()
     assert list((store_dir / ".trash").iterdir()) == []
@@ -526,8 +608,20 @@ def _small_disk_unavailable(probe: Path) -> str | None:
         return "unshare/nsenter (util-linux) are not installed"
     probe.mkdir()
     result = subprocess.run(
-        ["unshare", *_unshare_flags(), "--", "mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(probe)],
-        capture_output=True, text=True,
+        [
+            "unshare",
+            *_unshare_flags(),
+            "--",
+            "mount",
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=1m",
+            "tmpfs",
+            str(probe),
+        ],
+        capture_output=True,
+        text=True,
     )
     if result.returncode != 0:
         return f"cannot mount a tmpfs in a mount namespace here: {result.stderr.strip()}"
@@ -547,7 +641,7 @@ class SmallDisk:
             "#!/bin/sh\n"
             f"export CSJ_DISK={shlex.quote(str(self.disk))} CSJ_DISK_SIZE={shlex.quote(size)}\n"
             f"exec unshare {' '.join(_unshare_flags())} -- sh -c {shlex.quote(mount)} sh "
-            f"{shlex.quote(servers.JUPYTER)} \"$@\"\n"
+            f'{shlex.quote(servers.JUPYTER)} "$@"\n'
         )
         self.wrapper.chmod(0o755)
         self.pid = 0
@@ -556,7 +650,8 @@ class SmallDisk:
         """Run Python code inside the server's mount namespace (where the tmpfs is)."""
         subprocess.run(
             ["nsenter", "-t", str(self.pid), *_nsenter_flags(), "--", sys.executable, "-c", code],
-            check=True, timeout=60,
+            check=True,
+            timeout=60,
         )
 
     def fill(self) -> None:
@@ -606,7 +701,9 @@ def small_disk(tmp_path, monkeypatch) -> SmallDisk:
 
 
 @pytest.mark.timeout(300)
-def test_a_full_disk_answers_507_on_every_write_and_changes_nothing(tmp_path, local_channel, small_disk):
+def test_a_full_disk_answers_507_on_every_write_and_changes_nothing(
+    tmp_path, local_channel, small_disk
+):
     store = small_disk.disk / "store"
     server = _standalone(tmp_path, store, local_channel)
     small_disk.pid = server.process.pid
@@ -619,16 +716,33 @@ def test_a_full_disk_answers_507_on_every_write_and_changes_nothing(tmp_path, lo
         current = _wait(server, answer["data"]["build_id"])
         assert current["status"] == "COMPLETED", current["status_info"]
         assert small_disk.has_prefix(store / "default", old["id"])
-        before = {path: _request(server, "GET", path) for path in (
-            "namespace/?size=100", "environment/?size=100", "build/?size=100",
-        )}
+        before = {
+            path: _request(server, "GET", path)
+            for path in (
+                "namespace/?size=100",
+                "environment/?size=100",
+                "build/?size=100",
+            )
+        }
 
         small_disk.fill()
         writes = [
             ("POST", "namespace/fresh/", None),
-            ("POST", "specification/", {"namespace": "default", "specification": "name: new\ndependencies: [alpha]\n"}),
-            ("POST", "specification/", {"namespace": "fresh", "specification": "name: new\ndependencies: [alpha]\n"}),
-            ("POST", "specification/", {"namespace": "default", "specification": "name: seeded\ndependencies: [beta]\n"}),
+            (
+                "POST",
+                "specification/",
+                {"namespace": "default", "specification": "name: new\ndependencies: [alpha]\n"},
+            ),
+            (
+                "POST",
+                "specification/",
+                {"namespace": "fresh", "specification": "name: new\ndependencies: [alpha]\n"},
+            ),
+            (
+                "POST",
+                "specification/",
+                {"namespace": "default", "specification": "name: seeded\ndependencies: [beta]\n"},
+            ),
             ("PUT", "environment/default/seeded/", {"description": "changed"}),
             ("PUT", "environment/default/seeded/", {"build_id": old["id"]}),
             ("PUT", f"build/{current['id']}/", None),  # rebuild
@@ -657,7 +771,9 @@ def test_a_full_disk_answers_507_on_every_write_and_changes_nothing(tmp_path, lo
         small_disk.free()
         status, answer = _request(server, "POST", "namespace/fresh/")
         assert status == 200, answer
-        status, answer = _request(server, "PUT", "environment/default/seeded/", {"description": "changed"})
+        status, answer = _request(
+            server, "PUT", "environment/default/seeded/", {"description": "changed"}
+        )
         assert status == 200 and answer["data"]["description"] == "changed"
         status, answer = _request(server, "DELETE", f"build/{old['id']}/")
         assert status == 200, answer

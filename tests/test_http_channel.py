@@ -39,7 +39,8 @@ async def _solve(server: ChannelServer, cache, gateway=None) -> set[str]:
 
 @pytest.mark.parametrize("http_channel", ["plain-sharded"], indirect=True)
 @pytest.mark.xfail(
-    raises=GatewayError, strict=True,
+    raises=GatewayError,
+    strict=True,
     reason="conda/rattler#2719 (py-rattler 0.28.0): a 304 without validators for the sharded "
     "index fails every fetch until the cache is deleted. When this passes, py-rattler handles it: "
     "the workaround in solver.Gateway._load_channel can go.",
@@ -135,10 +136,16 @@ async def test_builds_complete_after_the_repodata_cache_goes_stale(api, http_cha
         await asyncio.sleep(STALE)
     # A lock-file build reads the channel without solving (Gateway.query): the same holds.
     lock = (await api.call("GET", "build", str(build["id"]), "lockfile", raw=True)).body.decode()
-    answer = await api.call("POST", "specification", body={
-        "namespace": "default", "specification": lock, "is_lockfile": True,
-        "environment_name": "stale-replica",
-    })
+    answer = await api.call(
+        "POST",
+        "specification",
+        body={
+            "namespace": "default",
+            "specification": lock,
+            "is_lockfile": True,
+            "environment_name": "stale-replica",
+        },
+    )
     replica = await api.wait(answer["data"]["build_id"])
     assert replica["status"] == "COMPLETED", replica["status_info"]
     assert _index_requests(http_channel).count(304) >= 3, _index_requests(http_channel)

@@ -39,29 +39,56 @@ async def kernelspecs(jp_fetch) -> dict:
     return json.loads((await jp_fetch("api", "kernelspecs")).body)["kernelspecs"]
 
 
-async def wait_for_kernelspec(jp_fetch, name: str, present: bool = True, timeout: float = 10) -> dict | None:
+async def wait_for_kernelspec(
+    jp_fetch, name: str, present: bool = True, timeout: float = 10
+) -> dict | None:
     deadline = time.monotonic() + timeout
     while True:
         specs = await kernelspecs(jp_fetch)
         if (name in specs) == present:
             return specs.get(name)
-        assert time.monotonic() < deadline, f"kernel {name} {'never appeared' if present else 'still there'}"
+        assert time.monotonic() < deadline, (
+            f"kernel {name} {'never appeared' if present else 'still there'}"
+        )
         await asyncio.sleep(0.05)
 
 
 async def run_in_kernel(jp_fetch, jp_ws_fetch, kernel_name: str, code: str) -> str:
     """Start a kernel through the REST API, run `code` over the WebSocket, return its stdout."""
-    kernel = json.loads((await jp_fetch("api", "kernels", method="POST", body=json.dumps({"name": kernel_name}))).body)
+    kernel = json.loads(
+        (
+            await jp_fetch("api", "kernels", method="POST", body=json.dumps({"name": kernel_name}))
+        ).body
+    )
     try:
         ws = await jp_ws_fetch("api", "kernels", kernel["id"], "channels")
         msg_id = uuid.uuid4().hex
-        ws.write_message(json.dumps({
-            "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "test",
-                       "session": uuid.uuid4().hex, "version": "5.3", "date": ""},
-            "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
-            "content": {"code": code, "silent": False, "store_history": False,
-                        "user_expressions": {}, "allow_stdin": False, "stop_on_error": True},
-        }))
+        ws.write_message(
+            json.dumps(
+                {
+                    "header": {
+                        "msg_id": msg_id,
+                        "msg_type": "execute_request",
+                        "username": "test",
+                        "session": uuid.uuid4().hex,
+                        "version": "5.3",
+                        "date": "",
+                    },
+                    "parent_header": {},
+                    "metadata": {},
+                    "channel": "shell",
+                    "buffers": [],
+                    "content": {
+                        "code": code,
+                        "silent": False,
+                        "store_history": False,
+                        "user_expressions": {},
+                        "allow_stdin": False,
+                        "stop_on_error": True,
+                    },
+                }
+            )
+        )
         output, deadline = [], time.monotonic() + 60
         while time.monotonic() < deadline:
             message = json.loads(await asyncio.wait_for(ws.read_message(), 60))
@@ -71,7 +98,9 @@ async def run_in_kernel(jp_fetch, jp_ws_fetch, kernel_name: str, code: str) -> s
                 output.append(message["content"]["text"])
             elif message["msg_type"] == "error":
                 raise AssertionError("\n".join(message["content"]["traceback"]))
-            elif message["msg_type"] == "status" and message["content"]["execution_state"] == "idle":
+            elif (
+                message["msg_type"] == "status" and message["content"]["execution_state"] == "idle"
+            ):
                 break
         ws.close()
         return "".join(output)
@@ -83,7 +112,9 @@ def kernel_name_of(namespace: str, environment: str) -> str:
     return f"conda-store-{namespace}--{environment}"
 
 
-async def test_kernel_registered_activated_and_following_rollback(api, jp_fetch, jp_ws_fetch, store_dir):
+async def test_kernel_registered_activated_and_following_rollback(
+    api, jp_fetch, jp_ws_fetch, store_dir
+):
     first = await api.wait(await api.submit("science", *KERNEL_SPECS))
     assert first["status"] == "COMPLETED", first["status_info"]
     name = kernel_name_of("default", "science")
@@ -100,14 +131,18 @@ async def test_kernel_registered_activated_and_following_rollback(api, jp_fetch,
     second = await api.wait(await api.submit("science", *KERNEL_SPECS, "gamma"))
     assert second["status"] == "COMPLETED"
     deadline = time.monotonic() + 2
-    while (await wait_for_kernelspec(jp_fetch, name))["spec"]["metadata"]["conda_store"]["build_id"] != second["id"]:
+    while (await wait_for_kernelspec(jp_fetch, name))["spec"]["metadata"]["conda_store"][
+        "build_id"
+    ] != second["id"]:
         assert time.monotonic() < deadline
         await asyncio.sleep(0.05)
     assert str(second["id"]) in (await run_in_kernel(jp_fetch, jp_ws_fetch, name, code)).split()[2]
 
     await api.call("PUT", "environment", "default", "science", body={"build_id": first["id"]})
     deadline = time.monotonic() + 2
-    while (await wait_for_kernelspec(jp_fetch, name))["spec"]["metadata"]["conda_store"]["build_id"] != first["id"]:
+    while (await wait_for_kernelspec(jp_fetch, name))["spec"]["metadata"]["conda_store"][
+        "build_id"
+    ] != first["id"]:
         assert time.monotonic() < deadline
         await asyncio.sleep(0.05)
     out = (await run_in_kernel(jp_fetch, jp_ws_fetch, name, code)).split()
@@ -118,28 +153,41 @@ async def test_kernel_registered_activated_and_following_rollback(api, jp_fetch,
 
 
 async def test_visible_to_command_line_tools(api, jp_fetch, jp_data_dir, tmp_path):
-    build = await api.wait(await api.submit("cli", *KERNEL_SPECS, variables={"CSJ_GREETING": "hello"}))
+    build = await api.wait(
+        await api.submit("cli", *KERNEL_SPECS, variables={"CSJ_GREETING": "hello"})
+    )
     assert build["status"] == "COMPLETED", build["status_info"]
     name = kernel_name_of("default", "cli")
     await wait_for_kernelspec(jp_fetch, name)
     env = {**os.environ, "JUPYTER_DATA_DIR": str(jp_data_dir)}
 
     listing = await asyncio.to_thread(
-        subprocess.run, [JUPYTER, "kernelspec", "list", "--json"], env=env, capture_output=True, text=True, check=True
+        subprocess.run,
+        [JUPYTER, "kernelspec", "list", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert name in json.loads(listing.stdout)["kernelspecs"]
 
     notebook = nbformat.v4.new_notebook()
-    notebook.cells.append(nbformat.v4.new_code_cell(
-        'import os, csj_probe; print(os.environ["CSJ_GREETING"], os.environ["CSJ_ACTIVATED"], csj_probe.hello())'
-    ))
+    notebook.cells.append(
+        nbformat.v4.new_code_cell(
+            'import os, csj_probe; print(os.environ["CSJ_GREETING"], os.environ["CSJ_ACTIVATED"], csj_probe.hello())'
+        )
+    )
     notebook.metadata["kernelspec"] = {"name": name, "display_name": name, "language": "python"}
     path = tmp_path / "probe.ipynb"
     nbformat.write(notebook, path)
     await asyncio.to_thread(
         subprocess.run,
         [JUPYTER, "nbconvert", "--to", "notebook", "--execute", "--inplace", str(path)],
-        env=env, capture_output=True, text=True, check=True, timeout=120,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
     )
     outputs = nbformat.read(path, as_version=4).cells[0].outputs
     assert outputs[0]["text"].split()[:2] == ["hello", "1"]
@@ -152,7 +200,9 @@ async def test_environment_without_ipykernel_registers_none(api, jp_fetch):
     assert not [n for n in await kernelspecs(jp_fetch) if n.startswith("conda-store-")]
 
 
-async def test_start_reconciles_and_leaves_other_kernels_alone(api, jp_fetch, jp_started_server, jp_data_dir):
+async def test_start_reconciles_and_leaves_other_kernels_alone(
+    api, jp_fetch, jp_started_server, jp_data_dir
+):
     build = await api.wait(await api.submit("kept", *KERNEL_SPECS))
     name = kernel_name_of("default", "kept")
     await wait_for_kernelspec(jp_fetch, name)
@@ -166,7 +216,9 @@ async def test_start_reconciles_and_leaves_other_kernels_alone(api, jp_fetch, jp
     (stale / "kernel.json").write_text(json.dumps(spec))
     foreign = kernels_dir / "conda-store-not-ours"
     foreign.mkdir()
-    (foreign / "kernel.json").write_text(json.dumps({"argv": ["python"], "display_name": "other", "language": "python"}))
+    (foreign / "kernel.json").write_text(
+        json.dumps({"argv": ["python"], "display_name": "other", "language": "python"})
+    )
     shutil.rmtree(kernels_dir / name)
 
     app = next(iter(jp_started_server.extension_manager.extension_apps["conda_store_jupyter"]))
@@ -175,7 +227,12 @@ async def test_start_reconciles_and_leaves_other_kernels_alone(api, jp_fetch, jp
     names = set(await kernelspecs(jp_fetch))
     assert name in names and "conda-store-default--gone" not in names
     assert foreign.exists() and "conda-store-not-ours" in names
-    assert build["id"] == json.loads((kernels_dir / name / "kernel.json").read_text())["metadata"]["conda_store"]["build_id"]
+    assert (
+        build["id"]
+        == json.loads((kernels_dir / name / "kernel.json").read_text())["metadata"]["conda_store"][
+            "build_id"
+        ]
+    )
 
 
 def test_real_restart_reconciles_kernels_with_the_store(tmp_path, local_channel):
@@ -187,10 +244,13 @@ def test_real_restart_reconciles_kernels_with_the_store(tmp_path, local_channel)
 
     store_dir = tmp_path / "store"
     kernels_dir = tmp_path / "data" / "kernels"  # StandaloneServer's JUPYTER_DATA_DIR
-    args = (f"--CondaStore.store_dir={store_dir}", f"--CondaStore.channels={local_channel}",
-            "--BuildExecutor.poll_interval=0.1",
-            # api/kernelspecs below: Jupyter Server's routes, closed by default here, opened.
-            "--ServerApp.authorizer_class=jupyter_server.auth.authorizer.AllowAllAuthorizer")
+    args = (
+        f"--CondaStore.store_dir={store_dir}",
+        f"--CondaStore.channels={local_channel}",
+        "--BuildExecutor.poll_interval=0.1",
+        # api/kernelspecs below: Jupyter Server's routes, closed by default here, opened.
+        "--ServerApp.authorizer_class=jupyter_server.auth.authorizer.AllowAllAuthorizer",
+    )
     config = CondaStore(store_dir=str(store_dir), channels=[local_channel])
     engine, sessions = open_database(config.database_url)
     service = CondaStoreService(config, sessions)
@@ -204,7 +264,9 @@ def test_real_restart_reconciles_kernels_with_the_store(tmp_path, local_channel)
     server = StandaloneServer(tmp_path, *args).start()
     try:
         for name in ("kept", "doomed"):
-            build = service.submit_specification("default", yaml.safe_dump({"name": name, "dependencies": KERNEL_SPECS}))
+            build = service.submit_specification(
+                "default", yaml.safe_dump({"name": name, "dependencies": KERNEL_SPECS})
+            )
             assert service.wait_for_build(build.id, timeout=120).status == BuildStatus.COMPLETED
         until(lambda: (kernels_dir / kernel_name_of("default", "doomed") / "kernel.json").exists())
     finally:
@@ -215,14 +277,21 @@ def test_real_restart_reconciles_kernels_with_the_store(tmp_path, local_channel)
     shutil.rmtree(kernels_dir / kernel_name_of("default", "kept"))
     foreign = kernels_dir / "someone-elses"
     foreign.mkdir()
-    (foreign / "kernel.json").write_text(json.dumps({"argv": ["python"], "display_name": "x", "language": "python"}))
+    (foreign / "kernel.json").write_text(
+        json.dumps({"argv": ["python"], "display_name": "x", "language": "python"})
+    )
 
     server = StandaloneServer(tmp_path, *args).start()
     try:
-        until(lambda: (kernels_dir / kernel_name_of("default", "kept") / "kernel.json").exists(), timeout=5)
+        until(
+            lambda: (kernels_dir / kernel_name_of("default", "kept") / "kernel.json").exists(),
+            timeout=5,
+        )
         assert not (kernels_dir / kernel_name_of("default", "doomed")).exists()
         assert (foreign / "kernel.json").exists()
-        assert kernel_name_of("default", "kept") in server.get_json("api/kernelspecs")["kernelspecs"]
+        assert (
+            kernel_name_of("default", "kept") in server.get_json("api/kernelspecs")["kernelspecs"]
+        )
     finally:
         server.stop()
         engine.dispose()
@@ -235,7 +304,9 @@ async def test_registry_stops_when_woken_as_it_stops(api, jp_started_server):
     app = next(iter(jp_started_server.extension_manager.extension_apps["conda_store_jupyter"]))
     for _ in range(5):
         registry = KernelRegistry(
-            parent=app, sessions=app.kernels.sessions, store_dir=app.kernels.store_dir,
+            parent=app,
+            sessions=app.kernels.sessions,
+            store_dir=app.kernels.store_dir,
             poll_interval=30,
         )
         await registry.start()

@@ -41,7 +41,9 @@ class Store:
 
     def start_executor(self) -> None:
         self.executor = BuildExecutor(
-            sessions=self.sessions, settings=build_settings(self.config), poll_interval=0.2,
+            sessions=self.sessions,
+            settings=build_settings(self.config),
+            poll_interval=0.2,
             heartbeat_interval=0.5,
         )
         self._call(self.executor.start())
@@ -66,7 +68,9 @@ class Store:
         return Path(self.config.store_dir) / namespace / "envs" / name
 
     def log(self, build_id: int) -> str:
-        return (Path(self.config.store_dir) / ".artifacts" / str(build_id) / "build.log").read_text()
+        return (
+            Path(self.config.store_dir) / ".artifacts" / str(build_id) / "build.log"
+        ).read_text()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -123,19 +127,33 @@ def test_build_gamma_end_to_end(store):
     assert environment.current_build_id == build.id
     assert done.size > 0 and done.started_on and done.ended_on
 
-    lock = parse_conda_lock_file(Path(store.config.store_dir, ".artifacts", str(build.id), "conda-lock.yml"))
-    assert {(p.name, p.version) for p in lock.package} == {("alpha", "1.1"), ("beta", "0.5"), ("gamma", "3.0")}
+    lock = parse_conda_lock_file(
+        Path(store.config.store_dir, ".artifacts", str(build.id), "conda-lock.yml")
+    )
+    assert {(p.name, p.version) for p in lock.package} == {
+        ("alpha", "1.1"),
+        ("beta", "0.5"),
+        ("gamma", "3.0"),
+    }
     packages = {p.name: p.version for p in done.packages}
     assert packages == {"alpha": "1.1", "beta": "0.5", "gamma": "3.0"}
 
     log = store.log(build.id)
-    for expected in ("solving for", "solved for", "linked gamma", "writing conda-lock.yml", "build COMPLETED"):
+    for expected in (
+        "solving for",
+        "solved for",
+        "linked gamma",
+        "writing conda-lock.yml",
+        "build COMPLETED",
+    ):
         assert expected in log
 
 
 def test_same_specification_makes_no_second_build(store):
     first = store.service.submit_specification("default", spec("twice", "alpha"))
-    again = store.service.submit_specification("default", "name: twice\ndependencies:\n  - alpha  # same\n")
+    again = store.service.submit_specification(
+        "default", "name: twice\ndependencies:\n  - alpha  # same\n"
+    )
     assert again.id == first.id
     wait(store, first)
     assert store.service.submit_specification("default", spec("twice", "alpha")).id == first.id
@@ -144,14 +162,19 @@ def test_same_specification_makes_no_second_build(store):
 
 def test_cross_platform_lock_file(tmp_path, local_channel):
     config = CondaStore(
-        store_dir=str(tmp_path / "store"), channels=[local_channel],
+        store_dir=str(tmp_path / "store"),
+        channels=[local_channel],
         solve_platforms=["linux-64", "osx-arm64", "win-64"],
     )
     store = Store(config)
     try:
-        build = wait(store, store.service.submit_specification("default", spec("everywhere", "gamma")))
+        build = wait(
+            store, store.service.submit_specification("default", spec("everywhere", "gamma"))
+        )
         assert build.status == BuildStatus.COMPLETED, store.log(build.id)
-        lock = parse_conda_lock_file(Path(config.store_dir, ".artifacts", str(build.id), "conda-lock.yml"))
+        lock = parse_conda_lock_file(
+            Path(config.store_dir, ".artifacts", str(build.id), "conda-lock.yml")
+        )
         platforms = {p.platform for p in lock.package if p.name == "gamma"}
         assert platforms == {"linux-64", "osx-arm64", "win-64"}
     finally:
@@ -160,13 +183,16 @@ def test_cross_platform_lock_file(tmp_path, local_channel):
 
 def test_platform_that_cannot_be_solved_names_platform_and_packages(tmp_path, local_channel):
     config = CondaStore(
-        store_dir=str(tmp_path / "store"), channels=[local_channel],
+        store_dir=str(tmp_path / "store"),
+        channels=[local_channel],
         solve_platforms=[host_platform(), "osx-arm64"],
     )
     store = Store(config)
     try:
         # python exists only for the host in the local channel.
-        build = wait(store, store.service.submit_specification("default", spec("py", "python", "csj-probe")))
+        build = wait(
+            store, store.service.submit_specification("default", spec("py", "python", "csj-probe"))
+        )
         assert build.status == BuildStatus.FAILED
         # Ours: the platform; the solver's explanation after it names the missing package.
         assert build.status_info.startswith("solve failed for osx-arm64: "), build.status_info
@@ -178,12 +204,16 @@ def test_platform_that_cannot_be_solved_names_platform_and_packages(tmp_path, lo
 
 def test_archive_unpacks_elsewhere_into_a_working_prefix(tmp_path, local_channel):
     config = CondaStore(
-        store_dir=str(tmp_path / "store"), channels=[local_channel],
+        store_dir=str(tmp_path / "store"),
+        channels=[local_channel],
         build_artifacts=["lockfile", "archive"],
     )
     store = Store(config)
     try:
-        build = wait(store, store.service.submit_specification("default", spec("packed", "python", "csj-probe")))
+        build = wait(
+            store,
+            store.service.submit_specification("default", spec("packed", "python", "csj-probe")),
+        )
         assert build.status == BuildStatus.COMPLETED, store.log(build.id)
         archive = Path(config.store_dir, ".artifacts", str(build.id), "environment.tar.gz")
         target = tmp_path / "elsewhere"
@@ -191,8 +221,15 @@ def test_archive_unpacks_elsewhere_into_a_working_prefix(tmp_path, local_channel
             tar.extractall(target, filter="fully_trusted")
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
         result = subprocess.run(
-            [target / "bin" / "python", "-c", "import csj_probe, sys; print(csj_probe.__file__); print(sys.prefix)"],
-            capture_output=True, text=True, env=env, check=True,
+            [
+                target / "bin" / "python",
+                "-c",
+                "import csj_probe, sys; print(csj_probe.__file__); print(sys.prefix)",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
         )
         module, prefix = result.stdout.split()
         assert Path(module).is_relative_to(target) and Path(prefix) == target
@@ -227,7 +264,9 @@ def test_update_rollback_and_delete_build(store):
 def test_unsatisfiable_spec_fails_with_solver_explanation(store):
     service = store.service
     good = wait(store, service.submit_specification("default", spec("clash", "alpha")))
-    bad = wait(store, service.submit_specification("default", spec("clash", "conflict-a", "conflict-b")))
+    bad = wait(
+        store, service.submit_specification("default", spec("clash", "conflict-a", "conflict-b"))
+    )
     assert bad.status == BuildStatus.FAILED
     assert bad.status_info.startswith(f"solve failed for {host_platform()}: "), bad.status_info
     assert "conflict-base" in bad.status_info
@@ -252,7 +291,12 @@ def test_cancel_running_build(store):
     _wait_for_log_line(store, build.id, "installing")
     started = time.monotonic()
     service.cancel_build(build.id)
-    wait_until(lambda: service.get_build(build.id).status == BuildStatus.CANCELED and not store.executor.running_build_ids)
+    wait_until(
+        lambda: (
+            service.get_build(build.id).status == BuildStatus.CANCELED
+            and not store.executor.running_build_ids
+        )
+    )
     assert time.monotonic() - started < 2
     canceled = service.get_build(build.id)
     assert not store.prefix(canceled).exists()
@@ -299,13 +343,19 @@ def test_recovery_of_builds_abandoned_by_a_dead_process(store):
     (partial / "half-written").write_text("x")
     with store.sessions() as session, session.begin():
         # As a server killed with SIGKILL leaves it: BUILDING, claimed by a process now gone.
-        session.execute(sa.update(Build).where(Build.id == build.id).values(
-            status=BuildStatus.BUILDING, worker=f"{os.uname().nodename}:999999999"))
+        session.execute(
+            sa.update(Build)
+            .where(Build.id == build.id)
+            .values(status=BuildStatus.BUILDING, worker=f"{os.uname().nodename}:999999999")
+        )
     # And a link pointing somewhere wrong, as a crash between the database and the link would.
     store.link("default", "orphan").unlink()
     store.start_executor()
     recovered = service.get_build(build.id)
-    assert recovered.status == BuildStatus.FAILED and "process building it stopped" in recovered.status_info
+    assert (
+        recovered.status == BuildStatus.FAILED
+        and "process building it stopped" in recovered.status_info
+    )
     assert not partial.exists()
     assert store.link("default", "orphan").resolve() == store.prefix(good).resolve()
 
@@ -320,7 +370,10 @@ def test_delete_environment(store):
     with pytest.raises(NotFound):
         service.get_environment("default", "doomed")
     # The name can be used again.
-    assert wait(store, service.submit_specification("default", spec("doomed", "alpha"))).status == BuildStatus.COMPLETED
+    assert (
+        wait(store, service.submit_specification("default", spec("doomed", "alpha"))).status
+        == BuildStatus.COMPLETED
+    )
 
 
 @pytest.mark.parametrize(
@@ -329,13 +382,24 @@ def test_delete_environment(store):
         ("name: [bad", "Invalid YAML"),
         (spec("x/y", "alpha"), "environment name"),
         (spec("..", "alpha"), "environment name"),
-        (yaml.safe_dump({"name": "chan", "channels": ["https://example.invalid/forbidden"], "dependencies": ["alpha"]}), "not allowed"),
+        (
+            yaml.safe_dump(
+                {
+                    "name": "chan",
+                    "channels": ["https://example.invalid/forbidden"],
+                    "dependencies": ["alpha"],
+                }
+            ),
+            "not allowed",
+        ),
         ("name: huge\n# " + "x" * 10_000_000, "too large"),
     ],
 )
 def test_bad_input_is_refused_and_changes_nothing(tmp_path, local_channel, text, message):
     config = CondaStore(
-        store_dir=str(tmp_path / "store"), channels=[local_channel], allowed_channels=[local_channel]
+        store_dir=str(tmp_path / "store"),
+        channels=[local_channel],
+        allowed_channels=[local_channel],
     )
     engine, sessions = open_database(config.database_url)
     service = CondaStoreService(config, sessions)
@@ -349,9 +413,19 @@ def test_bad_input_is_refused_and_changes_nothing(tmp_path, local_channel, text,
 def test_lock_file_as_specification_installs_exactly_the_pins(store):
     service = store.service
     # Packages of two subdirs (linux-64 python, noarch the rest) from one channel.
-    first = wait(store, service.submit_specification("default", spec("source", "alpha 1.0", "python", "csj-probe")))
-    lock_text = Path(store.config.store_dir, ".artifacts", str(first.id), "conda-lock.yml").read_text()
-    locked = wait(store, service.submit_specification("default", lock_text, is_lockfile=True, environment_name="replica"))
+    first = wait(
+        store,
+        service.submit_specification("default", spec("source", "alpha 1.0", "python", "csj-probe")),
+    )
+    lock_text = Path(
+        store.config.store_dir, ".artifacts", str(first.id), "conda-lock.yml"
+    ).read_text()
+    locked = wait(
+        store,
+        service.submit_specification(
+            "default", lock_text, is_lockfile=True, environment_name="replica"
+        ),
+    )
     assert locked.status == BuildStatus.COMPLETED, store.log(locked.id)
     assert installed(store.link("default", "replica")) == installed(store.link("default", "source"))
     assert installed(store.link("default", "replica"))["alpha"] == "1.0"
@@ -365,11 +439,20 @@ def test_pip_dependencies_installed_with_uv_and_locked(store):
     assert build.status == BuildStatus.COMPLETED, store.log(build.id)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     result = subprocess.run(
-        [store.link("default", "withpip") / "bin" / "python", "-c", "import six; print(six.__file__)"],
-        capture_output=True, text=True, env=env, check=True,
+        [
+            store.link("default", "withpip") / "bin" / "python",
+            "-c",
+            "import six; print(six.__file__)",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
     )
     assert Path(result.stdout.strip()).resolve().is_relative_to(store.prefix(build).resolve())
-    lock = parse_conda_lock_file(Path(store.config.store_dir, ".artifacts", str(build.id), "conda-lock.yml"))
+    lock = parse_conda_lock_file(
+        Path(store.config.store_dir, ".artifacts", str(build.id), "conda-lock.yml")
+    )
     pip = [p for p in lock.package if p.manager == "pip"]
     assert [(p.name, p.version) for p in pip] == [("six", "1.17.0")]
     assert {(p.name, p.manager) for p in build.packages} >= {("six", "pip"), ("python", "conda")}
@@ -380,7 +463,9 @@ def test_build_timeout_kills_and_fails_the_build(tmp_path, local_channel):
     store = Store(config)
     try:
         store.executor.build_timeout = 0.3
-        build = wait(store, store.service.submit_specification("default", spec("slow", "csj-bigdata")))
+        build = wait(
+            store, store.service.submit_specification("default", spec("slow", "csj-bigdata"))
+        )
         assert build.status == BuildStatus.FAILED
         assert "timed out after" in build.status_info and "build_timeout" in build.status_info
         assert not store.prefix(build).exists()
@@ -445,7 +530,9 @@ def test_stopping_right_after_a_build_completes_keeps_it(store):
     service = store.service
     for index in range(3):
         build = service.submit_specification("default", spec(f"quick{index}", "alpha"))
-        wait_until(lambda: service.get_build(build.id).status == BuildStatus.COMPLETED, interval=0.001)
+        wait_until(
+            lambda: service.get_build(build.id).status == BuildStatus.COMPLETED, interval=0.001
+        )
         store.stop_executor()
         done = service.get_build(build.id)
         assert done.status == BuildStatus.COMPLETED

@@ -131,6 +131,7 @@ def test_the_executor_base_is_abstract():
 
 # -- a pluggable executor -------------------------------------------------------------------
 
+
 class RecordingExecutor(Executor):
     """Runs nothing: records what the app calls."""
 

@@ -64,12 +64,23 @@ def test_document_file_is_valid_and_readable():
     validate(document)
     assert text.startswith('{\n  "openapi"'), "keep it indented (json.dumps(..., indent=2))"
     schemas = document["components"]["schemas"]
-    for name in ("Namespace", "Environment", "Build", "BuildArtifact", "Specification", "Package",
-                 "Permission", "Diff", "Error"):
+    for name in (
+        "Namespace",
+        "Environment",
+        "Build",
+        "BuildArtifact",
+        "Specification",
+        "Package",
+        "Permission",
+        "Diff",
+        "Error",
+    ):
         assert name in schemas, name
     assert document["components"]["securitySchemes"]["jupyterToken"] == {
         **document["components"]["securitySchemes"]["jupyterToken"],
-        "type": "apiKey", "in": "header", "name": "Authorization",
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
     }
     assert document["security"] == [{"jupyterToken": []}]
 
@@ -79,7 +90,7 @@ def route_templates(pattern: str) -> list[str]:
     path parameter, e.g. `build/([^/]+)/(lockfile|yaml)/?` -> `/build/{}/lockfile/` and
     `/build/{}/yaml/`."""
     assert pattern.startswith(API_PREFIX), pattern
-    path = pattern[len(API_PREFIX):]
+    path = pattern[len(API_PREFIX) :]
     if path.endswith("/?"):
         path = path[:-2] + "/"
     path = path.replace(r"\.", ".").replace("([^/]+)", "{}").replace(r"(\d+)", "{}")
@@ -89,7 +100,7 @@ def route_templates(pattern: str) -> list[str]:
             template
             for choice in alternation.group(1).split("|")
             for template in route_templates(
-                API_PREFIX + path[: alternation.start()] + choice + path[alternation.end():]
+                API_PREFIX + path[: alternation.start()] + choice + path[alternation.end() :]
             )
         ]
     assert not re.search(r"[()\[\]?*+\\|^$]", path), f"cannot read route {pattern!r} as a template"
@@ -127,7 +138,8 @@ def test_route_templates_reads_the_route_syntax():
     assert route_templates(f"{API_PREFIX}/?") == ["/"]
     assert route_templates(f"{API_PREFIX}/openapi.json") == ["/openapi.json"]
     assert route_templates(rf"{API_PREFIX}/build/([^/]+)/(lockfile|yaml)/?") == [
-        "/build/{}/lockfile/", "/build/{}/yaml/",
+        "/build/{}/lockfile/",
+        "/build/{}/yaml/",
     ]
 
 
@@ -139,7 +151,8 @@ def test_every_operation_documents_its_errors_and_parameters():
             assert "200" in responses and "403" in responses, (method, path)
             for status in set(responses) - {"200"}:  # errors: the shared Error responses
                 assert responses[status]["$ref"].startswith("#/components/responses/"), (
-                    method, path,
+                    method,
+                    path,
                 )
             if "{" in path:  # a malformed name or id is a 400; a missing object a 404
                 assert "400" in responses, (method, path)
@@ -198,9 +211,7 @@ async def test_logs_archive_and_channels_answer_as_documented(jp_fetch, jp_start
 
     # A build whose environment was deleted has no prefix to pack: 404, not a 500.
     await asyncio.to_thread(service.delete_environment, "default", "pinned")
-    code, content_type, message = await fetch_error(
-        jp_fetch, "build", str(build.id), "archive", ""
-    )
+    code, content_type, message = await fetch_error(jp_fetch, "build", str(build.id), "archive", "")
     assert (code, content_type) == (404, "application/json") and "prefix" in message
 
     # An unreadable channel is the caller's mistake (400 naming it), not a 500 from rattler.
@@ -284,22 +295,35 @@ def test_schemathesis_finds_the_server_true_to_the_document(live_server, tmp_pat
 
     seed = os.environ.get("CSJ_SCHEMATHESIS_SEED")
     command = [
-        SCHEMATHESIS, "run", f"{server.url}/conda-store/api/v1/openapi.json",
-        "--header", f"Authorization: token {server.token}",
-        "--checks", ",".join(CHECKS),
-        "--max-examples", os.environ.get("CSJ_SCHEMATHESIS_MAX_EXAMPLES", "25"),
+        SCHEMATHESIS,
+        "run",
+        f"{server.url}/conda-store/api/v1/openapi.json",
+        "--header",
+        f"Authorization: token {server.token}",
+        "--checks",
+        ",".join(CHECKS),
+        "--max-examples",
+        os.environ.get("CSJ_SCHEMATHESIS_MAX_EXAMPLES", "25"),
         # One worker: hypothesis describes strategies with ast.parse, which CPython < 3.11.8 gets
         # wrong from several threads at once ("SystemError: AST constructor recursion depth
         # mismatch").
-        "--workers", "1",
-        "--request-timeout", "60",
-        "--suppress-health-check", "too_slow",
-        "--output-truncate", "false",
+        "--workers",
+        "1",
+        "--request-timeout",
+        "60",
+        "--suppress-health-check",
+        "too_slow",
+        "--output-truncate",
+        "false",
         *(["--seed", seed] if seed else []),
     ]
     started = time.monotonic()
     result = subprocess.run(
-        command, cwd=tmp_path, capture_output=True, text=True, timeout=240,
+        command,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=240,
         env={**os.environ, "NO_COLOR": "1"},
     )
     elapsed = time.monotonic() - started

@@ -49,7 +49,6 @@ async def test_configuration_reaches_the_service(jp_serverapp, store_dir, conda_
     assert conda_store.default_namespace == "default"
 
 
-
 VERBS = ("get", "post", "put", "delete")
 
 
@@ -58,12 +57,17 @@ def route_examples() -> list[tuple[str, str]]:
     examples = []
     for pattern, handler in ROUTES:
         path = (
-            pattern.replace("([^/]+)", "x").replace(r"(\d+)", "1")
-            .replace("(lockfile|yaml|explicit|archive)", "lockfile").removesuffix("/?")
+            pattern.replace("([^/]+)", "x")
+            .replace(r"(\d+)", "1")
+            .replace("(lockfile|yaml|explicit|archive)", "lockfile")
+            .removesuffix("/?")
         )
         for verb in VERBS:
-            if verb in vars(handler) or any(verb in vars(base) for base in handler.__mro__[1:-1]
-                                            if base.__module__.startswith("conda_store_jupyter")):
+            if verb in vars(handler) or any(
+                verb in vars(base)
+                for base in handler.__mro__[1:-1]
+                if base.__module__.startswith("conda_store_jupyter")
+            ):
                 examples.append((verb.upper(), path + "/"))
     return examples
 
@@ -77,8 +81,13 @@ def deny_all_config(jp_server_config):
 @pytest.mark.parametrize(("method", "path"), route_examples())
 async def test_every_verb_is_authenticated(jp_fetch, method, path):
     with pytest.raises(HTTPClientError) as raised:
-        await jp_fetch(*path.split("/"), method=method, headers={"Authorization": ""},
-                       body=b"{}" if method in ("POST", "PUT") else None, allow_nonstandard_methods=True)
+        await jp_fetch(
+            *path.split("/"),
+            method=method,
+            headers={"Authorization": ""},
+            body=b"{}" if method in ("POST", "PUT") else None,
+            allow_nonstandard_methods=True,
+        )
     assert raised.value.code == 403
 
 
@@ -87,8 +96,12 @@ async def test_every_verb_is_authorized(deny_all_config, jp_fetch, method, path)
     """With an authorizer that refuses everything, every verb of every route answers 403:
     no handler skips `@authorized`."""
     with pytest.raises(HTTPClientError) as raised:
-        await jp_fetch(*path.split("/"), method=method,
-                       body=b"{}" if method in ("POST", "PUT") else None, allow_nonstandard_methods=True)
+        await jp_fetch(
+            *path.split("/"),
+            method=method,
+            body=b"{}" if method in ("POST", "PUT") else None,
+            allow_nonstandard_methods=True,
+        )
     assert raised.value.code == 403, raised.value.response.body
 
 

@@ -66,7 +66,9 @@ def test_server_killed_mid_build_then_restarted(tmp_path, local_channel):
     engine, sessions = open_database(config.database_url)
     service = CondaStoreService(config, sessions)
     try:
-        good = service.submit_specification("default", yaml.safe_dump({"name": "env", "dependencies": ["alpha"]}))
+        good = service.submit_specification(
+            "default", yaml.safe_dump({"name": "env", "dependencies": ["alpha"]})
+        )
         good = service.wait_for_build(good.id, timeout=120)
         assert good.status == BuildStatus.COMPLETED
 
@@ -107,7 +109,9 @@ def test_build_launcher_killed_mid_build(tmp_path, local_channel):
     store_dir = tmp_path / "store"
     config = CondaStore(store_dir=str(store_dir), channels=[local_channel])
     server = StandaloneServer(
-        tmp_path, f"--CondaStore.store_dir={store_dir}", f"--CondaStore.channels={local_channel}",
+        tmp_path,
+        f"--CondaStore.store_dir={store_dir}",
+        f"--CondaStore.channels={local_channel}",
         "--BuildExecutor.poll_interval=0.1",
     ).start()
     engine, sessions = open_database(config.database_url)

@@ -40,9 +40,23 @@ def _run_service_tests(require: str, report: Path) -> dict[str, tuple[str, str]]
         "CSJ_TEST_REDIS_URL": "redis://127.0.0.1:1/0",
     }
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", f"--junitxml={report}",
-         "tests/test_services.py", "-k", "fixture_gives"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            f"--junitxml={report}",
+            "tests/test_services.py",
+            "-k",
+            "fixture_gives",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == (1 if require == "1" else 0), result.stdout
     outcomes = {}
@@ -66,7 +80,8 @@ REASONS = {
 def test_missing_services_skip_with_a_reason_outside_ci(tmp_path):
     outcomes = _run_service_tests("0", tmp_path / "report.xml")
     assert {name: outcome for name, (outcome, _) in outcomes.items()} == {
-        POSTGRES_TEST: "skipped", REDIS_TEST: "skipped"
+        POSTGRES_TEST: "skipped",
+        REDIS_TEST: "skipped",
     }
     for name, reason in REASONS.items():
         assert outcomes[name][1].startswith(reason), outcomes[name][1]
@@ -75,7 +90,8 @@ def test_missing_services_skip_with_a_reason_outside_ci(tmp_path):
 def test_missing_services_fail_when_required(tmp_path):
     outcomes = _run_service_tests("1", tmp_path / "report.xml")
     assert {name: outcome for name, (outcome, _) in outcomes.items()} == {
-        POSTGRES_TEST: "error", REDIS_TEST: "error"
+        POSTGRES_TEST: "error",
+        REDIS_TEST: "error",
     }
     for name, reason in REASONS.items():
         message = outcomes[name][1]

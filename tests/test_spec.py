@@ -11,8 +11,8 @@ from rattler import BuildString, PackageRecord, RepoDataRecord
 from conda_store_jupyter.artifacts import write_conda_lock
 from conda_store_jupyter.errors import SpecError
 from conda_store_jupyter.spec import (
-    MAX_YAML_DEPTH,
     MAX_SPEC_BYTES,
+    MAX_YAML_DEPTH,
     LockfileSpecification,
     Specification,
     SpecPolicy,
@@ -263,9 +263,12 @@ def test_deep_nesting_is_refused_with_our_limit(levels):
 
 
 def test_deep_block_nesting_is_refused_with_our_limit():
-    deep = "name: env\nvariables:\n" + "".join(
-        "  " * level + f"k{level}:\n" for level in range(1, 60)
-    ) + "  " * 60 + "v: 1\n"
+    deep = (
+        "name: env\nvariables:\n"
+        + "".join("  " * level + f"k{level}:\n" for level in range(1, 60))
+        + "  " * 60
+        + "v: 1\n"
+    )
     assert f"nested deeper than {MAX_YAML_DEPTH} levels" in spec_error(deep)
 
 
@@ -388,9 +391,9 @@ def test_hash_reflects_the_applied_policy():
 
 
 def test_invalid_policy_is_a_configuration_error():
-    with pytest.raises(ValueError, match="CondaStore.allowed_channels"):
+    with pytest.raises(ValueError, match=r"CondaStore\.allowed_channels"):
         SpecPolicy(allowed_channels=("ftp://nope",))
-    with pytest.raises(ValueError, match="CondaStore.default_packages"):
+    with pytest.raises(ValueError, match=r"CondaStore\.default_packages"):
         SpecPolicy(default_packages=("numpy >>= 1",))
 
 

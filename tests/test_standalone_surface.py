@@ -43,7 +43,11 @@ BUILTIN_ROUTES = [
     ("GET", "api/kernelspecs", None),
     ("GET", "kernelspecs/python3/kernel.json", None),
     ("GET", "api/sessions", None),
-    ("POST", "api/sessions", {"path": "a.ipynb", "type": "notebook", "kernel": {"name": "python3"}}),
+    (
+        "POST",
+        "api/sessions",
+        {"path": "a.ipynb", "type": "notebook", "kernel": {"name": "python3"}},
+    ),
     ("GET", "api/contents", None),
     ("GET", "api/contents/secret.txt", None),
     ("GET", "api/contents/store", None),
@@ -66,20 +70,52 @@ TERMINAL_ROUTES = [("GET", "api/terminals", None), ("POST", "api/terminals", {})
 
 # Names that are glob or LIKE syntax, alone or around "bob".
 HOSTILE_NAMES = [
-    "*", "**", "*/*", "b*", "*b", "bo*", "bob*", "?ob", "bo?", "???", "[b]ob", "[!a]ob", "[a-z]ob",
-    "%", "b%", "%ob", "_ob", "__b", "bo_", "bo\\", "\\", ".*", "b.b",
+    "*",
+    "**",
+    "*/*",
+    "b*",
+    "*b",
+    "bo*",
+    "bob*",
+    "?ob",
+    "bo?",
+    "???",
+    "[b]ob",
+    "[!a]ob",
+    "[a-z]ob",
+    "%",
+    "b%",
+    "%ob",
+    "_ob",
+    "__b",
+    "bo_",
+    "bo\\",
+    "\\",
+    ".*",
+    "b.b",
 ]
 
 
-def request(server: StandaloneServer, method: str, path: str, body: Any = None, *,
-            token: str | None = None, opener: urllib.request.OpenerDirector | None = None,
-            headers: dict[str, str] | None = None) -> tuple[int, Any]:
+def request(
+    server: StandaloneServer,
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    token: str | None = None,
+    opener: urllib.request.OpenerDirector | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, Any]:
     """(status, decoded JSON or text) of one request; `token` defaults to the server's."""
     headers = {"Content-Type": "application/json", **(headers or {})}
     token = server.token if token is None else token
     if token:
         headers["Authorization"] = f"token {token}"
-    data = json.dumps(body).encode() if body is not None else (b"" if method in ("POST", "PUT") else None)
+    data = (
+        json.dumps(body).encode()
+        if body is not None
+        else (b"" if method in ("POST", "PUT") else None)
+    )
     call = urllib.request.Request(f"{server.url}/{path}", data=data, method=method, headers=headers)
     try:
         with (opener or urllib.request.build_opener()).open(call, timeout=30) as response:
@@ -92,7 +128,9 @@ def request(server: StandaloneServer, method: str, path: str, body: Any = None, 
         return status, raw.decode(errors="replace")
 
 
-def api(server: StandaloneServer, method: str, path: str, body: Any = None, **options: Any) -> tuple[int, Any]:
+def api(
+    server: StandaloneServer, method: str, path: str, body: Any = None, **options: Any
+) -> tuple[int, Any]:
     return request(server, method, f"{API}/{path}", body, **options)
 
 
@@ -123,7 +161,10 @@ def start(workdir: Path, config: str, *args: str) -> StandaloneServer:
 def default_server(tmp_path_factory, local_channel) -> Iterator[StandaloneServer]:
     """`jupyter conda-store` as the README starts it: no role bindings, no security settings
     (only a channel that works offline)."""
-    server = start(tmp_path_factory.mktemp("standalone-default"), f"c.CondaStore.channels = [{local_channel!r}]\n")
+    server = start(
+        tmp_path_factory.mktemp("standalone-default"),
+        f"c.CondaStore.channels = [{local_channel!r}]\n",
+    )
     try:
         yield server
     finally:
@@ -178,9 +219,12 @@ def named_server(request, tmp_path_factory, local_channel) -> Iterator[Standalon
 
 # -- 3. Jupyter Server's own routes ------------------------------------------------------------
 
+
 def assert_builtin_routes_refused(server: StandaloneServer, token: str, routes: list) -> None:
-    answers = {(method, path): request(server, method, path, body, token=token)[0]
-               for method, path, body in routes}
+    answers = {
+        (method, path): request(server, method, path, body, token=token)[0]
+        for method, path, body in routes
+    }
     assert {route: status for route, status in answers.items() if status != 403} == {}
     # Refused before acting: no kernel runs, no file was written or deleted.
     status, model = request(server, "GET", "api/status", token=token)
@@ -219,6 +263,7 @@ def test_no_credentials_no_access(default_server):
 
 # -- 5. the holder of the server's token is the store's administrator --------------------------
 
+
 def test_the_token_holder_is_one_admin_who_creates_environments(default_server):
     status, first = api(default_server, "GET", "permission/")
     assert status == 200, first
@@ -229,15 +274,27 @@ def test_the_token_holder_is_one_admin_who_creates_environments(default_server):
 
     # The primary namespace that permission/ reports takes a POST; so do `default` and others.
     builds = []
-    for namespace, name in [(me["primary_namespace"], "mine"), ("default", "shared"), ("team", "tools")]:
-        status, answer = api(default_server, "POST", "specification/",
-                             {"namespace": namespace, "specification": spec(name)})
+    for namespace, name in [
+        (me["primary_namespace"], "mine"),
+        ("default", "shared"),
+        ("team", "tools"),
+    ]:
+        status, answer = api(
+            default_server,
+            "POST",
+            "specification/",
+            {"namespace": namespace, "specification": spec(name)},
+        )
         assert status == 200, (namespace, answer)
         builds.append(answer["data"]["build_id"])
     assert [wait_for_build(default_server, build) for build in builds] == ["COMPLETED"] * 3
 
-    status, answer = api(default_server, "PUT", f"environment/{me['primary_namespace']}/mine/",
-                         {"description": "mine"})
+    status, answer = api(
+        default_server,
+        "PUT",
+        f"environment/{me['primary_namespace']}/mine/",
+        {"description": "mine"},
+    )
     assert status == 200 and answer["data"]["description"] == "mine"
     status, answer = api(default_server, "GET", "environment/?size=100")
     listed = {(e["namespace"]["name"], e["name"]) for e in answer["data"]}
@@ -248,13 +305,16 @@ def test_a_browser_logged_in_with_the_token_stays_the_admin(default_server):
     """The login cookie set for a token request carries the administrator, not a new user."""
     jar = http.cookiejar.CookieJar()
     browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-    status, answer = api(default_server, "GET", f"permission/?token={default_server.token}",
-                         token="", opener=browser)
+    status, answer = api(
+        default_server, "GET", f"permission/?token={default_server.token}", token="", opener=browser
+    )
     assert status == 200 and len(jar) >= 1
     admin = answer["data"]["username"]
     status, answer = api(default_server, "GET", "permission/", token="", opener=browser)
     assert status == 200, answer
-    assert answer["data"]["username"] == admin and answer["data"]["entity_roles"] == {"*/*": ["admin"]}
+    assert answer["data"]["username"] == admin and answer["data"]["entity_roles"] == {
+        "*/*": ["admin"]
+    }
 
 
 def test_with_authentication_disabled_whoever_connects_is_the_admin(tmp_path, local_channel):
@@ -262,19 +322,29 @@ def test_with_authentication_disabled_whoever_connects_is_the_admin(tmp_path, lo
     in. The store then has one administrator, not a random user per request who can do nothing;
     Jupyter Server's own routes stay closed."""
     tmp_path.mkdir(exist_ok=True)
-    (tmp_path / "jupyter_conda_store_config.py").write_text(f"c.CondaStore.channels = [{local_channel!r}]\n")
+    (tmp_path / "jupyter_conda_store_config.py").write_text(
+        f"c.CondaStore.channels = [{local_channel!r}]\n"
+    )
     server = StandaloneServer(tmp_path, token="").start()
     try:
         status, answer = api(server, "GET", "permission/", token="")
         assert status == 200 and answer["data"]["entity_roles"] == {"*/*": ["admin"]}
         # Not token-authenticated: Jupyter Server wants its XSRF cookie and header on a POST.
         xsrf = {"Cookie": "_xsrf=same", "X-XSRFToken": "same"}
-        status, answer = api(server, "POST", "specification/",
-                             {"namespace": answer["data"]["primary_namespace"], "specification": spec("open")},
-                             token="", headers=xsrf)
+        status, answer = api(
+            server,
+            "POST",
+            "specification/",
+            {"namespace": answer["data"]["primary_namespace"], "specification": spec("open")},
+            token="",
+            headers=xsrf,
+        )
         assert status == 200, answer
         assert wait_for_build(server, answer["data"]["build_id"]) == "COMPLETED"
-        assert request(server, "POST", "api/kernels", {"name": "python3"}, token="", headers=xsrf)[0] == 403
+        assert (
+            request(server, "POST", "api/kernels", {"name": "python3"}, token="", headers=xsrf)[0]
+            == 403
+        )
     finally:
         server.stop()
 
@@ -284,12 +354,18 @@ def test_a_user_named_like_the_admin_is_not_the_admin(named_server):
     status, answer = api(named_server, "GET", "permission/", token=f"user-{admin}")
     assert status == 200 and answer["data"]["username"] == admin
     assert "*/*" not in answer["data"]["entity_roles"]
-    status, _ = api(named_server, "POST", "specification/",
-                    {"namespace": "elsewhere", "specification": spec("nope")}, token=f"user-{admin}")
+    status, _ = api(
+        named_server,
+        "POST",
+        "specification/",
+        {"namespace": "elsewhere", "specification": spec("nope")},
+        token=f"user-{admin}",
+    )
     assert status == 403
 
 
 # -- 4. a name is never a pattern --------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def bobs(named_server) -> dict[str, Any]:
@@ -297,11 +373,22 @@ def bobs(named_server) -> dict[str, Any]:
     and alice's, made by their owners (and `bob-lab` by the administrator)."""
     assert api(named_server, "POST", "namespace/bob-lab/")[0] == 200
     made = {}
-    for token, namespace, name in [("user-bob", "bob", "bobs"), ("user-bob", "bob-lab", "lab"),
-                                   ("user-alice", "alice", "alices")]:
-        status, answer = api(named_server, "POST", "specification/",
-                             {"namespace": namespace, "specification": spec(name),
-                              "environment_description": "untouched"}, token=token)
+    for token, namespace, name in [
+        ("user-bob", "bob", "bobs"),
+        ("user-bob", "bob-lab", "lab"),
+        ("user-alice", "alice", "alices"),
+    ]:
+        status, answer = api(
+            named_server,
+            "POST",
+            "specification/",
+            {
+                "namespace": namespace,
+                "specification": spec(name),
+                "environment_description": "untouched",
+            },
+            token=token,
+        )
         assert status == 200, (token, namespace, answer)
         made[(namespace, name)] = answer["data"]["build_id"]
     for build in made.values():
@@ -312,9 +399,11 @@ def bobs(named_server) -> dict[str, Any]:
 def visible(server: StandaloneServer, token: str) -> dict[str, set]:
     """What a user's lists show: namespaces, environments, builds."""
     shown: dict[str, set] = {}
-    for kind, key in [("namespace", lambda n: n["name"]),
-                      ("environment", lambda e: (e["namespace"]["name"], e["name"])),
-                      ("build", lambda b: b["id"])]:
+    for kind, key in [
+        ("namespace", lambda n: n["name"]),
+        ("environment", lambda e: (e["namespace"]["name"], e["name"])),
+        ("build", lambda b: b["id"]),
+    ]:
         status, answer = api(server, "GET", f"{kind}/?size=1000", token=token)
         assert status == 200, answer
         shown[kind] = {key(item) for item in answer["data"]}
@@ -327,8 +416,16 @@ def test_owners_and_strangers_see_what_their_roles_say(named_server, bobs):
     assert {("bob", "bobs"), ("bob-lab", "lab")} <= bob["environment"]
     assert {"bob", "bob-lab"} <= bob["namespace"]
     assert bobs[("bob", "bobs")] in bob["build"]
-    assert api(named_server, "PUT", "environment/bob-lab/lab/", {"description": "by bob"},
-               token="user-bob")[0] == 200
+    assert (
+        api(
+            named_server,
+            "PUT",
+            "environment/bob-lab/lab/",
+            {"description": "by bob"},
+            token="user-bob",
+        )[0]
+        == 200
+    )
     alice = visible(named_server, "user-alice")
     assert not {"bob", "bob-lab"} & alice["namespace"]
     assert ("alice", "alices") in alice["environment"]
@@ -338,16 +435,29 @@ def test_names_with_regex_and_like_characters_match_only_themselves(named_server
     """`.` and `_` are valid in names and special in regular expressions and LIKE: through the
     wildcard binding `{username}-*`, user `j.d_x` edits `j.d_x-lab`, and `jxd_x`, `j.dax` do not."""
     assert api(named_server, "POST", "namespace/j.d_x-lab/")[0] == 200
-    status, answer = api(named_server, "POST", "specification/",
-                         {"namespace": "j.d_x-lab", "specification": spec("env")}, token="user-j.d_x")
+    status, answer = api(
+        named_server,
+        "POST",
+        "specification/",
+        {"namespace": "j.d_x-lab", "specification": spec("env")},
+        token="user-j.d_x",
+    )
     assert status == 200, answer
     assert wait_for_build(named_server, answer["data"]["build_id"]) == "COMPLETED"
     assert ("j.d_x-lab", "env") in visible(named_server, "user-j.d_x")["environment"]
     for other in ("jxd_x", "j.dax", "j.d_x-", "J.D_X"):
         shown = visible(named_server, f"user-{other}")
         assert "j.d_x-lab" not in shown["namespace"] and not shown["environment"], (other, shown)
-        assert api(named_server, "PUT", "environment/j.d_x-lab/env/", {"description": "x"},
-                   token=f"user-{other}")[0] == 404
+        assert (
+            api(
+                named_server,
+                "PUT",
+                "environment/j.d_x-lab/env/",
+                {"description": "x"},
+                token=f"user-{other}",
+            )[0]
+            == 404
+        )
 
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES)
@@ -358,15 +468,33 @@ def test_a_name_made_of_wildcards_gets_nothing_of_bob(named_server, bobs, name):
 
     # Single checks: no write, no read, in bob's namespaces.
     writes = {
-        "describe": api(named_server, "PUT", "environment/bob/bobs/", {"description": "pwned"}, token=token),
-        "describe lab": api(named_server, "PUT", "environment/bob-lab/lab/", {"description": "pwned"}, token=token),
-        "create": api(named_server, "POST", "specification/",
-                      {"namespace": "bob", "specification": spec("evil")}, token=token),
-        "create lab": api(named_server, "POST", "specification/",
-                          {"namespace": "bob-lab", "specification": spec("evil")}, token=token),
-        "create named": api(named_server, "POST", "specification/",
-                            {"namespace": "bob", "environment_name": "bobs", "specification": spec("bobs")},
-                            token=token),
+        "describe": api(
+            named_server, "PUT", "environment/bob/bobs/", {"description": "pwned"}, token=token
+        ),
+        "describe lab": api(
+            named_server, "PUT", "environment/bob-lab/lab/", {"description": "pwned"}, token=token
+        ),
+        "create": api(
+            named_server,
+            "POST",
+            "specification/",
+            {"namespace": "bob", "specification": spec("evil")},
+            token=token,
+        ),
+        "create lab": api(
+            named_server,
+            "POST",
+            "specification/",
+            {"namespace": "bob-lab", "specification": spec("evil")},
+            token=token,
+        ),
+        "create named": api(
+            named_server,
+            "POST",
+            "specification/",
+            {"namespace": "bob", "environment_name": "bobs", "specification": spec("bobs")},
+            token=token,
+        ),
         "delete env": api(named_server, "DELETE", "environment/bob/bobs/", token=token),
         "delete namespace": api(named_server, "DELETE", "namespace/bob/", token=token),
         "rebuild": api(named_server, "PUT", f"build/{bobs[('bob', 'bobs')]}/", token=token),
@@ -399,6 +527,7 @@ def test_a_name_made_of_wildcards_gets_nothing_of_bob(named_server, bobs, name):
 
 
 # -- personal mode is unchanged -----------------------------------------------------------------
+
 
 async def test_under_jupyter_server_the_builtin_routes_and_roles_are_unchanged(jp_fetch):
     """The extension inside `jupyter server`/`jupyter lab` (not the app started): Jupyter

@@ -22,9 +22,14 @@ class TestListTraitsOnTheCommandLine:
 
     @pytest.fixture
     def jp_argv(self, local_channel):
-        return [f'--CondaStore.channels=["{local_channel}"]', "--CondaStore.solve_platforms=['linux-64']"]
+        return [
+            f'--CondaStore.channels=["{local_channel}"]',
+            "--CondaStore.solve_platforms=['linux-64']",
+        ]
 
-    async def test_a_list_written_as_a_literal_is_a_list(self, jp_fetch, jp_serverapp, local_channel):
+    async def test_a_list_written_as_a_literal_is_a_list(
+        self, jp_fetch, jp_serverapp, local_channel
+    ):
         response = await jp_fetch("conda-store", "api", "v1", "")
         assert json.loads(response.body)["status"] == "ok"
         app = jp_serverapp.extension_manager.extension_apps["conda_store_jupyter"]
@@ -66,9 +71,18 @@ def test_jupyter_conda_store_exits_non_zero_on_a_bad_configuration(tmp_path):
         "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
     }
     result = subprocess.run(
-        [JUPYTER, "conda-store", f"--ServerApp.port={free_port()}", "--ServerApp.allow_root=True",
-         f"--CondaStore.store_dir={tmp_path / 'store'}", f"--CondaStore.channels={BAD_CHANNEL}"],
-        env={**os.environ, **env}, capture_output=True, text=True, timeout=120,
+        [
+            JUPYTER,
+            "conda-store",
+            f"--ServerApp.port={free_port()}",
+            "--ServerApp.allow_root=True",
+            f"--CondaStore.store_dir={tmp_path / 'store'}",
+            f"--CondaStore.channels={BAD_CHANNEL}",
+        ],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode != 0
     assert "CondaStore.channels" in result.stderr and BAD_CHANNEL in result.stderr

@@ -56,7 +56,10 @@ def claim_next_build(session: Session, worker: str) -> Build | None:
         sa.update(Build)
         .where(Build.id == oldest_queued, Build.status == BuildStatus.QUEUED)
         .values(
-            status=BuildStatus.BUILDING, started_on=now, heartbeat_on=now, worker=worker,
+            status=BuildStatus.BUILDING,
+            started_on=now,
+            heartbeat_on=now,
+            worker=worker,
             claim=uuid.uuid4().hex,
         )
         .returning(Build)
@@ -68,9 +71,7 @@ def claim_next_build(session: Session, worker: str) -> Build | None:
 
 
 def _held(build_id: int, claim: str):
-    return sa.and_(
-        Build.id == build_id, Build.status == BuildStatus.BUILDING, Build.claim == claim
-    )
+    return sa.and_(Build.id == build_id, Build.status == BuildStatus.BUILDING, Build.claim == claim)
 
 
 def _changed(session: Session, statement: sa.Update) -> bool:
@@ -79,7 +80,9 @@ def _changed(session: Session, statement: sa.Update) -> bool:
 
 def heartbeat(session: Session, build_id: int, claim: str) -> bool:
     """Say the holder of `claim` is alive; False when the build is no longer its to run."""
-    return _changed(session, sa.update(Build).where(_held(build_id, claim)).values(heartbeat_on=utcnow()))
+    return _changed(
+        session, sa.update(Build).where(_held(build_id, claim)).values(heartbeat_on=utcnow())
+    )
 
 
 def holder_state(session: Session, build_id: int, claim: str) -> str:
@@ -99,7 +102,8 @@ def complete(session: Session, build_id: int, claim: str, size: int) -> bool:
     (unless the environment was deleted): both in the caller's transaction, or neither."""
     if not _changed(
         session,
-        sa.update(Build).where(_held(build_id, claim))
+        sa.update(Build)
+        .where(_held(build_id, claim))
         .values(status=BuildStatus.COMPLETED, ended_on=utcnow(), size=size),
     ):
         return False
@@ -119,7 +123,8 @@ def end(session: Session, build_id: int, claim: str, status: BuildStatus, info: 
     assert status in (BuildStatus.FAILED, BuildStatus.CANCELED)
     return _changed(
         session,
-        sa.update(Build).where(_held(build_id, claim))
+        sa.update(Build)
+        .where(_held(build_id, claim))
         .values(status=status, status_info=info[:STATUS_INFO_LIMIT], ended_on=utcnow()),
     )
 
@@ -133,7 +138,9 @@ def cancel(session: Session, build_ids: list[int], info: str) -> list[int]:
         session.scalars(
             sa.update(Build)
             .where(Build.id.in_(build_ids), Build.status.in_(ACTIVE))
-            .values(status=BuildStatus.CANCELED, status_info=info[:STATUS_INFO_LIMIT], ended_on=utcnow())
+            .values(
+                status=BuildStatus.CANCELED, status_info=info[:STATUS_INFO_LIMIT], ended_on=utcnow()
+            )
             .returning(Build.id)
             .execution_options(synchronize_session=False)
         )

@@ -96,7 +96,9 @@ def json_nesting(text: str) -> int:
 def _json_int(text: str) -> int:
     digits = text.removeprefix("-")
     if len(digits) > MAX_DIGITS:
-        raise SpecError(f"request body has a number of {len(digits):,} digits; at most {MAX_DIGITS} are allowed")
+        raise SpecError(
+            f"request body has a number of {len(digits):,} digits; at most {MAX_DIGITS} are allowed"
+        )
     return int(text)
 
 
@@ -108,11 +110,15 @@ def parse_json_body(body: bytes) -> Any:
     """A request body as JSON, within the same bounds for every route: its size, UTF-8, its
     nesting and the length of its numbers are checked before or while decoding."""
     if len(body) > MAX_BODY_BYTES:
-        raise web.HTTPError(413, f"request body too large: {len(body):,} bytes, at most {MAX_BODY_BYTES:,}")
+        raise web.HTTPError(
+            413, f"request body too large: {len(body):,} bytes, at most {MAX_BODY_BYTES:,}"
+        )
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise SpecError(f"request body is not valid UTF-8: {error.reason} at byte {error.start}") from None
+        raise SpecError(
+            f"request body is not valid UTF-8: {error.reason} at byte {error.start}"
+        ) from None
     if json_nesting(text) > MAX_JSON_DEPTH:
         raise SpecError(f"request body is nested deeper than {MAX_JSON_DEPTH} levels")
     try:
@@ -153,14 +159,18 @@ class CondaStoreHandler(ExtensionHandlerMixin, APIHandler):
             raise SpecError("request body must be a JSON object")
         unknown = sorted(set(data) - allowed)
         if unknown:
-            raise SpecError(f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+            raise SpecError(
+                f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
+            )
         missing = sorted(required - set(data))
         if missing:
             raise SpecError(f"missing field(s): {', '.join(missing)}")
         return data
 
     def int_argument(self, name: str, default: int, minimum: int = 0, maximum: int = MAX_ID) -> int:
-        raw = self.get_argument(name, None, strip=False)  # " 1" is no more a number here than in a path
+        raw = self.get_argument(
+            name, None, strip=False
+        )  # " 1" is no more a number here than in a path
         if raw is None:
             return default
         return parse_integer(name, raw, minimum, maximum)
@@ -204,7 +214,11 @@ class CondaStoreHandler(ExtensionHandlerMixin, APIHandler):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """Errors in conda-store's envelope, with a message a person can act on, never a trace."""
-        message = HTTPStatus(status_code).phrase if status_code in HTTPStatus._value2member_map_ else "Error"
+        message = (
+            HTTPStatus(status_code).phrase
+            if status_code in HTTPStatus._value2member_map_
+            else "Error"
+        )
         exc_info = kwargs.get("exc_info")
         if exc_info:
             error = exc_info[1]
@@ -217,12 +231,17 @@ class CondaStoreHandler(ExtensionHandlerMixin, APIHandler):
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps({"status": "error", "message": message}))
 
-    def log_exception(self, typ, value, tb) -> None:  # noqa: ANN001
+    def log_exception(self, typ, value, tb) -> None:
         # Refusals are expected answers, not server errors: no traceback in the log.
         domain = domain_error(value)
         if domain is not None:
             log = self.log.warning if isinstance(domain, StoreFull) else self.log.info
-            log("conda-store: %s %s -> %s: %s", self.request.method, self.request.path,
-                domain.status_code, domain.message)
+            log(
+                "conda-store: %s %s -> %s: %s",
+                self.request.method,
+                self.request.path,
+                domain.status_code,
+                domain.message,
+            )
             return
         super().log_exception(typ, value, tb)

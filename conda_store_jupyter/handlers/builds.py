@@ -1,4 +1,4 @@
-"""Builds: list, get, rebuild, cancel, delete, packages, artifacts, logs (polling and live), diff."""
+"""Builds: list, get, rebuild, cancel, delete, packages, artifacts, logs (polled and live), diff."""
 
 from __future__ import annotations
 
@@ -128,7 +128,9 @@ class BuildLogStreamHandler(CondaStoreHandler):
         # Every event id this stream sends is a byte offset: any other Last-Event-ID is refused
         # by the same rule as every number of the API (ASCII digits, bounded).
         resume = self.request.headers.get("Last-Event-ID")
-        offset = parse_integer("Last-Event-ID", resume) if resume else self.int_argument("offset", 0)
+        offset = (
+            parse_integer("Last-Event-ID", resume) if resume else self.int_argument("offset", 0)
+        )
         self.set_header("Content-Type", "text/event-stream; charset=utf-8")
         self.set_header("Cache-Control", "no-cache")
         self.set_header("X-Accel-Buffering", "no")  # proxies must not hold lines back

@@ -57,7 +57,9 @@ class EnvironmentHandler(CondaStoreHandler):
     @authorized
     async def get(self, namespace: str, name: str) -> None:
         namespace, name = self._names(namespace, name)
-        self.finish_ok(environment_json(await self.run(self.service.get_environment, namespace, name)))
+        self.finish_ok(
+            environment_json(await self.run(self.service.get_environment, namespace, name))
+        )
 
     @web.authenticated
     @authorized
@@ -81,7 +83,9 @@ class EnvironmentHandler(CondaStoreHandler):
             await self.run(self.service.rollback, namespace, name, build_id)
         if "description" in body:
             await self.run(self.service.update_description, namespace, name, body["description"])
-        self.finish_ok(environment_json(await self.run(self.service.get_environment, namespace, name)))
+        self.finish_ok(
+            environment_json(await self.run(self.service.get_environment, namespace, name))
+        )
 
     @web.authenticated
     @authorized

@@ -7,7 +7,13 @@ from tornado import web
 from ..errors import SpecError
 from .base import CondaStoreHandler
 
-FIELDS = {"namespace", "specification", "is_lockfile", "environment_name", "environment_description"}
+FIELDS = {
+    "namespace",
+    "specification",
+    "is_lockfile",
+    "environment_name",
+    "environment_description",
+}
 
 
 class SpecificationHandler(CondaStoreHandler):

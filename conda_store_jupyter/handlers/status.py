@@ -24,7 +24,9 @@ class PermissionHandler(CondaStoreHandler):
             {
                 "authenticated": True,
                 "username": caller.username,
-                "primary_namespace": self.settings["conda_store_primary_namespace"](caller.username),
+                "primary_namespace": self.settings["conda_store_primary_namespace"](
+                    caller.username
+                ),
                 "entity_permissions": {
                     pattern: sorted(permissions) for pattern, permissions in caller.bindings
                 },

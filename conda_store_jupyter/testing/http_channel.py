@@ -221,8 +221,10 @@ class ChannelServer:
         self.port = server.server_address[1]
         self._server = server
         self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05},
-            name=f"channel-server-{self.port}", daemon=True,
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"channel-server-{self.port}",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -285,8 +287,11 @@ class ChannelServer:
 
     def _log(self, handler: _Handler, path: str, status: int) -> None:
         request = Request(
-            handler.command, path, status,
-            handler.headers.get("If-None-Match"), handler.headers.get("If-Modified-Since"),
+            handler.command,
+            path,
+            status,
+            handler.headers.get("If-None-Match"),
+            handler.headers.get("If-Modified-Since"),
         )
         with self._lock:
             self._requests.append(request)
