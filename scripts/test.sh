@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sets up the checkout and runs every test: the extension checks, pytest, then galata in Chromium.
+# Sets up the checkout and runs every test: the extension checks, lint, pytest, jest, then galata.
 # Exits non-zero if anything failed. CSJ_REQUIRE_SERVICES=1 turns "PostgreSQL/Redis not reachable"
 # skips into failures (CI sets it).
 set -uo pipefail
@@ -22,6 +22,11 @@ echo "$lab_list" | grep -E "@conda-store-jupyter/labextension .*enabled.*OK" >/d
   fail "jupyter labextension list does not show @conda-store-jupyter/labextension enabled and OK:
 $lab_list"
 [ $status = 0 ] && echo "server extension and labextension: enabled, OK"
+
+echo "== lint and format (ruff; eslint, prettier, stylelint)"
+ruff check . || fail "ruff check"
+ruff format --check . || fail "ruff format --check (run: ruff format .)"
+jlpm lint:check || fail "front-end lint (run: jlpm lint)"
 
 echo "== pytest"
 python -m pytest -p no:cacheprovider -ra || fail "pytest"
