@@ -1,4 +1,4 @@
-"""Benchmark of builds, through the path a user takes. Prints tables; raw py-rattler in the same run.
+"""Benchmark of builds through the path a user takes. Prints tables; raw py-rattler in the same run.
 
     python bench/builds.py [--channel-dir DIR] [--repeat N] [--hosts conda-store,server,lab]
 

@@ -53,7 +53,7 @@ def median_ms(function, repeat: int) -> float:
 def build_one(work: Path, channel: str) -> tuple[CondaStore, object, Build]:
     """One real environment with ipykernel: its prefix is what the 1,000 fake ones point at."""
     config = CondaStore(store_dir=str(work / "store"), channels=[channel])
-    engine, sessions = open_database(config.database_url)
+    _engine, sessions = open_database(config.database_url)
     service = CondaStoreService(config, sessions)
     server = StandaloneServer(
         work,

@@ -66,7 +66,7 @@ def store_dir(tmp_path):
 
 @pytest.fixture
 def conda_store_config(store_dir) -> dict:
-    """The CondaStore section of the test server's config; tests extend it before the server starts."""
+    """The CondaStore section of the test server's config; tests extend it before it starts."""
     return {"store_dir": str(store_dir)}
 
 
@@ -92,7 +92,7 @@ def _service_unavailable(what: str, error: Exception):
 
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
-    """A real PostgreSQL (127.0.0.1:5432, database `test`), or a skip naming why (a failure in CI)."""
+    """A real PostgreSQL (127.0.0.1:5432, database `test`), or a skip saying why (CI: a failure)."""
     import sqlalchemy
 
     url = os.environ.get(

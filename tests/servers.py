@@ -38,7 +38,7 @@ class StandaloneServer:
             "JUPYTER_DATA_DIR": str(self.workdir / "data"),
             "JUPYTER_RUNTIME_DIR": str(self.workdir / "runtime"),
         }
-        self.log_file = open(self.workdir / f"server-{self.port}-{time.time_ns()}.log", "w+")  # noqa: SIM115
+        self.log_file = open(self.workdir / f"server-{self.port}-{time.time_ns()}.log", "w+")
         self.process = subprocess.Popen(
             [
                 JUPYTER,

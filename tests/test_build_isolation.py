@@ -105,8 +105,12 @@ def make_wheel(directory: Path, name: str, version: str, module: str) -> Path:
     dist = f"{name.replace('-', '_')}-{version}"
     files = {
         f"{name.replace('-', '_')}.py": module.encode(),
-        f"{dist}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
-        f"{dist}.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: csj-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{dist}.dist-info/METADATA": (
+            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
+        ),
+        f"{dist}.dist-info/WHEEL": (
+            b"Wheel-Version: 1.0\nGenerator: csj-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
     }
     record = "".join(f"{path},{_record_hash(data)},{len(data)}\n" for path, data in files.items())
     files[f"{dist}.dist-info/RECORD"] = (record + f"{dist}.dist-info/RECORD,,\n").encode()
@@ -541,7 +545,8 @@ async def test_variable_values_reach_the_kernel_unevaluated(
     spec = await wait_for_kernelspec(jp_fetch, name)
     assert not set(values) & set(spec["spec"].get("env", {}))  # not where jupyter_client expands
 
-    code = f"import json, os; print(json.dumps({{k: os.environ.get(k) for k in {sorted([*values, 'BASH_ENV'])!r}}}))"
+    names = sorted([*values, "BASH_ENV"])
+    code = f"import json, os; print(json.dumps({{k: os.environ.get(k) for k in {names!r}}}))"
     seen = json.loads(await run_in_kernel(jp_fetch, jp_ws_fetch, name, code))
     assert {key: seen[key] for key in values} == values
     assert not list(tmp_path.glob("pwned*"))

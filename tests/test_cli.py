@@ -33,7 +33,7 @@ def client(server) -> CondaStoreClient:
 
 
 class Command:
-    """One `jupyter conda-store ...` process; `--url/--token` of the server unless told otherwise."""
+    """One `jupyter conda-store ...` process; the server's `--url/--token` unless told otherwise."""
 
     def __init__(
         self,

@@ -175,7 +175,7 @@ async def test_a_hostile_number_in_a_query_argument_is_a_400(api, path, argument
     seeded = await seed(api)
     path = tuple(str(seeded["id"]) if part == "{}" else part for part in path)
     before = api.snapshot()
-    for number in HOSTILE_NUMBERS + ["-" + "9" * 5000]:
+    for number in [*HOSTILE_NUMBERS, "-" + "9" * 5000]:
         code, message = await api.error("GET", *path, **{argument: number})
         assert code == 400 and message.startswith(f"{argument} must be "), message
         assert len(message) < 200, message
@@ -213,7 +213,7 @@ async def test_a_build_id_in_a_body_follows_the_same_rule(api):
         (-1, 400, "build_id must be a non-negative integer"),
         (1.5, 400, "build_id must be a non-negative integer"),
     ]:
-        body = '{"build_id": %s}' % value
+        body = f'{{"build_id": {value}}}'
         code, message = await api.error("PUT", *environment, body=body)
         assert (code, message[: len(prefix)]) == (status, prefix), message
     code, message = await api.error("PUT", *environment, body='{"build_id": NaN}')
@@ -383,7 +383,7 @@ async def test_dry_run_solve_needs_the_solve_role_in_the_namespace(jp_fetch, jp_
     assert code == 400 and message.startswith("namespace name"), message
 
 
-# -- item 10: a running build's log, read while it grows ---------------------------------------------
+# -- item 10: a running build's log, read while it grows ----------------------------------------
 
 
 async def test_reading_a_growing_log_never_aborts_the_connection(api):

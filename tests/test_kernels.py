@@ -122,7 +122,10 @@ async def test_kernel_registered_activated_and_following_rollback(
     assert spec["spec"]["display_name"] == "Python [conda-store: default/science]"
     assert spec["spec"]["metadata"]["conda_store"]["build_id"] == first["id"]
 
-    code = 'import csj_probe, os, sys; print(csj_probe.__file__); print(os.environ["CSJ_ACTIVATED"]); print(os.environ["CONDA_PREFIX"])'
+    code = (
+        "import csj_probe, os, sys; print(csj_probe.__file__); "
+        'print(os.environ["CSJ_ACTIVATED"]); print(os.environ["CONDA_PREFIX"])'
+    )
     out = (await run_in_kernel(jp_fetch, jp_ws_fetch, name, code)).split()
     first_dir = Path(out[2])
     assert Path(out[0]).is_relative_to(first_dir) and out[1] == "1"
@@ -174,7 +177,8 @@ async def test_visible_to_command_line_tools(api, jp_fetch, jp_data_dir, tmp_pat
     notebook = nbformat.v4.new_notebook()
     notebook.cells.append(
         nbformat.v4.new_code_cell(
-            'import os, csj_probe; print(os.environ["CSJ_GREETING"], os.environ["CSJ_ACTIVATED"], csj_probe.hello())'
+            "import os, csj_probe; "
+            'print(os.environ["CSJ_GREETING"], os.environ["CSJ_ACTIVATED"], csj_probe.hello())'
         )
     )
     notebook.metadata["kernelspec"] = {"name": name, "display_name": name, "language": "python"}

@@ -531,7 +531,8 @@ def test_stopping_right_after_a_build_completes_keeps_it(store):
     for index in range(3):
         build = service.submit_specification("default", spec(f"quick{index}", "alpha"))
         wait_until(
-            lambda: service.get_build(build.id).status == BuildStatus.COMPLETED, interval=0.001
+            lambda build=build: service.get_build(build.id).status == BuildStatus.COMPLETED,
+            interval=0.001,
         )
         store.stop_executor()
         done = service.get_build(build.id)
