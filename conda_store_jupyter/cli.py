@@ -23,6 +23,8 @@ from .client import (
     CondaStoreClientError,
     ServerNotFound,
     ServerUnreachable,
+    parse_build_target,
+    parse_environment,
 )
 from .store import human_size
 
@@ -65,17 +67,19 @@ def _stderr(line: str) -> None:
 
 
 def _environment_name(text: str) -> tuple[str, str]:
-    namespace, _, name = text.partition("/")
-    if not namespace or not name or "/" in name:
-        raise argparse.ArgumentTypeError(f"expected NAMESPACE/NAME, got {text!r}")
-    return namespace, name
+    try:
+        return parse_environment(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _build_or_environment(text: str) -> int | str:
-    if text.isdigit():
-        return int(text)
-    _environment_name(text)
-    return text
+    """A build id, or the text for the client to read (it reads `ns/name` and `ns/name:12`)."""
+    try:
+        target = parse_build_target(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return target if isinstance(target, int) else text
 
 
 # -- commands -----------------------------------------------------------------------------------

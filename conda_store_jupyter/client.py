@@ -82,7 +82,16 @@ def _read_specification(specification: Specification, is_lockfile: bool) -> str 
     return specification
 
 
-def _build_target(target: int | str) -> int | tuple[str, str]:
+def parse_environment(text: str) -> tuple[str, str]:
+    """`"ns/name"` as `(namespace, name)`; the one reading of an environment's name, which the
+    CLI's arguments use too."""
+    namespace, _, name = text.strip().partition("/")
+    if not namespace or not name or "/" in name:
+        raise ValueError(f"expected NAMESPACE/NAME, got {text!r}")
+    return namespace, name
+
+
+def parse_build_target(target: int | str) -> int | tuple[str, str]:
     """A build id (`12`, `"12"`, `"ns/name:12"`) or an environment (`"ns/name"`)."""
     if isinstance(target, int) and not isinstance(target, bool):
         return target
@@ -93,10 +102,12 @@ def _build_target(target: int | str) -> int | tuple[str, str]:
         environment, _, build = text.partition(":")
         if build.isdigit():
             return int(build)
-        namespace, _, name = environment.partition("/")
-        if namespace and name and not build:
-            return namespace, name
-    raise ValueError(f"expected a build id or 'namespace/name', got {target!r}")
+        if not build:
+            try:
+                return parse_environment(environment)
+            except ValueError:
+                pass
+    raise ValueError(f"expected a build id or NAMESPACE/NAME, got {target!r}")
 
 
 # -- the API, once ------------------------------------------------------------------------------
@@ -293,7 +304,7 @@ class _Api:
     ) -> Operation[str]:
         """The conda-lock file of a build (`12`) or of an environment's current build
         (`"namespace/name"`); also written to `path` when given."""
-        resolved = _build_target(target)
+        resolved = parse_build_target(target)
         if isinstance(resolved, int):
             text = yield from self._text(_path("build", resolved, "lockfile"))
         else:
@@ -304,7 +315,7 @@ class _Api:
 
     # -- waiting --------------------------------------------------------------------------------
     def _build_id(self, target: int | str) -> Operation[int]:
-        resolved = _build_target(target)
+        resolved = parse_build_target(target)
         if isinstance(resolved, int):
             return resolved
         return (yield from self.latest_build(*resolved))["id"]
