@@ -420,3 +420,14 @@ def write_environment_yaml(
     if spec.variables:
         content["variables"] = dict(spec.variables)
     _write_text_atomically(path, yaml.safe_dump(content, sort_keys=False, allow_unicode=True))
+
+
+def yaml_specification(spec: Specification | LockfileSpecification) -> Specification:
+    """The specification environment.yaml is written from; a lock file's is its channels."""
+    if isinstance(spec, Specification):
+        return spec
+    channels = [
+        channel["url"] if isinstance(channel, dict) else str(channel)
+        for channel in spec.lockfile.get("metadata", {}).get("channels", [])
+    ]
+    return Specification(name=spec.name, channels=tuple(channels))

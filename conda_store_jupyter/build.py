@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, configure_mappers, sessionmaker
 
 from . import artifacts as artifact_writers
-from .buildlog import BuildLog
+from .buildlog import BuildLog, InstallReporter
 from .db import (
     Build,
     BuildArtifact,
@@ -39,7 +39,7 @@ from .db import (
     transitions,
 )
 from .envlinks import sync_environment_link
-from .errors import CondaStoreError
+from .errors import CondaStoreError, summarize
 from .lease import BuildCanceled, BuildLease
 from .pip import PipFailed, install_locked_pip_packages, install_pip_packages
 from .solver import SolveFailed, host_platform, make_gateway, named_channel_error, solve
@@ -74,34 +74,6 @@ class BuildSettings:
     build_environment_passthrough: tuple[str, ...] = ()
     heartbeat_interval: float = 2.0  # BuildExecutor's, for the build process's own heartbeat
     stale_after: float = 60.0
-
-
-class _LogReporter:
-    """py-rattler's installer callbacks → build log lines (downloads with sizes, links)."""
-
-    def __init__(self, log: BuildLog, records: list[rattler.RepoDataRecord]):
-        self._log = log
-        self._names: dict[int, str] = {}
-        self._sizes = {record.name.normalized: record.size for record in records}
-
-    def on_download_start(self, cache_entry: int) -> int:
-        return cache_entry
-
-    def on_populate_cache_start(self, operation: int, package_name: str) -> int:
-        self._names[operation] = package_name
-        return operation
-
-    def on_download_completed(self, download_idx: int) -> None:
-        name = self._names.get(download_idx, "?")
-        self._log.write(f"downloaded {name} ({human_size(self._sizes.get(name))})")
-
-    def on_link_start(self, operation: int, package_name: str) -> int:
-        self._names[operation] = package_name
-        return operation
-
-    def on_link_complete(self, index: int) -> None:
-        name = self._names.get(index, "?")
-        self._log.write(f"linked {name} ({human_size(self._sizes.get(name))})")
 
 
 class Builder:
@@ -287,7 +259,7 @@ class Builder:
                     self.prefix,
                     cache_dir=self.layout.package_cache,
                     show_progress=False,
-                    reporter=_LogReporter(self.log, records),
+                    reporter=InstallReporter(self.log, records),
                 )
             except Exception as error:  # a download from a channel that failed: say which
                 named = named_channel_error({record.channel for record in records}, error)
@@ -314,7 +286,7 @@ class Builder:
                 elif kind == "yaml":
                     artifact_writers.write_environment_yaml(
                         path,
-                        spec=self._yaml_spec(spec),
+                        spec=artifact_writers.yaml_specification(spec),
                         records=records[host],
                         pip=pip_packages.get(host),
                     )
@@ -330,17 +302,6 @@ class Builder:
             written.append((artifact_type, path))
             self.lease.check()
         self.artifacts = written
-
-    @staticmethod
-    def _yaml_spec(spec: Specification | LockfileSpecification) -> Specification:
-        """The specification environment.yaml is written from; a lock file's is its channels."""
-        if isinstance(spec, Specification):
-            return spec
-        channels = [
-            channel["url"] if isinstance(channel, dict) else str(channel)
-            for channel in spec.lockfile.get("metadata", {}).get("channels", [])
-        ]
-        return Specification(name=spec.name, channels=tuple(channels))
 
     def _record_packages(self, records, pip_packages) -> None:
         self.packages = [
@@ -413,10 +374,10 @@ class Builder:
     def on_failure(self, error: BaseException) -> None:
         if isinstance(error, SolveFailed):
             self.log.write(f"solve failed for {error.platform}:\n{error.message}")
-            info = f"solve failed for {error.platform}: {_summary(error.message)}"
+            info = f"solve failed for {error.platform}: {summarize(error.message)}"
         elif isinstance(error, PipFailed):
             self.log.write(f"pip install failed:\n{error.output}")
-            info = f"pip install failed: {_summary(error.output)}"
+            info = f"pip install failed: {summarize(error.output)}"
         elif isinstance(error, CondaStoreError):
             self.log.write(f"error: {error.message}")
             info = error.message
@@ -441,13 +402,6 @@ class Builder:
     def _remove_prefix(self) -> None:
         if self.prefix is not None:
             self.layout.remove_tree(self.prefix)
-
-
-def _summary(message: str, limit: int = 400) -> str:
-    """The gist of a long tool message for status_info (the full text is in the log)."""
-    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
-    text = " ".join(lines)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # Engines made by `prepare_process`, without connections, inherited by forked build processes.

@@ -10,6 +10,12 @@ import datetime
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .store import human_size
+
+if TYPE_CHECKING:
+    import rattler
 
 MAX_READ = 1 << 20  # one answer never carries more than 1 MiB; the client asks again from there
 
@@ -66,3 +72,31 @@ def log_size(path: Path) -> int:
         return os.path.getsize(path)
     except FileNotFoundError:
         return 0
+
+
+class InstallReporter:
+    """py-rattler's installer callbacks → build log lines (downloads with sizes, links)."""
+
+    def __init__(self, log: BuildLog, records: list[rattler.RepoDataRecord]):
+        self._log = log
+        self._names: dict[int, str] = {}
+        self._sizes = {record.name.normalized: record.size for record in records}
+
+    def on_download_start(self, cache_entry: int) -> int:
+        return cache_entry
+
+    def on_populate_cache_start(self, operation: int, package_name: str) -> int:
+        self._names[operation] = package_name
+        return operation
+
+    def on_download_completed(self, download_idx: int) -> None:
+        name = self._names.get(download_idx, "?")
+        self._log.write(f"downloaded {name} ({human_size(self._sizes.get(name))})")
+
+    def on_link_start(self, operation: int, package_name: str) -> int:
+        self._names[operation] = package_name
+        return operation
+
+    def on_link_complete(self, index: int) -> None:
+        name = self._names.get(index, "?")
+        self._log.write(f"linked {name} ({human_size(self._sizes.get(name))})")

@@ -98,3 +98,10 @@ def domain_error(error: BaseException) -> CondaStoreError | None:
     if is_disk_full(error):
         return StoreFull(f"{DISK_FULL_MESSAGE}; free some space and try again")
     return None
+
+
+def summarize(message: str, limit: int = 400) -> str:
+    """The gist of a long tool message for status_info (the full text is in the log)."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    text = " ".join(lines)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -34,14 +34,12 @@ import random
 import shutil
 import subprocess
 import sys
-import tarfile
 import time
 import zipfile
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from email.parser import BytesHeaderParser
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +49,8 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name, parse_wheel_filename
 from rattler.exceptions import InvalidVersionSpecError
 from rattler.index import index_fs
+
+from .condapkg import Package, digest, write_package
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +106,6 @@ PYPI_CONSTRAINTS = (
 
 STAMP_FILE = ".csj-channel-stamp.json"
 WHEELS_DIR = ".wheels"
-# A fixed build time (ms) keeps the archives reproducible.
-TIMESTAMP_MS = 1_700_000_000_000
 BIGDATA_FILES = 4
 BIGDATA_FILE_SIZE = 10 * 2**20
 
@@ -138,111 +136,12 @@ class _Host:
         return f"lib/python{self.python_xy}/site-packages"
 
 
-@dataclass
-class _Package:
-    name: str
-    version: str
-    subdir: str
-    noarch: str | None  # "generic", "python", or None for a package of the host platform
-    depends: list[str] = field(default_factory=list)
-    files: dict[str, bytes] = field(default_factory=dict)
-    executables: set[str] = field(default_factory=set)
-    symlinks: dict[str, str] = field(default_factory=dict)  # path -> link target
-
-    @functools.cached_property
-    def sha256s(self) -> dict[str, str]:
-        return {path: hashlib.sha256(data).hexdigest() for path, data in self.files.items()}
-
-    @property
-    def build_string(self) -> str:
-        # rattler caches extracted packages by file name: new content must give a new name.
-        metadata = [self.name, self.version, self.subdir, self.noarch, sorted(self.depends)]
-        digest = _digest([metadata, self.sha256s, sorted(self.executables), self.symlinks])[:8]
-        return f"py_{digest}_0" if self.noarch == "python" else f"h{digest}_0"
-
-    @property
-    def filename(self) -> str:
-        return f"{self.name}-{self.version}-{self.build_string}.tar.bz2"
-
-
-def _digest(value: object) -> str:
-    """A stable hash of a JSON-able value (dict keys are sorted)."""
-    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
-
-
-def _json(value: object) -> bytes:
-    return json.dumps(value, indent=2, sort_keys=True).encode()
-
-
-def _tarinfo(
-    path: str, size: int = 0, mode: int = 0o644, link: str | None = None
-) -> tarfile.TarInfo:
-    member = tarfile.TarInfo(path)
-    member.size, member.mode, member.mtime = size, mode, TIMESTAMP_MS // 1000
-    if link is not None:
-        member.type, member.linkname = tarfile.SYMTYPE, link
-    return member
-
-
-def _write_package(package: _Package, root: Path, *, overwrite: bool) -> Path:
-    """Write `package` into its subdir of `root`, unless the file exists and not `overwrite`."""
-    target = root / package.subdir / package.filename
-    # The name includes a content hash, so an existing file is up to date.
-    if target.exists() and not overwrite:
-        return target
-    index = {
-        "name": package.name,
-        "version": package.version,
-        "build": package.build_string,
-        "build_number": 0,
-        "depends": sorted(package.depends),
-        "subdir": package.subdir,
-        "timestamp": TIMESTAMP_MS,
-        "license": "BSD-3-Clause",
-    }
-    if package.noarch:
-        index["noarch"] = package.noarch
-    paths: list[dict[str, Any]] = [
-        {
-            "_path": path,
-            "path_type": "hardlink",
-            "sha256": sha256,
-            "size_in_bytes": len(package.files[path]),
-        }
-        for path, sha256 in package.sha256s.items()
-    ]
-    paths += [{"_path": path, "path_type": "softlink"} for path in package.symlinks]
-    paths.sort(key=lambda entry: entry["_path"])
-    info = {
-        "info/index.json": _json(index),
-        "info/paths.json": _json({"paths": paths, "paths_version": 1}),
-        "info/files": "".join(f"{entry['_path']}\n" for entry in paths).encode(),
-    }
-    if package.noarch == "python":
-        info["info/link.json"] = _json(
-            {"noarch": {"type": "python"}, "package_metadata_version": 1}
-        )
-
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.partial")
-    with tarfile.open(partial, "w:bz2") as tar:
-        # info/ first, as conda-build does, so readers of the metadata can stop early.
-        for path, data in [*sorted(info.items()), *sorted(package.files.items())]:
-            mode = 0o755 if path in package.executables else 0o644
-            tar.addfile(_tarinfo(path, len(data), mode), BytesIO(data))
-        for path, link in sorted(package.symlinks.items()):
-            tar.addfile(_tarinfo(path, mode=0o777, link=link))
-    # Renamed only once complete, so an interrupted build never leaves a valid-looking package.
-    os.replace(partial, target)
-    return target
-
-
-def _generic(name: str, version: str, *depends: str) -> _Package:
+def _generic(name: str, version: str, *depends: str) -> Package:
     files = {f"share/csj-test/{name}-{version}.txt": f"{name} {version}\n".encode()}
-    return _Package(name, version, "noarch", "generic", list(depends), files)
+    return Package(name, version, "noarch", "generic", list(depends), files)
 
 
-def _python_package(host: _Host) -> _Package:
+def _python_package(host: _Host) -> Package:
     """A venv of the host's base interpreter: `<prefix>/bin/python` has sys.prefix == prefix."""
     xy = host.python_xy
     pyvenv_cfg = (
@@ -260,12 +159,12 @@ def _python_package(host: _Host) -> _Package:
         "bin/python3": f"python{xy}",
         "bin/python": f"python{xy}",
     }
-    return _Package(
+    return Package(
         "python", host.python_version, host.platform, None, files=files, symlinks=symlinks
     )
 
 
-def _csj_probe_package() -> _Package:
+def _csj_probe_package() -> Package:
     files = {
         "site-packages/csj_probe/__init__.py": (
             b'"""A module that only exists in the conda-store-jupyter test channel."""\n\n'
@@ -277,25 +176,25 @@ def _csj_probe_package() -> _Package:
             b"Metadata-Version: 2.1\nName: csj-probe\nVersion: 1.0\n"
         ),
     }
-    return _Package("csj-probe", "1.0", "noarch", "python", ["python"], files)
+    return Package("csj-probe", "1.0", "noarch", "python", ["python"], files)
 
 
-def _activate_probe_package() -> _Package:
+def _activate_probe_package() -> Package:
     files = {
         "etc/conda/activate.d/csj-activate-probe.sh": b"export CSJ_ACTIVATED=1\n",
         "etc/conda/deactivate.d/csj-activate-probe.sh": b"unset CSJ_ACTIVATED\n",
     }
-    return _Package("activate-probe", "1.0", "noarch", "generic", files=files)
+    return Package("activate-probe", "1.0", "noarch", "generic", files=files)
 
 
-def _bigdata_package() -> _Package:
+def _bigdata_package() -> Package:
     # Seeded pseudo-random bytes: incompressible, so the archive stays ~40 MiB, yet identical on
     # every build, so the content hash (and thus the file name) is stable.
     blobs = (
         random.Random(f"csj-bigdata-{i}").randbytes(BIGDATA_FILE_SIZE) for i in range(BIGDATA_FILES)
     )
     files = {f"share/csj-bigdata/blob-{i}.bin": blob for i, blob in enumerate(blobs)}
-    return _Package("csj-bigdata", "1.0", "noarch", "generic", files=files)
+    return Package("csj-bigdata", "1.0", "noarch", "generic", files=files)
 
 
 def _conda_dependency(name: str, specifier: SpecifierSet | str) -> str:
@@ -315,7 +214,7 @@ def _conda_dependency(name: str, specifier: SpecifierSet | str) -> str:
     return f"{name} {constraint}"
 
 
-def _wheel_package(wheel: Path, host: _Host) -> _Package:
+def _wheel_package(wheel: Path, host: _Host) -> Package:
     """Repackage one wheel, keeping its dist-info so that importlib.metadata finds it."""
     name, version, _, tags = parse_wheel_filename(wheel.name)
     pure = all(tag.abi == "none" and tag.platform == "any" for tag in tags)
@@ -363,12 +262,12 @@ def _wheel_package(wheel: Path, host: _Host) -> _Package:
             dependency = canonicalize_name(requirement.name)
             depends.append(_conda_dependency(dependency, requirement.specifier))
     subdir, noarch = ("noarch", "python") if pure else (host.platform, None)
-    return _Package(name, str(version), subdir, noarch, depends, files, executables)
+    return Package(name, str(version), subdir, noarch, depends, files, executables)
 
 
 def _download_wheels(root: Path, host: _Host) -> list[Path]:
     """Wheels of PYPI_REQUIREMENTS for the host, downloaded once per set of inputs."""
-    key = _digest([PYPI_REQUIREMENTS, PYPI_CONSTRAINTS, asdict(host)])[:16]
+    key = digest([PYPI_REQUIREMENTS, PYPI_CONSTRAINTS, asdict(host)])[:16]
     dest = root / WHEELS_DIR / key
     if not dest.is_dir():
         partial = dest.with_name(f"{key}.partial")
@@ -390,8 +289,10 @@ def _download_wheels(root: Path, host: _Host) -> list[Path]:
 
 
 def _fingerprint(host: _Host) -> str:
-    source = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
-    return _digest([source, asdict(host), rattler.__version__])
+    # Both modules that decide what the packages hold
+    sources = [Path(__file__), Path(__file__).with_name("condapkg.py")]
+    source = [hashlib.sha256(path.read_bytes()).hexdigest() for path in sources]
+    return digest([source, asdict(host), rattler.__version__])
 
 
 def _is_current(root: Path, fingerprint: str, subdirs: tuple[str, ...]) -> bool:
@@ -441,7 +342,7 @@ def build_channel(directory: str | os.PathLike[str], *, force: bool = False) -> 
         started = time.monotonic()
         log.info("building test channel in %s", root)
         (root / STAMP_FILE).unlink(missing_ok=True)
-        factories: list[Callable[[], _Package]] = [
+        factories: list[Callable[[], Package]] = [
             functools.partial(_generic, "alpha", "1.0"),
             functools.partial(_generic, "alpha", "1.1"),
             functools.partial(_generic, "alpha", "2.0"),
@@ -460,7 +361,7 @@ def build_channel(directory: str | os.PathLike[str], *, force: bool = False) -> 
         ]
         # Threads pay off: bzip2 and sha256 release the GIL.
         with concurrent.futures.ThreadPoolExecutor() as pool:
-            write = functools.partial(_write_package, root=root, overwrite=force)
+            write = functools.partial(write_package, root=root, overwrite=force)
             written = set(pool.map(lambda make: write(make()), factories))
         for subdir in subdirs:
             (root / subdir).mkdir(exist_ok=True)
