@@ -196,3 +196,17 @@ async def test_dry_run_solve_and_package_search_over_http(api, http_channel):
     solved = await api.call("GET", "specification", conda="gamma")
     assert {p["name"] for p in solved["data"]["packages"]} == {"alpha", "beta", "gamma"}
     assert time.monotonic() - started < 30
+
+
+def test_a_delayed_answer_comes_late_and_whole(http_channel):
+    """`delay` makes a slow mirror for the next requests only: the answer is late, not cut."""
+    import urllib.request
+
+    url = f"{http_channel.url}/noarch/repodata.json"
+    with urllib.request.urlopen(url) as response:
+        expected = response.read()
+    http_channel.delay(1, 0.5, suffix="repodata.json")
+    started = time.monotonic()
+    with urllib.request.urlopen(url) as response:
+        assert response.read() == expected
+    assert time.monotonic() - started >= 0.5

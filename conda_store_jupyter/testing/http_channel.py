@@ -11,8 +11,9 @@ free port. Like conda-forge's servers it sends ``ETag``, ``Last-Modified`` and
   ``validators_on_304=False`` answers 304 without ETag and Last-Modified, as
   ``python -m http.server`` does (RFC 9110 asks a 304 to repeat the ETag only);
 * ``fail(n, status=503)`` answers the next n requests with an error status, ``drop(n)`` closes
-  the next n connections without an answer, ``stop()`` / ``start()`` take the server down and
-  bring it back on the same port;
+  the next n connections without an answer, ``delay(n, seconds)`` answers the next n after a
+  pause (a slow mirror: holds a build in its download for as long as a test needs);
+  ``stop()`` / ``start()`` take the server down and bring it back on the same port;
 * ``requests`` logs every request (method, path, status, conditional headers) for assertions.
 
 ``python -m conda_store_jupyter.testing.http_channel DIR [--max-age N]`` serves DIR until
@@ -98,6 +99,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         channel = self.server.channel
         path = unquote(urlsplit(self.path).path)
         injected = channel._take_fault(path)
+        if injected is not None and injected.startswith("delay:"):
+            time.sleep(float(injected.partition(":")[2]))
+            injected = None
         if injected == "drop":
             channel._log(self, path, 0)
             # No answer at all: the client sees the connection close (a crashed backend).
@@ -261,6 +265,11 @@ class ChannelServer:
         answering."""
         with self._lock:
             self._faults.extend([("drop", suffix)] * count)
+
+    def delay(self, count: int, seconds: float, *, suffix: str = "") -> None:
+        """Answer the next `count` requests (for a path ending with `suffix`) `seconds` late."""
+        with self._lock:
+            self._faults.extend([(f"delay:{seconds}", suffix)] * count)
 
     def heal(self) -> None:
         """Forget the faults not yet used."""
