@@ -60,6 +60,32 @@ export interface ILogStreamOptions {
   signal?: AbortSignal;
 }
 
+/** What the validate route checks: a specification's text and/or the names it would get. */
+export interface IValidateRequest {
+  /** The YAML text of a specification or a conda-lock file. */
+  specification?: string;
+  is_lockfile?: boolean;
+  namespace?: string;
+  environment_name?: string;
+}
+
+/** One problem the server found; `line` and `column` are 1-based. */
+export interface ISpecProblem {
+  message: string;
+  line: number | null;
+  column: number | null;
+  path: Array<string | number>;
+  field: 'specification' | 'namespace' | 'environment_name';
+}
+
+/** The validate route's answer: nothing was written. */
+export interface IValidation {
+  valid: boolean;
+  problems: ISpecProblem[];
+  /** The name the specification gives, when it has one. */
+  name: string | null;
+}
+
 /** The largest page the API gives. */
 export const MAX_PAGE_SIZE = 1000;
 
@@ -197,6 +223,17 @@ export class CondaStoreAPI {
       this._json('POST', request)
     );
     return data.build_id;
+  }
+
+  /** Check a specification and/or names as a submit would, writing nothing. */
+  async validateSpecification(
+    request: IValidateRequest,
+    signal?: AbortSignal
+  ): Promise<IValidation> {
+    return this._data<IValidation>('validate/specification/', {
+      ...this._json('POST', request),
+      signal
+    });
   }
 
   // -- builds ------------------------------------------------------------------------------

@@ -19,29 +19,23 @@ import { errorText } from './components';
 import { createEnvironmentDialog, newNamespaceDialog } from './dialogs';
 import { condaIcon } from './icons';
 import { EnvironmentsModel } from './model';
+import { readSettings } from './settings';
 import { CondaStoreSidebar } from './sidebar';
-import {
-  CommandIDs,
-  ICondaStoreAPI,
-  IEnvironmentsModel,
-  PLUGIN_ID,
-  SIDEBAR_ID
-} from './tokens';
+import { CommandIDs, ICondaStoreAPI, IEnvironmentsModel, PLUGIN_ID, SIDEBAR_ID } from './tokens';
 import { EnvironmentViewModel, IDraft, ViewTab } from './view/model';
 import { EnvironmentPanel, createEnvironmentWidget, viewId } from './view/panel';
 
-/** The settings of the panel (schema/plugin.json). */
-interface ISettings {
-  refreshInterval: number;
-  idleRefreshInterval: number;
-  openAfterCreate: boolean;
+/** The panel's settings (schema/plugin.json), which the models follow; null without a registry. */
+async function loadSettings(
+  registry: ISettingRegistry | null
+): Promise<ISettingRegistry.ISettings | null> {
+  try {
+    return registry ? await registry.load(PLUGIN_ID) : null;
+  } catch (reason) {
+    console.warn('conda-store: cannot load the settings', reason);
+    return null;
+  }
 }
-
-const DEFAULT_SETTINGS: ISettings = {
-  refreshInterval: 2,
-  idleRefreshInterval: 0,
-  openAfterCreate: true
-};
 
 /** The API client, provided to every other plugin of the extension. */
 const apiPlugin: JupyterFrontEndPlugin<ICondaStoreAPI> = {
@@ -59,12 +53,14 @@ const environmentsPlugin: JupyterFrontEndPlugin<IEnvironmentsModel> = {
   description: 'The namespaces and environments of the conda-store, with their states.',
   autoStart: true,
   requires: [ICondaStoreAPI],
+  optional: [ISettingRegistry],
   provides: IEnvironmentsModel,
-  activate: (app: JupyterFrontEnd, api: ICondaStoreAPI): IEnvironmentsModel =>
-    new EnvironmentsModel(api, {
-      interval: DEFAULT_SETTINGS.refreshInterval * 1000,
-      idleInterval: DEFAULT_SETTINGS.idleRefreshInterval * 1000
-    })
+  activate: async (
+    app: JupyterFrontEnd,
+    api: ICondaStoreAPI,
+    settingRegistry: ISettingRegistry | null
+  ): Promise<IEnvironmentsModel> =>
+    new EnvironmentsModel(api, { settings: await loadSettings(settingRegistry) })
 };
 
 /** The sidebar, the environment views, the dialogs and their commands. */
@@ -74,45 +70,22 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
   autoStart: true,
   requires: [ICondaStoreAPI, IEnvironmentsModel, ILabShell],
   optional: [ICommandPalette, ISettingRegistry, IEditorServices, ILayoutRestorer],
-  activate: (
+  activate: async (
     app: JupyterFrontEnd,
     api: ICondaStoreAPI,
-    environments: IEnvironmentsModel,
+    model: IEnvironmentsModel,
     labShell: ILabShell,
     palette: ICommandPalette | null,
     settingRegistry: ISettingRegistry | null,
     editorServices: IEditorServices | null,
     restorer: ILayoutRestorer | null
-  ): void => {
+  ): Promise<void> => {
     const { commands } = app;
-    const settings: ISettings = { ...DEFAULT_SETTINGS };
-    const model = environments as EnvironmentsModel;
+    // The environments model and each view model follow the settings themselves.
+    const settings = await loadSettings(settingRegistry);
     const tracker = new WidgetTracker<MainAreaWidget<EnvironmentPanel>>({
       namespace: 'conda-store-environments'
     });
-
-    const applySettings = () => {
-      model.configure?.({
-        interval: settings.refreshInterval * 1000,
-        idleInterval: settings.idleRefreshInterval * 1000
-      });
-      tracker.forEach(widget => {
-        widget.content.model.interval = settings.refreshInterval * 1000;
-      });
-    };
-    if (settingRegistry) {
-      settingRegistry
-        .load(PLUGIN_ID)
-        .then(loaded => {
-          const read = () => {
-            Object.assign(settings, DEFAULT_SETTINGS, loaded.composite as Partial<ISettings>);
-            applySettings();
-          };
-          read();
-          loaded.changed.connect(read);
-        })
-        .catch(reason => console.warn('conda-store: cannot load the settings', reason));
-    }
 
     const views = new Map<string, MainAreaWidget<EnvironmentPanel>>();
     const sidebar = new CondaStoreSidebar(model, commands);
@@ -138,7 +111,7 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
           draft: options.draft,
           environments: model,
           kernelspecs: app.serviceManager.kernelspecs,
-          interval: settings.refreshInterval * 1000
+          settings
         });
         widget = createEnvironmentWidget({
           model: viewModel,
@@ -271,7 +244,8 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
         const options = {
           namespaces: namespaceNames(),
           defaultNamespace: given || (await defaultNamespace()),
-          exists: (ns: string, name: string) => !!model.entry(ns, name)
+          exists: (ns: string, name: string) => !!model.entry(ns, name),
+          validator: api
         };
         let initial = {};
         let error: string | null = null;
@@ -295,7 +269,7 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
               environment_name: request.name
             });
             void model.refresh();
-            if (settings.openAfterCreate) {
+            if (readSettings(settings).openAfterCreate) {
               openView(request.namespace, request.name, { tab: 'log', buildId });
             }
             return;
@@ -317,7 +291,8 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
       execute: async () => {
         const name = await newNamespaceDialog(
           value => api.createNamespace(value),
-          namespaceNames()
+          namespaceNames(),
+          api
         );
         if (name) {
           await model.refresh();

@@ -1,4 +1,6 @@
 import { KernelSpec, KernelSpecAPI, ServerConnection } from '@jupyterlab/services';
+import { IDisposable } from '@lumino/disposable';
+import { ISignal, Signal } from '@lumino/signaling';
 
 /** What the server writes in a kernel spec's `metadata.conda_store`. */
 export interface ICondaStoreKernelMetadata {
@@ -54,4 +56,86 @@ export async function lookUpKernel(
     await manager.refreshSpecs();
   }
   return found;
+}
+
+/**
+ * The kernel of one environment: looked up on the server when asked (`check`), and followed
+ * as the kernel spec manager refreshes on its own.
+ */
+export class EnvironmentKernelModel implements IDisposable {
+  constructor(
+    private readonly _manager: KernelSpec.IManager | null,
+    readonly namespace: string,
+    readonly environment: string
+  ) {
+    this._manager?.specsChanged.connect(this._onSpecsChanged, this);
+  }
+
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+
+  get isDisposed(): boolean {
+    return this._disposed;
+  }
+
+  get kernel(): IEnvironmentKernel | null {
+    return this._kernel;
+  }
+
+  /** Whether it was looked up at least once. */
+  get checked(): boolean {
+    return this._checked;
+  }
+
+  /**
+   * Find the kernel; until it runs on the `expected` build (null: any), retry `retries` times
+   * while the server registers it (a build that just completed gets its kernel within a second or
+   * so).
+   */
+  async check(expected: () => number | null, retries = 0): Promise<void> {
+    if (!this._manager || this._disposed) {
+      return;
+    }
+    for (let attempt = 0; attempt <= retries; attempt++) {
+      try {
+        this._kernel = await lookUpKernel(this._manager, this.namespace, this.environment);
+      } catch {
+        this._kernel = null;
+      }
+      const build = expected();
+      const fresh = this._kernel && (build === null || this._kernel.buildId === build);
+      if (fresh || attempt === retries || this._disposed) {
+        break;
+      }
+      await new Promise(resolve => setTimeout(resolve, 500 * (attempt + 1)));
+    }
+    this._checked = true;
+    this._changed.emit();
+  }
+
+  dispose(): void {
+    if (this._disposed) {
+      return;
+    }
+    this._disposed = true;
+    Signal.clearData(this);
+  }
+
+  private _onSpecsChanged(): void {
+    // The manager refreshed on its own: look again without asking the server.
+    const found = this._manager
+      ? findKernel(this._manager.specs, this.namespace, this.environment)
+      : null;
+    if (found && JSON.stringify(found) !== JSON.stringify(this._kernel)) {
+      this._kernel = found;
+      this._checked = true;
+      this._changed.emit();
+    }
+  }
+
+  private _changed = new Signal<this, void>(this);
+  private _checked = false;
+  private _disposed = false;
+  private _kernel: IEnvironmentKernel | null = null;
 }

@@ -1,52 +1,30 @@
-import { IDisposable } from '@lumino/disposable';
-import { Poll } from '@lumino/polling';
-import { ISignal, Signal } from '@lumino/signaling';
-
 import { IBuild, IEnvironment, INamespace, isActive } from './models';
+import { IPollingOptions, PollingModel } from './poll';
 import { CondaStoreError } from './request';
-import {
-  EnvironmentState,
-  ICondaStoreAPI,
-  IEnvironmentEntry,
-  IEnvironmentsModel
-} from './tokens';
-import { refreshNow } from './poll';
+import { EnvironmentState, ICondaStoreAPI, IEnvironmentEntry, IEnvironmentsModel } from './tokens';
 
 /** How many of the most recent builds one refresh looks at (all active ones are among them). */
 const RECENT_BUILDS = 200;
 
-export interface IEnvironmentsModelOptions {
-  /** Milliseconds between refreshes while something builds. */
-  interval?: number;
-  /** Milliseconds between refreshes when nothing builds; 0: only on demand. */
-  idleInterval?: number;
-}
+/**
+ * How often it refreshes (milliseconds; by default every 2 s while something builds, never when
+ * idle), or the settings to read that from and follow.
+ */
+export type IEnvironmentsModelOptions = Omit<IPollingOptions, 'name' | 'frequency'>;
 
 /**
  * The namespaces and environments of the store with a state per environment.
  *
- * A `Poll` refreshes it every `interval` while any build is queued or running, backing off on
+ * Its poll refreshes it every `interval` while any build is queued or running, backing off on
  * errors; when nothing builds, or nobody looks (the sidebar hidden, the browser tab hidden), it
  * stands by and sends nothing. `refresh()` (after an action, on showing the panel) forces one.
  */
-export class EnvironmentsModel implements IEnvironmentsModel, IDisposable {
+export class EnvironmentsModel extends PollingModel implements IEnvironmentsModel {
   constructor(
     private readonly _api: ICondaStoreAPI,
     options: IEnvironmentsModelOptions = {}
   ) {
-    this._interval = options.interval ?? 2000;
-    this._idleInterval = options.idleInterval ?? 0;
-    this._poll = new Poll({
-      auto: false,
-      factory: () => this._fetch(),
-      frequency: { interval: this._interval, backoff: true, max: 5 * 60 * 1000 },
-      name: '@conda-store-jupyter/labextension:environments',
-      standby: () => this._standby()
-    });
-  }
-
-  get changed(): ISignal<this, void> {
-    return this._changed;
+    super({ ...options, name: '@conda-store-jupyter/labextension:environments' });
   }
 
   get namespaces(): ReadonlyArray<INamespace> {
@@ -73,74 +51,17 @@ export class EnvironmentsModel implements IEnvironmentsModel, IDisposable {
     return this._entries.some(entry => entry.activeBuildId !== null);
   }
 
-  get isDisposed(): boolean {
-    return this._poll.isDisposed;
-  }
-
-  /** Whether someone looks at the model (the sidebar is visible, or a view asks for it). */
-  get active(): boolean {
-    return this._active;
-  }
-
-  set active(value: boolean) {
-    if (value === this._active) {
-      return;
-    }
-    this._active = value;
-    if (value) {
-      void this.refresh();
-    }
-  }
-
-  /** Change how often it refreshes (milliseconds); from the settings. */
-  configure(options: IEnvironmentsModelOptions): void {
-    this._interval = Math.max(500, options.interval ?? this._interval);
-    this._idleInterval = Math.max(0, options.idleInterval ?? this._idleInterval);
-    this._poll.frequency = {
-      ...this._poll.frequency,
-      interval: this._interval,
-      max: Math.max(this._poll.frequency.max, this._interval)
-    };
-  }
-
   entry(namespace: string, name: string): IEnvironmentEntry | undefined {
     return this._entries.find(
       e => e.environment.namespace.name === namespace && e.environment.name === name
     );
   }
 
-  async refresh(): Promise<void> {
-    if (this.isDisposed) {
-      return;
-    }
-    this._force = true;
-    await refreshNow(this._poll);
+  protected get live(): boolean {
+    return this.building || !!this._error;
   }
 
-  dispose(): void {
-    if (this.isDisposed) {
-      return;
-    }
-    this._poll.dispose();
-    Signal.clearData(this);
-  }
-
-  private _standby(): boolean {
-    if (this._force) {
-      return false;
-    }
-    if (!this._active || document.visibilityState === 'hidden') {
-      return true;
-    }
-    if (this.building || this._error) {
-      return false;
-    }
-    // Idle: refresh now and then only if the settings ask for it.
-    return !(this._idleInterval > 0 && Date.now() - this._lastFetch >= this._idleInterval);
-  }
-
-  private async _fetch(): Promise<void> {
-    this._force = false;
+  protected async fetch(): Promise<void> {
     try {
       if (this._version === null) {
         this._version = (await this._api.status()).version;
@@ -165,9 +86,7 @@ export class EnvironmentsModel implements IEnvironmentsModel, IDisposable {
         }
       }
       // Environments without a current build and out of the recent window: ask for their last.
-      const unknown = environments.items.filter(
-        e => e.current_build === null && !latest.has(e.id)
-      );
+      const unknown = environments.items.filter(e => e.current_build === null && !latest.has(e.id));
       await Promise.all(
         unknown.map(async e => {
           const page = await this._api.listBuilds({
@@ -193,27 +112,19 @@ export class EnvironmentsModel implements IEnvironmentsModel, IDisposable {
         );
       this._error = null;
       this._loaded = true;
-      this._lastFetch = Date.now();
-      this._changed.emit();
+      this.emitChanged();
     } catch (error) {
       this._error = error as Error;
       this._loaded = true;
-      this._changed.emit();
+      this.emitChanged();
       throw error; // the poll backs off
     }
   }
 
-  private _active = false;
-  private _changed = new Signal<this, void>(this);
   private _entries: IEnvironmentEntry[] = [];
   private _error: CondaStoreError | Error | null = null;
-  private _force = false;
-  private _idleInterval: number;
-  private _interval: number;
-  private _lastFetch = 0;
   private _loaded = false;
   private _namespaces: INamespace[] = [];
-  private _poll: Poll;
   private _version: string | null = null;
 }
 

@@ -113,10 +113,7 @@ export async function fetchAPI(
       aborted.name = 'AbortError';
       throw aborted;
     }
-    throw new CondaStoreError(
-      `Cannot reach the Jupyter server: ${(error as Error).message}`,
-      0
-    );
+    throw new CondaStoreError(`Cannot reach the Jupyter server: ${(error as Error).message}`, 0);
   }
   if (!response.ok) {
     const text = await response.text().catch(() => '');

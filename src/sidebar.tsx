@@ -71,8 +71,8 @@ function MissingExtension(props: { error: CondaStoreError | Error }): JSX.Elemen
       )}
       {unavailable && (
         <p>
-          Correct that setting (in <code>jupyter_server_config.py</code> or on the command line)
-          and restart Jupyter Server. The server's log says the same.
+          Correct that setting (in <code>jupyter_server_config.py</code> or on the command line) and
+          restart Jupyter Server. The server's log says the same.
         </p>
       )}
     </div>
@@ -161,7 +161,11 @@ function NamespaceSection(props: {
         />
       </div>
       {!props.collapsed && (
-        <ul className="jp-CondaStore-envList" id={listId} aria-label={`Environments in ${props.name}`}>
+        <ul
+          className="jp-CondaStore-envList"
+          id={listId}
+          aria-label={`Environments in ${props.name}`}
+        >
           {props.entries.map(entry => (
             <EnvironmentItem key={entry.environment.id} entry={entry} commands={props.commands} />
           ))}
@@ -219,11 +223,7 @@ function SidebarView(props: ISidebarProps): JSX.Element {
             onClick={() => void commands.execute(CommandIDs.newNamespace)}
             disabled={missing}
           />
-          <IconButton
-            icon={refreshIcon}
-            label="Refresh"
-            onClick={() => void model.refresh()}
-          />
+          <IconButton icon={refreshIcon} label="Refresh" onClick={() => void model.refresh()} />
         </div>
       </header>
       <div className="jp-CondaStore-search">
@@ -307,7 +307,7 @@ function SidebarView(props: ISidebarProps): JSX.Element {
 /** The left sidebar: namespaces, their environments and their states. */
 export class CondaStoreSidebar extends ReactWidget {
   constructor(
-    private readonly _model: IEnvironmentsModel & { active: boolean },
+    private readonly _model: IEnvironmentsModel,
     private readonly _commands: CommandRegistry
   ) {
     super();

@@ -1,23 +1,17 @@
 /**
- * Environment specifications on the client: parse and validate the YAML before anything is
- * submitted (the same rules as the server's spec.py, with line numbers), and convert between
- * the YAML text and the form view's model without losing what the form does not show.
+ * Environment specifications on the client, structure only: read the YAML text into the form
+ * view's rows and write the rows back, without losing what the form does not show. Whether a
+ * specification is valid is the server's call (the validate route, see validation.ts).
  */
-import { Document, LineCounter, Node, isMap, isScalar, parseDocument, visit } from 'yaml';
+import { Document, Node, isMap, parseDocument, visit } from 'yaml';
 
 import type { IEnvironmentSpec, ILockfileSpec } from './models';
-
-/** The top-level keys the server accepts in an environment specification. */
-export const SPEC_KEYS = ['name', 'channels', 'dependencies', 'variables', 'prefix', 'description'];
 
 /** The keys the form view edits; others (e.g. `prefix`) are kept as they are. */
 const FORM_KEYS = ['name', 'description', 'channels', 'dependencies', 'variables'];
 
-const NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]*$/;
-const ENV_VAR_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** `[channel::]name`, then the rest (version, build) after optional spaces. */
 const DEPENDENCY_RE = /^((?:[^\s:=<>!~*[\]]+::)?[A-Za-z0-9_][A-Za-z0-9_.+-]*)(\s*)([\s\S]*)$/;
-const PIP_RE = /^[A-Za-z0-9]/;
 
 /** A conda dependency in the form: `name` and its constraint (version, build). */
 export interface IDependency {
@@ -44,32 +38,22 @@ export interface ISpecForm {
   extra: Record<string, unknown>;
 }
 
-export interface ISpecIssue {
-  severity: 'error' | 'warning';
-  message: string;
-  /** 1-based line and column in the text, when known. */
-  line?: number;
-  column?: number;
-}
-
-export interface IParsedSpec {
+/** The text read for the form view. */
+export interface ISpecStructure {
+  /** False when the text is not YAML at all (the server says what is wrong and where). */
+  parses: boolean;
   /** A conda environment YAML or a conda-lock file. */
   kind: 'environment' | 'lockfile';
-  /** The form model (environment specifications without errors in their shape only). */
+  /** The rows of the form, or null when the text has a shape the form cannot show. */
   form: ISpecForm | null;
-  issues: ISpecIssue[];
-  /** True when there is no error (warnings allowed): the text may be submitted. */
-  valid: boolean;
-}
-
-export interface IParseOptions {
-  /** The environment the text is for: a different `name:` gets a warning. */
-  environmentName?: string;
+  /** Why the form cannot show the text, when it cannot. */
+  reason: string;
 }
 
 // -------------------------------------------------------------------------------------------
 // Dependencies
 
+/** Split a dependency into the form's two columns (no judgement: the server checks it). */
 export function parseDependency(entry: string): IDependency {
   const text = entry.trim();
   const match = DEPENDENCY_RE.exec(text);
@@ -91,124 +75,8 @@ export function formatDependency(dependency: IDependency): string {
   return `${name}${sep}${constraint}`;
 }
 
-/** What is wrong with a conda dependency string, or null. */
-export function checkDependency(entry: string): string | null {
-  const text = entry.trim();
-  if (!text) {
-    return 'is empty';
-  }
-  const match = DEPENDENCY_RE.exec(text);
-  if (!match) {
-    return `'${text}' does not start with a package name`;
-  }
-  const rest = match[3];
-  if (/^[^\s=<>!~*[\d]/.test(rest) && !match[2]) {
-    return `'${text}' is not a valid package spec`;
-  }
-  return null;
-}
-
-/** What is wrong with a pip requirement string, or null. */
-export function checkPipRequirement(entry: string): string | null {
-  const text = entry.trim();
-  if (!text) {
-    return 'is empty';
-  }
-  if (!PIP_RE.test(text)) {
-    return `'${text}' is not a pip requirement: it must start with a package name (options such as -e or --index-url are not supported)`;
-  }
-  return null;
-}
-
-/** What is wrong with an environment or namespace name, or null. */
-export function checkName(kind: string, name: unknown): string | null {
-  if (typeof name !== 'string') {
-    return `${kind} name must be text`;
-  }
-  if (!name) {
-    return `${kind} name must not be empty`;
-  }
-  if (name.length > 128) {
-    return `${kind} name has ${name.length} characters; at most 128 are allowed`;
-  }
-  if (/^[.-]/.test(name)) {
-    return `${kind} name must not start with '.' or '-'`;
-  }
-  if (!NAME_RE.test(name)) {
-    const bad = Array.from(new Set(Array.from(name).filter(c => !/[A-Za-z0-9._-]/.test(c))));
-    return `${kind} name may only contain letters, digits, '.', '_' and '-', not ${bad
-      .map(c => (c === ' ' ? 'spaces' : `'${c}'`))
-      .join(', ')}`;
-  }
-  return null;
-}
-
 // -------------------------------------------------------------------------------------------
-// Parsing and validation
-
-function typeName(value: unknown): string {
-  if (value === null || value === undefined) {
-    return 'nothing';
-  }
-  if (Array.isArray(value)) {
-    return 'a list';
-  }
-  if (typeof value === 'object') {
-    return 'a mapping';
-  }
-  if (typeof value === 'string') {
-    return 'text';
-  }
-  return `a ${typeof value}`;
-}
-
-class Checker {
-  readonly issues: ISpecIssue[] = [];
-  constructor(
-    private readonly _doc: Document,
-    private readonly _lines: LineCounter
-  ) {}
-
-  error(message: string, path: Array<string | number> = []): void {
-    this._add('error', message, path);
-  }
-
-  warning(message: string, path: Array<string | number> = []): void {
-    this._add('warning', message, path);
-  }
-
-  private _add(
-    severity: ISpecIssue['severity'],
-    message: string,
-    path: Array<string | number>
-  ): void {
-    const issue: ISpecIssue = { severity, message };
-    const node = path.length ? this._find(path) : null;
-    if (node?.range) {
-      const pos = this._lines.linePos(node.range[0]);
-      issue.line = pos.line;
-      issue.column = pos.col;
-    }
-    this.issues.push(issue);
-  }
-
-  /** The node at `path`, or for a missing key its mapping's pair key. */
-  private _find(path: Array<string | number>): Node | null {
-    const node = this._doc.getIn(path, true) as Node | undefined;
-    if (node && typeof node === 'object' && 'range' in node) {
-      return node;
-    }
-    if (path.length === 1 && isMap(this._doc.contents)) {
-      const pair = this._doc.contents.items.find(
-        p => isScalar(p.key) && p.key.value === path[0]
-      );
-      if (pair && isScalar(pair.key)) {
-        return pair.key;
-      }
-    }
-    return null;
-  }
-}
+// YAML → form
 
 /** True for a conda-lock file's content (rather than an environment specification). */
 export function isLockfileContent(content: unknown): boolean {
@@ -221,223 +89,108 @@ export function isLockfileContent(content: unknown): boolean {
   );
 }
 
-/**
- * Parse and validate a specification's text. Errors are what the server would refuse (with
- * the line they are on); warnings are worth knowing but don't stop a build.
- */
-export function parseSpec(text: string, options: IParseOptions = {}): IParsedSpec {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
-  const check = new Checker(doc, lines);
+function isMapping(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
 
-  // The first syntax error is the one to fix; the ones after it often follow from it.
-  for (const error of doc.errors.slice(0, 1)) {
-    const issue: ISpecIssue = {
-      severity: 'error',
-      message: `Invalid YAML: ${error.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`
-    };
-    const pos = error.linePos?.[0] ?? lines.linePos(error.pos[0]);
-    issue.line = pos.line;
-    issue.column = pos.col;
-    check.issues.push(issue);
+function isStringList(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every(item => typeof item === 'string');
+}
+
+/** The form's dependency rows and pip rows, or the reason the form cannot show them. */
+function readDependencies(value: unknown): [IDependency[], string[]] | string {
+  if (value === undefined || value === null) {
+    return [[], []];
   }
-  if (check.issues.length) {
-    return { kind: 'environment', form: null, issues: check.issues, valid: false };
+  if (!Array.isArray(value)) {
+    return 'dependencies';
+  }
+  const dependencies: IDependency[] = [];
+  let pip: string[] | null = null;
+  for (const entry of value) {
+    if (typeof entry === 'string') {
+      dependencies.push(parseDependency(entry));
+    } else if (isMapping(entry) && Object.keys(entry).length === 1 && 'pip' in entry && !pip) {
+      const requirements = entry.pip ?? [];
+      if (!isStringList(requirements)) {
+        return 'pip';
+      }
+      pip = requirements.map(r => r.trim());
+    } else {
+      return 'dependencies';
+    }
+  }
+  return [dependencies, pip ?? []];
+}
+
+/**
+ * Read a specification's text into the form's rows. The form shows what it can hold (text,
+ * lists of text, one pip list, scalar variables); anything else stays editable as YAML.
+ */
+export function readSpec(text: string): ISpecStructure {
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  const none = (reason: string, kind: ISpecStructure['kind'] = 'environment') => ({
+    parses: true,
+    kind,
+    form: null,
+    reason
+  });
+  if (doc.errors.length) {
+    return { ...none('The YAML does not parse: fix it to use the form.'), parses: false };
   }
   if (hasAlias(doc)) {
-    check.error('YAML aliases (*name) are not allowed in a specification');
-    return { kind: 'environment', form: null, issues: check.issues, valid: false };
+    return none('The form cannot show YAML aliases (*name): edit it as YAML.');
   }
-
-  const content = doc.toJS({ maxAliasCount: -1 }) as unknown;
-  if (content === null || content === undefined) {
-    check.error('The specification is empty: give at least a name and dependencies.');
-    return { kind: 'environment', form: null, issues: check.issues, valid: false };
-  }
-  if (typeof content !== 'object' || Array.isArray(content)) {
-    check.error(
-      `A specification must be a mapping (name, channels, dependencies...), not ${typeName(content)}`
-    );
-    return { kind: 'environment', form: null, issues: check.issues, valid: false };
-  }
+  const content = doc.toJS() as unknown;
   if (isLockfileContent(content)) {
-    return { kind: 'lockfile', form: null, issues: check.issues, valid: true };
+    return none('A conda-lock file is installed exactly as locked: edit it as YAML.', 'lockfile');
   }
-
-  const spec = content as Record<string, unknown>;
-  const unknown = Object.keys(spec).filter(key => !SPEC_KEYS.includes(key));
-  for (const key of unknown) {
-    check.error(
-      `Unknown field '${key}'; the fields of a specification are ${SPEC_KEYS.join(', ')}`,
-      [key]
-    );
+  if (!isMapping(content)) {
+    return none('The form shows a mapping of name, channels, dependencies…: edit it as YAML.');
   }
-
-  // name
-  if (!('name' in spec)) {
-    check.error("The specification needs a 'name'");
-  } else {
-    const problem = checkName('environment', spec.name);
-    if (problem) {
-      check.error(problem[0].toUpperCase() + problem.slice(1), ['name']);
-    } else if (options.environmentName && spec.name !== options.environmentName) {
-      check.warning(
-        `name is '${spec.name}' but this is environment '${options.environmentName}': it will be built as '${options.environmentName}'`,
-        ['name']
-      );
+  const cannot = (field: string) => none(`The form cannot show this ${field}: edit it as YAML.`);
+  const { name, description, channels, variables } = content;
+  if (name !== undefined && name !== null && typeof name !== 'string') {
+    return cannot('name');
+  }
+  if (description !== undefined && description !== null && typeof description !== 'string') {
+    return cannot('description');
+  }
+  if (channels !== undefined && channels !== null && !isStringList(channels)) {
+    return cannot('channels list');
+  }
+  const read = readDependencies(content.dependencies);
+  if (typeof read === 'string') {
+    return cannot(`${read} list`);
+  }
+  const rows: IVariable[] = [];
+  if (variables !== undefined && variables !== null) {
+    if (!isMapping(variables)) {
+      return cannot('variables');
     }
-  }
-  if (spec.description !== undefined && spec.description !== null) {
-    if (typeof spec.description !== 'string') {
-      check.error(`description must be text, not ${typeName(spec.description)}`, [
-        'description'
-      ]);
-    }
-  }
-
-  // channels
-  const channels: string[] = [];
-  if (spec.channels !== undefined && spec.channels !== null) {
-    if (!Array.isArray(spec.channels)) {
-      check.error(`channels must be a list, not ${typeName(spec.channels)}`, ['channels']);
-    } else {
-      spec.channels.forEach((channel, index) => {
-        if (typeof channel !== 'string' || !channel.trim()) {
-          check.error(`channels[${index}] must be a channel name or URL`, ['channels', index]);
-        } else if (/\s/.test(channel.trim())) {
-          check.error(`channel '${channel}' must not contain spaces`, ['channels', index]);
-        } else {
-          channels.push(channel.trim());
-        }
-      });
-    }
-  }
-
-  // dependencies
-  const dependencies: IDependency[] = [];
-  const pip: string[] = [];
-  let pipSections = 0;
-  if (spec.dependencies === undefined || spec.dependencies === null) {
-    check.warning('There are no dependencies: this builds an empty environment', [
-      'dependencies'
-    ]);
-  } else if (!Array.isArray(spec.dependencies)) {
-    check.error(`dependencies must be a list, not ${typeName(spec.dependencies)}`, [
-      'dependencies'
-    ]);
-  } else {
-    if (spec.dependencies.length === 0) {
-      check.warning('There are no dependencies: this builds an empty environment', [
-        'dependencies'
-      ]);
-    }
-    spec.dependencies.forEach((entry, index) => {
-      const path = ['dependencies', index];
-      if (typeof entry === 'string') {
-        const problem = checkDependency(entry);
-        if (problem) {
-          check.error(`dependencies[${index}] ${problem}`, path);
-        } else {
-          dependencies.push(parseDependency(entry));
-        }
-      } else if (
-        typeof entry === 'object' &&
-        entry !== null &&
-        !Array.isArray(entry) &&
-        Object.keys(entry).length === 1 &&
-        'pip' in entry
-      ) {
-        pipSections += 1;
-        if (pipSections > 1) {
-          check.error('Only one pip: section is allowed in dependencies', path);
-        }
-        const requirements = (entry as { pip: unknown }).pip;
-        if (requirements === null || requirements === undefined) {
-          return;
-        }
-        if (!Array.isArray(requirements)) {
-          check.error(`pip: must be a list of requirements, not ${typeName(requirements)}`, [
-            ...path,
-            'pip'
-          ]);
-          return;
-        }
-        requirements.forEach((requirement, pipIndex) => {
-          const pipPath = [...path, 'pip', pipIndex];
-          if (typeof requirement !== 'string') {
-            check.error(
-              `pip[${pipIndex}] must be a requirement such as 'requests>=2', not ${typeName(requirement)}`,
-              pipPath
-            );
-            return;
-          }
-          const problem = checkPipRequirement(requirement);
-          if (problem) {
-            check.error(`pip[${pipIndex}] ${problem}`, pipPath);
-          } else {
-            pip.push(requirement.trim());
-          }
-        });
-      } else if (typeof entry === 'number') {
-        check.error(
-          `dependencies[${index}] is the number ${entry}: write the package name (quote versions, e.g. "python=3.10")`,
-          path
-        );
-      } else {
-        check.error(
-          `dependencies[${index}] must be a package spec (text) or a pip: list, not ${typeName(entry)}`,
-          path
-        );
+    for (const [key, value] of Object.entries(variables)) {
+      if (!['string', 'number', 'boolean'].includes(typeof value)) {
+        return cannot('variables');
       }
-    });
-  }
-
-  // variables
-  const variables: IVariable[] = [];
-  if (spec.variables !== undefined && spec.variables !== null) {
-    if (typeof spec.variables !== 'object' || Array.isArray(spec.variables)) {
-      check.error(
-        `variables must be a mapping of names to values, not ${typeName(spec.variables)}`,
-        ['variables']
-      );
-    } else {
-      for (const [key, value] of Object.entries(spec.variables as Record<string, unknown>)) {
-        if (!ENV_VAR_RE.test(key)) {
-          check.error(
-            `variables: '${key}' is not a valid environment variable name (letters, digits and '_', not starting with a digit)`,
-            ['variables', key]
-          );
-        } else if (!['string', 'number', 'boolean'].includes(typeof value)) {
-          check.error(`variables.${key} must be text, a number or true/false`, [
-            'variables',
-            key
-          ]);
-        } else {
-          variables.push({ name: key, value: String(value) });
-        }
-      }
+      rows.push({ name: key, value: String(value) });
     }
   }
-
-  const valid = !check.issues.some(issue => issue.severity === 'error');
   const extra: Record<string, unknown> = {};
-  for (const key of Object.keys(spec)) {
+  for (const key of Object.keys(content)) {
     if (!FORM_KEYS.includes(key)) {
-      extra[key] = spec[key];
+      extra[key] = content[key];
     }
   }
-  const form: ISpecForm | null = valid
-    ? {
-        name: String(spec.name ?? ''),
-        description: typeof spec.description === 'string' ? spec.description : undefined,
-        channels,
-        dependencies,
-        pip,
-        variables,
-        extra
-      }
-    : null;
-  return { kind: 'environment', form, issues: check.issues, valid };
+  const form: ISpecForm = {
+    name: (name as string | null) ?? '',
+    description: (description as string | null) ?? undefined,
+    channels: ((channels as string[] | null) ?? []).map(c => c.trim()),
+    dependencies: read[0],
+    pip: read[1],
+    variables: rows,
+    extra
+  };
+  return { parses: true, kind: 'environment', form, reason: '' };
 }
 
 function hasAlias(doc: Document): boolean {
@@ -480,7 +233,7 @@ function normalForm(form: ISpecForm): unknown {
  */
 export function formToYaml(form: ISpecForm, previousText?: string): string {
   if (previousText !== undefined) {
-    const previous = parseSpec(previousText);
+    const previous = readSpec(previousText);
     if (previous.form && sameForm(previous.form, form)) {
       return previousText;
     }
@@ -548,7 +301,10 @@ export function formToYaml(form: ISpecForm, previousText?: string): string {
 // Stored specifications and templates
 
 /** The text to edit for a build's stored specification. */
-export function storedSpecToYaml(spec: IEnvironmentSpec | ILockfileSpec, isLockfile: boolean): string {
+export function storedSpecToYaml(
+  spec: IEnvironmentSpec | ILockfileSpec,
+  isLockfile: boolean
+): string {
   if (isLockfile && 'lockfile' in spec) {
     return new Document(spec.lockfile).toString();
   }

@@ -51,6 +51,11 @@ export interface IEnvironmentsModel {
   readonly version: string | null;
   /** True while any build is queued or running. */
   readonly building: boolean;
+  /**
+   * Whether someone looks at it (the sidebar is visible): it refreshes when this turns true, and
+   * polls only while it is true.
+   */
+  active: boolean;
   /** Refresh now, whatever the polling state; resolves when done. */
   refresh(): Promise<void>;
   entry(namespace: string, name: string): IEnvironmentEntry | undefined;

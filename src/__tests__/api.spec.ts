@@ -14,6 +14,7 @@ interface ISeen {
   method: string;
   headers: Headers;
   body: string;
+  signal: AbortSignal;
 }
 
 type Responder = (request: ISeen) => Response | Promise<Response>;
@@ -41,6 +42,7 @@ function service(respond: Responder, token = ''): { api: CondaStoreAPI; seen: IS
       url: request.url.replace(/[?&]\d{13}$/, ''),
       method: request.method,
       headers: request.headers,
+      signal: request.signal,
       body: request.method === 'GET' || request.method === 'HEAD' ? '' : await request.text()
     };
     seen.push(entry);
@@ -124,6 +126,58 @@ describe('CondaStoreAPI', () => {
     });
   });
 
+  it('validates a specification and names with POST, writing nothing', async () => {
+    const answer = {
+      valid: false,
+      problems: [
+        {
+          message: 'Invalid YAML: expected a mapping',
+          line: 4,
+          column: 3,
+          path: [],
+          field: 'specification'
+        }
+      ],
+      name: null
+    };
+    const { api, seen } = service(() => ok(answer));
+    const result = await api.validateSpecification({
+      specification: 'name: demo\n',
+      is_lockfile: false,
+      namespace: 'team',
+      environment_name: 'demo'
+    });
+    expect(result).toEqual(answer);
+    expect(seen[0].method).toBe('POST');
+    expect(seen[0].url).toBe(`${BASE}conda-store/api/v1/validate/specification/`);
+    expect(seen[0].headers.get('Content-Type')).toBe('application/json');
+    expect(JSON.parse(seen[0].body)).toEqual({
+      specification: 'name: demo\n',
+      is_lockfile: false,
+      namespace: 'team',
+      environment_name: 'demo'
+    });
+  });
+
+  it('sends only the fields given and can be aborted', async () => {
+    // As fetch does: an aborted request rejects with an AbortError.
+    const { api, seen } = service(request => {
+      if (request.signal.aborted) {
+        throw new DOMException('The operation was aborted.', 'AbortError');
+      }
+      return ok({ valid: true, problems: [], name: null });
+    });
+    await api.validateSpecification({ namespace: 'team' });
+    expect(JSON.parse(seen[0].body)).toEqual({ namespace: 'team' });
+
+    const controller = new AbortController();
+    controller.abort();
+    const error = await api
+      .validateSpecification({ specification: 'x' }, controller.signal)
+      .catch(e => e);
+    expect(error.name).toBe('AbortError');
+  });
+
   it('rolls back with PUT build_id, cancels, rebuilds, deletes and diffs', async () => {
     const { api, seen } = service(request => {
       if (request.url.endsWith('/build/3/') && request.method === 'PUT') {
@@ -155,10 +209,7 @@ describe('CondaStoreAPI', () => {
 
   it('throws errors carrying the status and the server message', async () => {
     const { api } = service(() =>
-      json(
-        { status: 'error', message: "you need the role 'developer' on ns/env" },
-        403
-      )
+      json({ status: 'error', message: "you need the role 'developer' on ns/env" }, 403)
     );
     const error = await api.setCurrentBuild('ns', 'env', 1).catch(e => e);
     expect(error).toBeInstanceOf(CondaStoreError);
@@ -255,11 +306,7 @@ describe('CondaStoreAPI.streamLog', () => {
     // Every split point, including inside "\r\n" and inside multi-byte characters.
     for (let split = 1; split < bytes.length; split += 3) {
       const { events } = await collect([bytes.slice(0, split), bytes.slice(split)]);
-      expect(events).toEqual([
-        'status QUEUED',
-        'log 120 └─ conflict-base 1.0 — ça',
-        'end FAILED'
-      ]);
+      expect(events).toEqual(['status QUEUED', 'log 120 └─ conflict-base 1.0 — ça', 'end FAILED']);
     }
     // One byte at a time.
     const single = Array.from(bytes, b => Uint8Array.of(b));
@@ -273,7 +320,9 @@ describe('CondaStoreAPI.streamLog', () => {
   });
 
   it('ignores an incomplete last event, as EventSource does', async () => {
-    const { events } = await collect(['event: log\nid: 1\ndata: complete\n\nevent: log\ndata: cut']);
+    const { events } = await collect([
+      'event: log\nid: 1\ndata: complete\n\nevent: log\ndata: cut'
+    ]);
     expect(events).toEqual(['log 1 complete']);
   });
 

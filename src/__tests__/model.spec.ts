@@ -77,7 +77,8 @@ describe('EnvironmentsModel polling', () => {
   let building: boolean;
 
   function fakeAPI(): ICondaStoreAPI {
-    const page = <T>(items: T[]) => Promise.resolve({ items, page: 1, size: 100, count: items.length });
+    const page = <T>(items: T[]) =>
+      Promise.resolve({ items, page: 1, size: 100, count: items.length });
     return {
       status: () => {
         calls.push('status');
@@ -93,7 +94,11 @@ describe('EnvironmentsModel polling', () => {
       },
       listBuilds: () => {
         calls.push('builds');
-        return page(building ? [build(2, 1, 'BUILDING'), build(1, 1, 'COMPLETED')] : [build(1, 1, 'COMPLETED')]);
+        return page(
+          building
+            ? [build(2, 1, 'BUILDING'), build(1, 1, 'COMPLETED')]
+            : [build(1, 1, 'COMPLETED')]
+        );
       }
     } as unknown as ICondaStoreAPI;
   }
@@ -185,7 +190,10 @@ describe('log highlighting', () => {
   });
 
   it('marks nothing on a build that did not fail', () => {
-    const lines = ['2026-11-24 07:11:46.351 error-prone package linked', '2026-11-24 07:11:46.360 build COMPLETED in 1 s'];
+    const lines = [
+      '2026-11-24 07:11:46.351 error-prone package linked',
+      '2026-11-24 07:11:46.360 build COMPLETED in 1 s'
+    ];
     expect(classify(lines, 'COMPLETED').map(l => l.kind)).toEqual(['normal', 'final']);
   });
 });

@@ -1,17 +1,17 @@
 /**
  * The specification form's round trip: YAML → form model → YAML keeps channels, dependencies
- * with their constraints, pip and variables; keys the form does not edit are kept; errors are
- * reported with their line before anything is submitted.
+ * with their constraints, pip and variables; keys the form does not edit are kept; what the
+ * form cannot show is left to the YAML editor. (Whether a specification is valid is the
+ * server's call: its rules are tested in tests/test_spec.py.)
  */
 import { parse } from 'yaml';
 
 import {
   ISpecForm,
-  checkName,
   formToYaml,
   formatDependency,
   parseDependency,
-  parseSpec,
+  readSpec,
   storedSpecToYaml,
   templateText,
   withName
@@ -39,8 +39,8 @@ prefix: /opt/demo
 `;
 
 function form(text: string): ISpecForm {
-  const parsed = parseSpec(text);
-  expect(parsed.issues.filter(i => i.severity === 'error')).toEqual([]);
+  const parsed = readSpec(text);
+  expect(parsed.reason).toBe('');
   expect(parsed.form).not.toBeNull();
   return parsed.form!;
 }
@@ -147,7 +147,7 @@ describe('round trip YAML → form → YAML', () => {
       dependencies: ['python>=3.10', { pip: ['rich'] }],
       variables: { A: 'x' }
     });
-    expect(parseSpec(text).valid).toBe(true);
+    expect(readSpec(text).form).not.toBeNull();
   });
 
   it('drops the pip section and variables when the form empties them', () => {
@@ -155,7 +155,9 @@ describe('round trip YAML → form → YAML', () => {
     model.pip = [];
     model.variables = [];
     const data = parse(formToYaml(model, FULL));
-    expect(data.dependencies).not.toContainEqual(expect.objectContaining({ pip: expect.anything() }));
+    expect(data.dependencies).not.toContainEqual(
+      expect.objectContaining({ pip: expect.anything() })
+    );
     expect(data.variables).toBeUndefined();
   });
 
@@ -172,93 +174,55 @@ describe('round trip YAML → form → YAML', () => {
   });
 });
 
-describe('validation before submit', () => {
-  it('reports malformed YAML with its line', () => {
-    const parsed = parseSpec('name: demo\ndependencies:\n  - python\n  foo: [\n');
-    expect(parsed.valid).toBe(false);
+describe('what the form can show', () => {
+  it('says when the text is not YAML at all, and leaves the message to the server', () => {
+    const parsed = readSpec('name: demo\ndependencies:\n  - python\n  foo: [\n');
+    expect(parsed.parses).toBe(false);
     expect(parsed.form).toBeNull();
-    expect(parsed.issues[0].severity).toBe('error');
-    expect(parsed.issues[0].message).toMatch(/^Invalid YAML/);
-    expect(parsed.issues[0].line).toBeGreaterThanOrEqual(3);
+    expect(parsed.reason).toMatch(/does not parse/);
+    expect(readSpec('name: a\nname: b\n').parses).toBe(false);
   });
 
-  it('refuses duplicate keys and aliases as the server does', () => {
-    expect(parseSpec('name: a\nname: b\n').valid).toBe(false);
-    const alias = parseSpec('name: a\nchannels: &c [x]\ndependencies: *c\n');
-    expect(alias.valid).toBe(false);
-    expect(alias.issues[0].message).toMatch(/aliases/);
-  });
-
-  it('reports unknown fields (keeping the model for nothing) and names the allowed ones', () => {
-    const parsed = parseSpec('name: demo\ndependencies: [python]\nfoo: 1\n');
-    expect(parsed.valid).toBe(false);
-    expect(parsed.issues).toEqual([
-      expect.objectContaining({
-        severity: 'error',
-        message: expect.stringMatching(/Unknown field 'foo'.*name, channels, dependencies/),
-        line: 3
-      })
-    ]);
-  });
-
-  it('checks the name, the dependencies shape and pip', () => {
-    const noName = parseSpec('dependencies: [python]\n');
-    expect(noName.issues[0].message).toMatch(/needs a 'name'/);
-
-    const badName = parseSpec('name: my env\ndependencies: [python]\n');
-    expect(badName.issues[0]).toMatchObject({ line: 1, message: expect.stringMatching(/spaces/) });
-
-    const notList = parseSpec('name: a\ndependencies: python\n');
-    expect(notList.issues[0].message).toMatch(/dependencies must be a list/);
-
-    const number = parseSpec('name: a\ndependencies:\n  - python\n  - 3.10\n');
-    expect(number.issues[0]).toMatchObject({ line: 4, message: expect.stringMatching(/number/) });
-
-    const mapping = parseSpec('name: a\ndependencies:\n  - {conda: x}\n');
-    expect(mapping.issues[0].message).toMatch(/package spec \(text\) or a pip: list/);
-
-    const badPip = parseSpec('name: a\ndependencies:\n  - pip:\n      - -e .\n');
-    expect(badPip.issues[0]).toMatchObject({ line: 4, message: expect.stringMatching(/pip/) });
-
-    const twoPip = parseSpec('name: a\ndependencies:\n  - pip: [a]\n  - pip: [b]\n');
-    expect(twoPip.issues[0].message).toMatch(/Only one pip/);
-
-    const badVar = parseSpec('name: a\ndependencies: [x]\nvariables:\n  1A: x\n');
-    expect(badVar.issues[0].message).toMatch(/not a valid environment variable name/);
-  });
-
-  it('warns when the name differs from the environment and when nothing is listed', () => {
-    const parsed = parseSpec('name: other\ndependencies: []\n', { environmentName: 'demo' });
-    expect(parsed.valid).toBe(true);
-    expect(parsed.issues.map(i => i.severity)).toEqual(['warning', 'warning']);
-    expect(parsed.issues[0].message).toMatch(/built as 'demo'/);
-  });
-
-  it('recognises a conda-lock file', () => {
-    const parsed = parseSpec('version: 1\nmetadata: {}\npackage: []\n');
+  it('recognises a conda-lock file, which is edited as YAML only', () => {
+    const parsed = readSpec('version: 1\nmetadata: {}\npackage: []\n');
     expect(parsed.kind).toBe('lockfile');
-    expect(parsed.valid).toBe(true);
+    expect(parsed.parses).toBe(true);
+    expect(parsed.form).toBeNull();
   });
 
-  it('refuses a document that is not a mapping', () => {
-    expect(parseSpec('- python\n').issues[0].message).toMatch(/must be a mapping/);
-    expect(parseSpec('').issues[0].message).toMatch(/empty/);
+  it('leaves shapes it cannot show to the YAML editor', () => {
+    for (const text of [
+      '- python\n',
+      '',
+      'name: a\ndependencies: python\n',
+      'name: a\ndependencies:\n  - 3.10\n',
+      'name: a\ndependencies:\n  - {conda: x}\n',
+      'name: a\ndependencies:\n  - pip: [a]\n  - pip: [b]\n',
+      'name: a\nvariables: [A]\n',
+      'name: a\nchannels: &c [x]\ndependencies: *c\n'
+    ]) {
+      const parsed = readSpec(text);
+      expect(parsed.parses).toBe(true);
+      expect(parsed.form).toBeNull();
+      expect(parsed.reason).toMatch(/edit it as YAML/);
+    }
+  });
+
+  it('shows what the server would refuse, for the server to say so', () => {
+    // Unknown fields are kept aside; odd names and pip options are just text to the form.
+    const parsed = form('name: my env\ndependencies:\n  - pip:\n      - -e .\nchanels: [x]\n');
+    expect(parsed.name).toBe('my env');
+    expect(parsed.pip).toEqual(['-e .']);
+    expect(parsed.extra).toEqual({ chanels: ['x'] });
   });
 });
 
-describe('names and templates', () => {
-  it('checks names like the server', () => {
-    expect(checkName('environment', 'ok-name_1.0')).toBeNull();
-    expect(checkName('environment', '')).toMatch(/empty/);
-    expect(checkName('environment', '.hidden')).toMatch(/start/);
-    expect(checkName('namespace', 'a/b')).toMatch(/'\/'/);
-  });
-
-  it('makes templates that validate', () => {
-    const python = parseSpec(templateText('python', 'demo'));
-    expect(python.valid).toBe(true);
+describe('templates', () => {
+  it('makes templates the form can show', () => {
+    const python = readSpec(templateText('python', 'demo'));
     expect(python.form!.dependencies.map(d => d.name)).toEqual(['python', 'ipykernel']);
-    expect(parseSpec(templateText('blank', 'demo')).valid).toBe(true);
+    expect(python.form!.name).toBe('demo');
+    expect(readSpec(templateText('blank', 'demo')).form!.dependencies).toEqual([]);
   });
 
   it('renames an uploaded specification, keeping its comments', () => {

@@ -14,7 +14,8 @@ const ARTIFACTS: Array<{
     kind: 'lockfile',
     label: 'Lock file',
     file: 'conda-lock.yml',
-    detail: 'conda-lock format, every platform: recreate exactly this environment with conda-lock or micromamba.'
+    detail:
+      'conda-lock format, every platform: recreate exactly this environment with conda-lock or micromamba.'
   },
   {
     kind: 'yaml',
@@ -32,8 +33,8 @@ const ARTIFACTS: Array<{
     file: 'explicit.txt',
     detail: (
       <>
-        <code>@EXPLICIT</code> package URLs for <code>conda create --file</code>, this
-        platform only.
+        <code>@EXPLICIT</code> package URLs for <code>conda create --file</code>, this platform
+        only.
       </>
     )
   },
@@ -41,7 +42,8 @@ const ARTIFACTS: Array<{
     kind: 'archive',
     label: 'Archive',
     file: 'environment.tar.gz',
-    detail: 'conda-pack archive to unpack and use elsewhere; made on first download, which can take a while.'
+    detail:
+      'conda-pack archive to unpack and use elsewhere; made on first download, which can take a while.'
   },
   {
     kind: 'logs',

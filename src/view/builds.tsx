@@ -6,13 +6,17 @@ import {
   ErrorMessage,
   formatDuration,
   formatSize,
-  formatTime
+  formatTime,
+  useSignal
 } from '../components';
 import { IBuild, IBuildDiff, isActive, parseDate } from '../models';
 import { EnvironmentViewModel } from './model';
 
 /** Start, end and duration of a build (a running one's duration keeps growing). */
-export function buildTimes(build: IBuild, now: number): { start: Date | null; duration: number | null } {
+export function buildTimes(
+  build: IBuild,
+  now: number
+): { start: Date | null; duration: number | null } {
   const start = parseDate(build.started_on);
   const end = parseDate(build.ended_on);
   if (!start) {
@@ -43,8 +47,18 @@ export function DiffTable(props: { diff: IBuildDiff; from: number; to: number })
       from: `${c.old.version} (${c.old.build})`,
       to: `${c.new.version} (${c.new.build})`
     })),
-    ...diff.added.map(p => ({ name: p.name, change: 'added', from: '—', to: `${p.version} (${p.build})` })),
-    ...diff.removed.map(p => ({ name: p.name, change: 'removed', from: `${p.version} (${p.build})`, to: '—' }))
+    ...diff.added.map(p => ({
+      name: p.name,
+      change: 'added',
+      from: '—',
+      to: `${p.version} (${p.build})`
+    })),
+    ...diff.removed.map(p => ({
+      name: p.name,
+      change: 'removed',
+      from: `${p.version} (${p.build})`,
+      to: '—'
+    }))
   ].sort((a, b) => a.name.localeCompare(b.name));
   if (rows.length === 0) {
     return (
@@ -54,7 +68,10 @@ export function DiffTable(props: { diff: IBuildDiff; from: number; to: number })
     );
   }
   return (
-    <table className="jp-CondaStore-table" aria-label={`Differences from build ${props.from} to build ${props.to}`}>
+    <table
+      className="jp-CondaStore-table"
+      aria-label={`Differences from build ${props.from} to build ${props.to}`}
+    >
       <thead>
         <tr>
           <th scope="col">Package</th>
@@ -98,8 +115,8 @@ function RollbackSummary(props: {
         {current === null
           ? `Build ${target} becomes the build of ${env}.`
           : `${env} switches from build ${current} to build ${target}.`}{' '}
-        New kernels, notebooks and consoles use build {target}; running kernels keep the
-        packages they started with until they restart.
+        New kernels, notebooks and consoles use build {target}; running kernels keep the packages
+        they started with until they restart.
       </p>
       {diff && changes === 0 && <p>The packages are the same in both builds.</p>}
       {diff && changes > 0 && (
@@ -121,9 +138,7 @@ function RollbackSummary(props: {
         </>
       )}
       {props.diffError !== null && props.diffError !== undefined && (
-        <p className="jp-CondaStore-muted">
-          (The list of package changes could not be loaded.)
-        </p>
+        <p className="jp-CondaStore-muted">(The list of package changes could not be loaded.)</p>
       )}
     </div>
   );
@@ -141,7 +156,10 @@ async function confirmMakeCurrent(model: EnvironmentViewModel, target: number): 
     }
   }
   const result = await showDialog({
-    title: current !== null && target < current ? `Roll back to build ${target}?` : `Make build ${target} current?`,
+    title:
+      current !== null && target < current
+        ? `Roll back to build ${target}?`
+        : `Make build ${target} current?`,
     body: (
       <RollbackSummary
         model={model}
@@ -154,7 +172,10 @@ async function confirmMakeCurrent(model: EnvironmentViewModel, target: number): 
     buttons: [
       Dialog.cancelButton(),
       Dialog.okButton({
-        label: current !== null && target < current ? `Roll back to build ${target}` : `Make build ${target} current`
+        label:
+          current !== null && target < current
+            ? `Roll back to build ${target}`
+            : `Make build ${target} current`
       })
     ]
   });
@@ -170,31 +191,14 @@ async function confirmDelete(model: EnvironmentViewModel, id: number): Promise<b
   return result.button.accept;
 }
 
-function DiffPanel(props: { model: EnvironmentViewModel; from: number; onClose: () => void }): JSX.Element {
+/** The comparison of a build with another (the model fetches their differences). */
+function DiffPanel(props: { model: EnvironmentViewModel; from: number }): JSX.Element {
   const { model, from } = props;
+  const { comparison } = model;
   const others = model.builds.filter(b => b.id !== from && b.status === 'COMPLETED');
-  const [to, setTo] = useState<number | null>(
-    model.currentBuildId !== null && model.currentBuildId !== from
-      ? model.currentBuildId
-      : others[0]?.id ?? null
-  );
-  const [diff, setDiff] = useState<IBuildDiff | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  useEffect(() => {
-    setDiff(null);
-    setError(null);
-    if (to === null) {
-      return;
-    }
-    let live = true;
-    model
-      .diff(to, from)
-      .then(d => live && setDiff(d))
-      .catch(e => live && setError(e));
-    return () => {
-      live = false;
-    };
-  }, [from, to]);
+  const to = comparison.to;
+  const diff = comparison.differences.value;
+  const error = comparison.differences.error;
   return (
     <section className="jp-CondaStore-diff" aria-label={`Compare build ${from}`}>
       <div className="jp-CondaStore-diffHeader">
@@ -203,7 +207,7 @@ function DiffPanel(props: { model: EnvironmentViewModel; from: number; onClose: 
           <select
             className="jp-CondaStore-select"
             value={to ?? ''}
-            onChange={e => setTo(e.target.value ? Number(e.target.value) : null)}
+            onChange={e => comparison.show(from, e.target.value ? Number(e.target.value) : null)}
             aria-label="Build to compare with"
           >
             {others.length === 0 && <option value="">no other completed build</option>}
@@ -215,7 +219,7 @@ function DiffPanel(props: { model: EnvironmentViewModel; from: number; onClose: 
             ))}
           </select>
         </label>
-        <button className="jp-CondaStore-linkButton" onClick={props.onClose}>
+        <button className="jp-CondaStore-linkButton" onClick={() => comparison.show(null)}>
           Close comparison
         </button>
       </div>
@@ -230,7 +234,8 @@ export function BuildsView(props: { model: EnvironmentViewModel }): JSX.Element 
   const { model } = props;
   const [busy, setBusy] = useState<string | null>(null);
   const [error, setError] = useState<{ error: unknown; doing: string } | null>(null);
-  const [comparing, setComparing] = useState<number | null>(null);
+  useSignal(model.comparison.changed);
+  const comparing = model.comparison.from;
   const now = useNow(model.builds.some(b => isActive(b.status)));
   const completed = model.builds.filter(b => b.status === 'COMPLETED').length;
 
@@ -301,7 +306,10 @@ export function BuildsView(props: { model: EnvironmentViewModel }): JSX.Element 
                     #{build.id}
                   </button>
                   {current && (
-                    <span className="jp-CondaStore-currentMarker" title="The build the environment uses">
+                    <span
+                      className="jp-CondaStore-currentMarker"
+                      title="The build the environment uses"
+                    >
                       current
                     </span>
                   )}
@@ -327,7 +335,11 @@ export function BuildsView(props: { model: EnvironmentViewModel }): JSX.Element 
                     <button
                       className="jp-CondaStore-smallButton jp-mod-warn"
                       disabled={busy !== null}
-                      onClick={() => void run(`cancel-${build.id}`, `cancel build ${build.id}`, () => model.cancel(build.id))}
+                      onClick={() =>
+                        void run(`cancel-${build.id}`, `cancel build ${build.id}`, () =>
+                          model.cancel(build.id)
+                        )
+                      }
                       aria-label={`Cancel build ${build.id}`}
                     >
                       {busy === `cancel-${build.id}` ? 'Canceling…' : 'Cancel'}
@@ -336,7 +348,11 @@ export function BuildsView(props: { model: EnvironmentViewModel }): JSX.Element 
                     <button
                       className="jp-CondaStore-smallButton"
                       disabled={busy !== null}
-                      onClick={() => void run(`rebuild-${build.id}`, `rebuild build ${build.id}`, () => model.rebuild(build.id))}
+                      onClick={() =>
+                        void run(`rebuild-${build.id}`, `rebuild build ${build.id}`, () =>
+                          model.rebuild(build.id)
+                        )
+                      }
                       aria-label={`Rebuild build ${build.id}`}
                       title="Build the same specification again (newest package versions)"
                     >
@@ -348,11 +364,15 @@ export function BuildsView(props: { model: EnvironmentViewModel }): JSX.Element 
                       className="jp-CondaStore-smallButton"
                       disabled={busy !== null}
                       onClick={() =>
-                        void run(`current-${build.id}`, `make build ${build.id} current`, async () => {
-                          if (await confirmMakeCurrent(model, build.id)) {
-                            await model.makeCurrent(build.id);
+                        void run(
+                          `current-${build.id}`,
+                          `make build ${build.id} current`,
+                          async () => {
+                            if (await confirmMakeCurrent(model, build.id)) {
+                              await model.makeCurrent(build.id);
+                            }
                           }
-                        })
+                        )
                       }
                       aria-label={`Make build ${build.id} current`}
                     >
@@ -362,7 +382,9 @@ export function BuildsView(props: { model: EnvironmentViewModel }): JSX.Element 
                   {build.status === 'COMPLETED' && completed > 1 && (
                     <button
                       className="jp-CondaStore-smallButton"
-                      onClick={() => setComparing(comparing === build.id ? null : build.id)}
+                      onClick={() =>
+                        model.comparison.show(comparing === build.id ? null : build.id)
+                      }
                       aria-label={`Compare build ${build.id}`}
                       aria-pressed={comparing === build.id}
                     >
@@ -392,7 +414,7 @@ export function BuildsView(props: { model: EnvironmentViewModel }): JSX.Element 
         </tbody>
       </table>
       {comparing !== null && model.builds.some(b => b.id === comparing) && (
-        <DiffPanel model={model} from={comparing} onClose={() => setComparing(null)} />
+        <DiffPanel model={model} from={comparing} />
       )}
     </div>
   );

@@ -1,8 +1,9 @@
 import React, { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
 
-import { BuildBadge, errorText } from '../components';
+import { BuildBadge, errorText, useSignal } from '../components';
 import { BuildStatus, IBuild, isActive } from '../models';
 import { ICondaStoreAPI } from '../tokens';
+import { BuildLog } from './buildlog';
 
 /** A log line split into its timestamp and its text. */
 export interface ILogLine {
@@ -26,7 +27,7 @@ export function splitLine(raw: string): { time: string; text: string } {
  * something failed is the failing step; the lines after it up to the final state are its
  * message (a solver's explanation, a pip error). On other builds every line is normal.
  */
-export function classify(lines: string[], status: BuildStatus | null): ILogLine[] {
+export function classify(lines: ReadonlyArray<string>, status: BuildStatus | null): ILogLine[] {
   const result: ILogLine[] = lines.map(raw => ({ ...splitLine(raw), kind: 'normal' }));
   for (const line of result) {
     if (FINAL.test(line.text)) {
@@ -48,122 +49,40 @@ export function classify(lines: string[], status: BuildStatus | null): ILogLine[
 }
 
 interface ILogViewProps {
+  /** The log of the selected build, which the view model streams while the view is visible. */
+  log: BuildLog;
   api: ICondaStoreAPI;
   build: IBuild | null;
-  /** Called when the stream reports a status change or the end. */
-  onStatus?: (status: BuildStatus) => void;
   /** Cancel the build (offered while it is queued or running). */
   onCancel?: () => Promise<void>;
-  /** False while the view is hidden: the stream pauses and resumes where it was. */
-  enabled?: boolean;
 }
 
 /**
- * A build's log, streamed live (server-sent events) while it builds, scrolling to the end as
- * lines come unless the reader scrolled up. On failure the failing step and the message after
- * it are highlighted, and repeated in a summary above the log.
+ * A build's log, streamed live while it builds, scrolling to the end as lines come unless the
+ * reader scrolled up. On failure the failing step and the message after it are highlighted,
+ * and repeated in a summary above the log.
  */
 export function LogView(props: ILogViewProps): JSX.Element {
-  const { api, build } = props;
-  const buildId = build?.id ?? null;
-  const [lines, setLines] = useState<string[]>([]);
-  const [status, setStatus] = useState<BuildStatus | null>(build?.status ?? null);
-  const [error, setError] = useState<unknown>(null);
-  const [streaming, setStreaming] = useState(false);
+  const { log, api, build } = props;
+  useSignal(log.changed);
+  const { lines, status, error, streaming } = log;
   const [stuck, setStuck] = useState(true);
-  const [unseen, setUnseen] = useState(0);
   const [canceling, setCanceling] = useState(false);
   const [cancelError, setCancelError] = useState<unknown>(null);
   const scroller = useRef<HTMLDivElement>(null);
   const stuckRef = useRef(true);
-  const onStatus = useRef(props.onStatus);
-  onStatus.current = props.onStatus;
+  // The lines read: all of them while the view sticks to the end.
+  const seen = useRef(0);
+  if (stuck) {
+    seen.current = lines.length;
+  }
+  const unseen = Math.max(0, lines.length - seen.current);
 
-  // Where the stream got to, so a view shown again resumes rather than starts over.
-  const progress = useRef<{ buildId: number | null; offset: number }>({ buildId: null, offset: 0 });
-  const enabled = props.enabled !== false;
-
+  // Another build: start at its end.
   useEffect(() => {
-    if (progress.current.buildId !== buildId) {
-      progress.current = { buildId, offset: 0 };
-      setLines([]);
-      setUnseen(0);
-      stuckRef.current = true;
-      setStuck(true);
-    }
-    setError(null);
-    // A hidden view holds no connection open (browsers allow few per server).
-    if (buildId === null || !enabled) {
-      return;
-    }
-    const controller = new AbortController();
-    // Lines arrive fast: collect them and render once per frame.
-    let pending: string[] = [];
-    let frame = 0;
-    const flush = () => {
-      frame = 0;
-      const batch = pending;
-      pending = [];
-      setLines(previous => previous.concat(batch));
-      if (!stuckRef.current) {
-        setUnseen(n => n + batch.length);
-      }
-    };
-    setStreaming(true);
-    api
-      .streamLog(
-        buildId,
-        {
-          onLine: (line, offset) => {
-            if (offset !== null) {
-              progress.current.offset = offset;
-            }
-            pending.push(line);
-            if (!frame) {
-              frame = requestAnimationFrame(flush);
-            }
-          },
-          onStatus: value => {
-            setStatus(value);
-            onStatus.current?.(value);
-          },
-          onEnd: value => {
-            setStatus(value);
-            onStatus.current?.(value);
-          }
-        },
-        { signal: controller.signal, offset: progress.current.offset }
-      )
-      .catch(reason => {
-        if (!controller.signal.aborted) {
-          setError(reason);
-        }
-      })
-      .finally(() => {
-        if (!controller.signal.aborted) {
-          if (frame) {
-            cancelAnimationFrame(frame);
-          }
-          flush();
-          setStreaming(false);
-        }
-      });
-    return () => {
-      controller.abort();
-      if (frame) {
-        cancelAnimationFrame(frame);
-        flush();
-      }
-      setStreaming(false);
-    };
-  }, [api, buildId, enabled]);
-
-  // The build's own status when the stream has not said anything yet.
-  useEffect(() => {
-    if (build && (!streaming || status === null)) {
-      setStatus(build.status);
-    }
-  }, [build?.status]);
+    stuckRef.current = true;
+    setStuck(true);
+  }, [log.buildId]);
 
   useLayoutEffect(() => {
     const node = scroller.current;
@@ -182,9 +101,6 @@ export function LogView(props: ILogViewProps): JSX.Element {
       stuckRef.current = atEnd;
       setStuck(atEnd);
     }
-    if (atEnd) {
-      setUnseen(0);
-    }
   }, []);
 
   const jumpToEnd = () => {
@@ -194,7 +110,6 @@ export function LogView(props: ILogViewProps): JSX.Element {
     }
     stuckRef.current = true;
     setStuck(true);
-    setUnseen(0);
   };
 
   if (!build) {
@@ -234,11 +149,7 @@ export function LogView(props: ILogViewProps): JSX.Element {
             {canceling ? 'Canceling…' : 'Cancel build'}
           </button>
         )}
-        <a
-          className="jp-CondaStore-linkButton"
-          href={api.artifactURL(build.id, 'logs')}
-          download
-        >
+        <a className="jp-CondaStore-linkButton" href={api.artifactURL(build.id, 'logs')} download>
           Download log
         </a>
       </div>
@@ -255,9 +166,7 @@ export function LogView(props: ILogViewProps): JSX.Element {
               : `Build ${build.id} failed${build.status_info ? `: ${build.status_info}` : '.'}`}
           </p>
           {message.length > 0 && (
-            <pre className="jp-CondaStore-solverMessage">
-              {message.map(l => l.text).join('\n')}
-            </pre>
+            <pre className="jp-CondaStore-solverMessage">{message.map(l => l.text).join('\n')}</pre>
           )}
         </div>
       )}
@@ -294,7 +203,9 @@ export function LogView(props: ILogViewProps): JSX.Element {
       </div>
       {!stuck && (
         <button className="jp-CondaStore-jumpButton" onClick={jumpToEnd}>
-          {unseen > 0 ? `${unseen} new line${unseen === 1 ? '' : 's'} — jump to the end` : 'Jump to the end'}
+          {unseen > 0
+            ? `${unseen} new line${unseen === 1 ? '' : 's'} — jump to the end`
+            : 'Jump to the end'}
         </button>
       )}
     </div>

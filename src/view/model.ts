@@ -1,16 +1,17 @@
 import { KernelSpec } from '@jupyterlab/services';
+import type { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { parse } from 'yaml';
-import { IDisposable } from '@lumino/disposable';
-import { Poll } from '@lumino/polling';
-import { ISignal, Signal } from '@lumino/signaling';
 
-import { IEnvironmentKernel, findKernel, lookUpKernel } from '../kernels';
+import { EnvironmentKernelModel, IEnvironmentKernel } from '../kernels';
 import { entryOf } from '../model';
-import { IBuild, IBuildDiff, IEnvironment, isActive } from '../models';
+import { BuildStatus, IBuild, IBuildDiff, IEnvironment, IPackage, isActive } from '../models';
+import { PollingModel, frequencyOf } from '../poll';
 import { CondaStoreError } from '../request';
+import { Resource } from '../resource';
 import { isLockfileContent, storedSpecToYaml } from '../spec';
 import { ICondaStoreAPI, IEnvironmentEntry, IEnvironmentsModel } from '../tokens';
-import { refreshNow } from '../poll';
+import { BuildLog } from './buildlog';
+import { BuildComparison } from './comparison';
 
 export type ViewTab = 'specification' | 'builds' | 'log' | 'packages' | 'artifacts';
 
@@ -38,6 +39,8 @@ export interface IViewModelOptions {
   kernelspecs?: KernelSpec.IManager | null;
   /** Milliseconds between refreshes while a build runs. */
   interval?: number;
+  /** The panel's settings, to take `refreshInterval` from (now and as it changes). */
+  settings?: ISettingRegistry.ISettings | null;
 }
 
 /**
@@ -45,43 +48,49 @@ export interface IViewModelOptions {
  * build, the specification being edited, the environment's kernel. Refreshes itself while a
  * build of it runs and the view is visible; quiet otherwise.
  */
-export class EnvironmentViewModel implements IDisposable {
+export class EnvironmentViewModel extends PollingModel {
   constructor(options: IViewModelOptions) {
+    const { namespace, name } = options;
+    super({
+      name: `@conda-store-jupyter/labextension:view:${namespace}/${name}`,
+      interval: options.interval,
+      max: 60 * 1000,
+      settings: options.settings,
+      // Never refreshed when idle: the environments model notices changes (_onEnvironmentsChanged).
+      frequency: settings => ({ interval: frequencyOf(settings).interval })
+    });
     this.api = options.api;
-    this.namespace = options.namespace;
-    this.name = options.name;
+    this.namespace = namespace;
+    this.name = name;
     this._environments = options.environments ?? null;
-    this._kernelspecs = options.kernelspecs ?? null;
+    this.comparison = new BuildComparison(this.api, this);
+    this.log = new BuildLog(this.api);
+    this._kernel = new EnvironmentKernelModel(options.kernelspecs ?? null, namespace, name);
     if (options.draft) {
       this._draft = true;
       this._specText = options.draft.text;
-      this._specOriginal = '';
       this._specIsLockfile = !!options.draft.isLockfile;
       this._description = options.draft.description;
       this._tab = 'specification';
     }
-    this._poll = new Poll({
-      auto: false,
-      factory: () => this._load(),
-      frequency: { interval: options.interval ?? 2000, backoff: true, max: 60 * 1000 },
-      name: `@conda-store-jupyter/labextension:view:${this.namespace}/${this.name}`,
-      standby: () => this._standby()
-    });
     this._environments?.changed.connect(this._onEnvironmentsChanged, this);
-    this._kernelspecs?.specsChanged.connect(this._onSpecsChanged, this);
+    this._kernel.changed.connect(() => this.emitChanged(), this);
+    this.log.statusReported.connect(this._onLogStatus, this);
+    this.changed.connect(this._follow, this);
   }
 
   readonly api: ICondaStoreAPI;
   readonly namespace: string;
   readonly name: string;
 
-  get changed(): ISignal<this, void> {
-    return this._changed;
-  }
-
-  get isDisposed(): boolean {
-    return this._disposed;
-  }
+  /** The packages of the selected build (fetched again when its status changes). */
+  readonly packages = new Resource<IPackage[]>();
+  /** The log of the selected build, streamed while the view is visible. */
+  readonly log: BuildLog;
+  /** The builds compared in the Builds tab and their differences. */
+  readonly comparison: BuildComparison;
+  /** The server's default channels, once `loadChannels()` asked for them. */
+  readonly channels = new Resource<string[]>();
 
   // -- state -------------------------------------------------------------------------------
 
@@ -138,7 +147,7 @@ export class EnvironmentViewModel implements IDisposable {
   set tab(tab: ViewTab) {
     if (tab !== this._tab) {
       this._tab = tab;
-      this._changed.emit();
+      this.emitChanged();
     }
   }
 
@@ -153,16 +162,16 @@ export class EnvironmentViewModel implements IDisposable {
   selectBuild(id: number | null): void {
     if (id !== this._selected) {
       this._selected = id;
-      this._changed.emit();
+      this.emitChanged();
     }
   }
 
   get kernel(): IEnvironmentKernel | null {
-    return this._kernel;
+    return this._kernel.kernel;
   }
 
   get kernelChecked(): boolean {
-    return this._kernelChecked;
+    return this._kernel.checked;
   }
 
   // -- the specification being edited -------------------------------------------------------
@@ -203,13 +212,13 @@ export class EnvironmentViewModel implements IDisposable {
     } catch {
       // invalid YAML: keep what it was; validation shows the problem
     }
-    this._changed.emit();
+    this.emitChanged();
   }
 
   /** Put a build's specification in the editor. */
   async loadSpecFromBuild(id: number): Promise<void> {
     this._specLoading = true;
-    this._changed.emit();
+    this.emitChanged();
     try {
       const build = await this.api.getBuild(id);
       const specification = build.specification;
@@ -222,7 +231,7 @@ export class EnvironmentViewModel implements IDisposable {
       }
     } finally {
       this._specLoading = false;
-      this._changed.emit();
+      this.emitChanged();
     }
   }
 
@@ -239,9 +248,7 @@ export class EnvironmentViewModel implements IDisposable {
       specification: this._specText,
       is_lockfile: this._specIsLockfile,
       environment_name: this.name,
-      ...(this._draft && this._description
-        ? { environment_description: this._description }
-        : {})
+      ...(this._draft && this._description ? { environment_description: this._description } : {})
     });
     this._draft = false;
     this._specOriginal = this._specText;
@@ -282,7 +289,7 @@ export class EnvironmentViewModel implements IDisposable {
   async deleteEnvironment(): Promise<void> {
     await this.api.deleteEnvironment(this.namespace, this.name);
     this._missing = true;
-    this._changed.emit();
+    this.emitChanged();
     void this._environments?.refresh();
   }
 
@@ -290,88 +297,54 @@ export class EnvironmentViewModel implements IDisposable {
     return this.api.diffBuilds(from, to);
   }
 
+  /** Fetch the server's default channels into `channels` (once). */
+  loadChannels(): Promise<void> {
+    return this.channels.request('default', async () =>
+      (await this.api.channels()).map(c => c.name)
+    );
+  }
+
   // -- refreshing --------------------------------------------------------------------------
 
-  /** Whether the view is visible (it polls only then). */
-  set active(value: boolean) {
-    if (value === this._active) {
-      return;
-    }
-    this._active = value;
-    this._changed.emit();
-    if (value && !this._draft) {
+  /** The view is shown or hidden (it polls only while shown): refresh when shown. */
+  protected onActiveChanged(active: boolean): void {
+    this.emitChanged();
+    if (active && !this._draft) {
       void this.refresh();
     }
   }
 
-  get active(): boolean {
-    return this._active;
-  }
-
-  set interval(ms: number) {
-    this._poll.frequency = {
-      ...this._poll.frequency,
-      interval: ms,
-      max: Math.max(this._poll.frequency.max, ms)
-    };
-  }
-
-  async refresh(): Promise<void> {
-    if (this._disposed) {
-      return;
-    }
-    this._force = true;
-    await refreshNow(this._poll);
-  }
-
   /** Find the environment's kernel; after a build, retry while the server registers it. */
-  async checkKernel(retries = 0): Promise<void> {
-    if (!this._kernelspecs || this._disposed) {
-      return;
-    }
-    for (let attempt = 0; attempt <= retries; attempt++) {
-      try {
-        this._kernel = await lookUpKernel(this._kernelspecs, this.namespace, this.name);
-      } catch {
-        this._kernel = null;
-      }
-      const expected = this.usableBuildId;
-      const fresh = this._kernel && (expected === null || this._kernel.buildId === expected);
-      if (fresh || attempt === retries || this._disposed) {
-        break;
-      }
-      await new Promise(resolve => setTimeout(resolve, 500 * (attempt + 1)));
-    }
-    this._kernelChecked = true;
-    this._changed.emit();
+  checkKernel(retries = 0): Promise<void> {
+    return this._kernel.check(() => this.usableBuildId, retries);
   }
 
   dispose(): void {
-    if (this._disposed) {
+    if (this.isDisposed) {
       return;
     }
-    this._disposed = true;
-    this._poll.dispose();
-    Signal.clearData(this);
+    this.packages.dispose();
+    this.comparison.dispose();
+    this.log.dispose();
+    this.channels.dispose();
+    this._kernel.dispose();
+    super.dispose();
   }
 
-  private _standby(): boolean {
-    if (this._force) {
-      return false;
-    }
-    if (!this._active || this._draft || this._missing || document.visibilityState === 'hidden') {
-      return true;
-    }
-    return !(this._builds.some(b => isActive(b.status)) || this._loadError);
+  protected get paused(): boolean {
+    return this._draft || this._missing;
+  }
+
+  protected get live(): boolean {
+    return this._builds.some(b => isActive(b.status)) || !!this._loadError;
   }
 
   private async _afterAction(): Promise<void> {
-    this._changed.emit();
+    this.emitChanged();
     await Promise.all([this.refresh(), this._environments?.refresh()]);
   }
 
-  private async _load(): Promise<void> {
-    this._force = false;
+  protected async fetch(): Promise<void> {
     if (this._draft) {
       return;
     }
@@ -395,11 +368,11 @@ export class EnvironmentViewModel implements IDisposable {
         this._missing = true;
         this._loadError = null;
         this._loaded = true;
-        this._changed.emit();
+        this.emitChanged();
         return;
       }
       this._loadError = error as Error;
-      this._changed.emit();
+      this.emitChanged();
       throw error;
     }
     const first = !this._loaded;
@@ -410,7 +383,7 @@ export class EnvironmentViewModel implements IDisposable {
     if (first && this._builds[0] && isActive(this._builds[0].status)) {
       this._tab = 'log'; // opened while it builds: show it building
     }
-    this._changed.emit();
+    this.emitChanged();
     if (first && this._builds.length && this._specBase === null && !this.specDirty) {
       void this.loadSpecFromBuild(this._builds[0].id).catch(() => undefined);
     }
@@ -435,34 +408,33 @@ export class EnvironmentViewModel implements IDisposable {
     }
   }
 
-  private _onSpecsChanged(): void {
-    // The manager refreshed on its own: look again without asking the server.
-    const found = this._kernelspecs
-      ? findKernel(this._kernelspecs.specs, this.namespace, this.name)
-      : null;
-    if (found && JSON.stringify(found) !== JSON.stringify(this._kernel)) {
-      this._kernel = found;
-      this._kernelChecked = true;
-      this._changed.emit();
+  /** The selected build's packages and log, while the view shows its tabs (see panel.tsx). */
+  private _follow(): void {
+    const build = this._loaded && !this._draft && !this._missing ? this.selectedBuild : null;
+    this.log.follow(build?.id ?? null, build?.status ?? null, this.active);
+    void this.packages.request(
+      build && `${build.id}:${build.status}`,
+      async () => (await this.api.buildPackages(build!.id)).items
+    );
+  }
+
+  /** The log stream says the selected build's status changed: refresh. */
+  private _onLogStatus(_: BuildLog, status: BuildStatus): void {
+    const selected = this.selectedBuild;
+    if (selected && status !== selected.status) {
+      void this.refresh();
     }
   }
 
-  private _active = false;
   private _builds: IBuild[] = [];
-  private _changed = new Signal<this, void>(this);
   private _description: string | undefined;
-  private _disposed = false;
   private _draft = false;
   private _environment: IEnvironment | null = null;
   private _environments: IEnvironmentsModel | null;
-  private _force = false;
-  private _kernel: IEnvironmentKernel | null = null;
-  private _kernelChecked = false;
-  private _kernelspecs: KernelSpec.IManager | null;
+  private _kernel: EnvironmentKernelModel;
   private _loadError: Error | null = null;
   private _loaded = false;
   private _missing = false;
-  private _poll: Poll;
   private _selected: number | null = null;
   private _specBase: number | null = null;
   private _specIsLockfile = false;

@@ -1,8 +1,7 @@
-import React, { useEffect, useMemo, useState } from 'react';
+import React, { useMemo, useState } from 'react';
 
-import { ErrorMessage, formatSize } from '../components';
-import { IBuild, IPackage } from '../models';
-import { ICondaStoreAPI } from '../tokens';
+import { ErrorMessage, formatSize, useSignal } from '../components';
+import { EnvironmentViewModel } from './model';
 
 /** A channel URL made short: `conda-forge`, or the last part of a file:// path. */
 export function channelLabel(channel: string): string {
@@ -17,35 +16,21 @@ export function channelLabel(channel: string): string {
   return trimmed;
 }
 
-/** The packages of a build, with a filter. */
-export function PackagesView(props: { api: ICondaStoreAPI; build: IBuild | null }): JSX.Element {
-  const { api, build } = props;
-  const [packages, setPackages] = useState<IPackage[] | null>(null);
-  const [error, setError] = useState<unknown>(null);
+/** The packages of the selected build (the model fetches them), with a filter. */
+export function PackagesView(props: { model: EnvironmentViewModel }): JSX.Element {
+  const { model } = props;
+  useSignal(model.packages.changed);
+  const build = model.selectedBuild;
+  const packages = model.packages.value;
+  const error = model.packages.error;
   const [filter, setFilter] = useState('');
-  const id = build?.id ?? null;
-  const status = build?.status;
-
-  useEffect(() => {
-    setPackages(null);
-    setError(null);
-    if (id === null) {
-      return;
-    }
-    let live = true;
-    api
-      .buildPackages(id)
-      .then(page => live && setPackages(page.items))
-      .catch(reason => live && setError(reason));
-    return () => {
-      live = false;
-    };
-  }, [api, id, status]);
 
   const shown = useMemo(() => {
     const words = filter.toLowerCase().split(/\s+/).filter(Boolean);
     return (packages ?? [])
-      .filter(p => words.every(w => `${p.name} ${p.version} ${p.channel}`.toLowerCase().includes(w)))
+      .filter(p =>
+        words.every(w => `${p.name} ${p.version} ${p.channel}`.toLowerCase().includes(w))
+      )
       .sort((a, b) => a.name.localeCompare(b.name));
   }, [packages, filter]);
 

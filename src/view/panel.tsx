@@ -63,9 +63,7 @@ function UseIt(props: { model: EnvironmentViewModel; commands: CommandRegistry }
         className="jp-CondaStore-toolButton"
         disabled={!kernel}
         title={kernel ? `New console with ${kernel.displayName}` : hint}
-        onClick={() =>
-          void open('console:create', { kernelPreference: { name: kernel!.name } })
-        }
+        onClick={() => void open('console:create', { kernelPreference: { name: kernel!.name } })}
       >
         <consoleIcon.react tag="span" elementSize="normal" />
         <span>Open console</span>
@@ -231,7 +229,9 @@ function Tabs(props: { model: EnvironmentViewModel }): JSX.Element {
           data-tab={tab.id}
         >
           {tab.label}
-          {tab.id === 'log' && running && <span className="jp-CondaStore-liveDot" aria-label="(live)" />}
+          {tab.id === 'log' && running && (
+            <span className="jp-CondaStore-liveDot" aria-label="(live)" />
+          )}
           {tab.id === 'builds' && model.builds.length > 0 && (
             <span className="jp-CondaStore-count">{model.builds.length}</span>
           )}
@@ -270,8 +270,11 @@ function EnvironmentViewContent(props: IPanelOptions): JSX.Element {
       <div className="jp-CondaStore-view">
         <div className="jp-CondaStore-emptyState" role="status">
           <p>
-            Environment <strong>{model.namespace}/{model.name}</strong> does not exist (any
-            more).
+            Environment{' '}
+            <strong>
+              {model.namespace}/{model.name}
+            </strong>{' '}
+            does not exist (any more).
           </p>
         </div>
       </div>
@@ -303,20 +306,15 @@ function EnvironmentViewContent(props: IPanelOptions): JSX.Element {
               <TabPanel model={model} id="log">
                 <BuildPicker model={model} />
                 <LogView
+                  log={model.log}
                   api={model.api}
                   build={selected}
-                  onStatus={status => {
-                    if (selected && status !== selected.status) {
-                      void model.refresh();
-                    }
-                  }}
                   onCancel={selected ? () => model.cancel(selected.id) : undefined}
-                  enabled={model.active}
                 />
               </TabPanel>
               <TabPanel model={model} id="packages">
                 <BuildPicker model={model} />
-                <PackagesView api={model.api} build={selected} />
+                <PackagesView model={model} />
               </TabPanel>
               <TabPanel model={model} id="artifacts">
                 <BuildPicker model={model} />

@@ -1,27 +1,12 @@
+/** The Specification tab: the YAML editor, the form view, the server's problems, submit. */
 import { CodeEditor } from '@jupyterlab/codeeditor';
-import { addIcon, closeIcon } from '@jupyterlab/ui-components';
 import React, { useEffect, useMemo, useRef, useState } from 'react';
 
-import { ErrorMessage } from '../components';
-import {
-  IDependency,
-  ISpecForm,
-  ISpecIssue,
-  IVariable,
-  formToYaml,
-  parseSpec
-} from '../spec';
-import { ICondaStoreAPI } from '../tokens';
+import { ErrorMessage, errorText, useSignal } from '../components';
+import { ISpecForm, formToYaml, readSpec } from '../spec';
+import { ISpecIssue, specIssues, useValidation } from '../validation';
 import { EnvironmentViewModel } from './model';
-
-let nextId = 0;
-function useUid(prefix: string): string {
-  const ref = useRef<string>();
-  if (!ref.current) {
-    ref.current = `${prefix}-${++nextId}`;
-  }
-  return ref.current;
-}
+import { SpecForm } from './specform';
 
 // -------------------------------------------------------------------------------------------
 // The YAML editor: JupyterLab's CodeMirror through the editor services
@@ -83,6 +68,8 @@ export function YamlEditor(props: IYamlEditorProps): JSX.Element {
 function IssueList(props: {
   issues: ISpecIssue[];
   onGoTo?: (issue: ISpecIssue) => void;
+  /** The list is being checked again (it is for an earlier text). */
+  pending?: boolean;
 }): JSX.Element | null {
   if (!props.issues.length) {
     return null;
@@ -93,6 +80,7 @@ function IssueList(props: {
       className="jp-CondaStore-issues"
       role={errors ? 'alert' : 'status'}
       aria-label="Problems in the specification"
+      aria-busy={props.pending || undefined}
     >
       <ul>
         {props.issues.map((issue, index) => (
@@ -120,263 +108,6 @@ function IssueList(props: {
 }
 
 // -------------------------------------------------------------------------------------------
-// The form view
-
-function useCompletion(api: ICondaStoreAPI): [string[], (prefix: string) => void] {
-  const [names, setNames] = useState<string[]>([]);
-  const timer = useRef<number>();
-  const last = useRef<string>('');
-  const ask = (prefix: string) => {
-    const query = prefix.trim().replace(/^.*::/, '');
-    if (query === last.current) {
-      return;
-    }
-    last.current = query;
-    window.clearTimeout(timer.current);
-    if (!query) {
-      setNames([]);
-      return;
-    }
-    timer.current = window.setTimeout(() => {
-      api
-        .searchPackages(query)
-        .then(result => {
-          if (last.current === query) {
-            setNames(result);
-          }
-        })
-        .catch(() => setNames([]));
-    }, 150);
-  };
-  useEffect(() => () => window.clearTimeout(timer.current), []);
-  return [names, ask];
-}
-
-function RowButton(props: { label: string; onClick: () => void }): JSX.Element {
-  return (
-    <button
-      className="jp-CondaStore-iconButton"
-      onClick={props.onClick}
-      aria-label={props.label}
-      title={props.label}
-    >
-      <closeIcon.react tag="span" elementSize="normal" />
-    </button>
-  );
-}
-
-function AddButton(props: { label: string; onClick: () => void }): JSX.Element {
-  return (
-    <button className="jp-CondaStore-addButton" onClick={props.onClick}>
-      <addIcon.react tag="span" elementSize="normal" />
-      <span>{props.label}</span>
-    </button>
-  );
-}
-
-interface IFormProps {
-  form: ISpecForm;
-  onChange: (form: ISpecForm) => void;
-  api: ICondaStoreAPI;
-  defaultChannels: string[];
-}
-
-export function SpecForm(props: IFormProps): JSX.Element {
-  const { form, onChange, api } = props;
-  const listId = useUid('jp-CondaStore-packageNames');
-  const [names, complete] = useCompletion(api);
-  const focusRef = useRef<string | null>(null);
-  const root = useRef<HTMLDivElement>(null);
-
-  // After adding a row, focus its first input.
-  useEffect(() => {
-    if (focusRef.current && root.current) {
-      const input = root.current.querySelector<HTMLInputElement>(focusRef.current);
-      input?.focus();
-      focusRef.current = null;
-    }
-  });
-
-  const update = (patch: Partial<ISpecForm>) => onChange({ ...form, ...patch });
-  const setDependency = (index: number, patch: Partial<IDependency>) =>
-    update({
-      dependencies: form.dependencies.map((d, i) => (i === index ? { ...d, ...patch } : d))
-    });
-  const setVariable = (index: number, patch: Partial<IVariable>) =>
-    update({ variables: form.variables.map((v, i) => (i === index ? { ...v, ...patch } : v)) });
-
-  return (
-    <div className="jp-CondaStore-form" ref={root}>
-      <datalist id={listId}>
-        {names.map(name => (
-          <option key={name} value={name} />
-        ))}
-      </datalist>
-
-      <fieldset className="jp-CondaStore-fieldset">
-        <legend>Description</legend>
-        <input
-          className="jp-CondaStore-input jp-CondaStore-wide"
-          aria-label="Description"
-          placeholder="What this environment is for (optional)"
-          value={form.description ?? ''}
-          onChange={e => update({ description: e.target.value || undefined })}
-        />
-      </fieldset>
-
-      <fieldset className="jp-CondaStore-fieldset" aria-label="Channels">
-        <legend>Channels</legend>
-        {form.channels.length === 0 && (
-          <p className="jp-CondaStore-muted">
-            None listed: the server's default channel
-            {props.defaultChannels.length === 1 ? '' : 's'}{' '}
-            {props.defaultChannels.length ? (
-              <code>{props.defaultChannels.join(', ')}</code>
-            ) : (
-              ''
-            )}{' '}
-            {props.defaultChannels.length === 1 ? 'is' : 'are'} used.
-          </p>
-        )}
-        {form.channels.map((channel, index) => (
-          <div className="jp-CondaStore-row" key={`c${index}`} data-row="channel">
-            <input
-              className="jp-CondaStore-input jp-CondaStore-wide"
-              aria-label={`Channel ${index + 1}`}
-              placeholder="conda-forge or a URL"
-              value={channel}
-              onChange={e =>
-                update({ channels: form.channels.map((c, i) => (i === index ? e.target.value : c)) })
-              }
-            />
-            <RowButton
-              label={`Remove channel ${channel || index + 1}`}
-              onClick={() => update({ channels: form.channels.filter((_, i) => i !== index) })}
-            />
-          </div>
-        ))}
-        <AddButton
-          label="Add channel"
-          onClick={() => {
-            focusRef.current = '[data-row="channel"]:last-of-type input';
-            update({ channels: [...form.channels, ''] });
-          }}
-        />
-      </fieldset>
-
-      <fieldset className="jp-CondaStore-fieldset" aria-label="Conda packages">
-        <legend>Conda packages</legend>
-        {form.dependencies.length > 0 && (
-          <div className="jp-CondaStore-row jp-CondaStore-rowHeader" aria-hidden="true">
-            <span>Package</span>
-            <span>Version constraint</span>
-            <span />
-          </div>
-        )}
-        {form.dependencies.map((dependency, index) => (
-          <div className="jp-CondaStore-row" key={`d${index}`} data-row="package">
-            <input
-              className="jp-CondaStore-input"
-              aria-label={`Package ${index + 1} name`}
-              placeholder="name, e.g. numpy"
-              list={listId}
-              value={dependency.name}
-              autoComplete="off"
-              onFocus={e => complete(e.target.value)}
-              onChange={e => {
-                complete(e.target.value);
-                setDependency(index, { name: e.target.value });
-              }}
-            />
-            <input
-              className="jp-CondaStore-input"
-              aria-label={`Package ${index + 1} version`}
-              placeholder="any version, e.g. >=1.2,<2"
-              value={dependency.constraint}
-              onChange={e => setDependency(index, { constraint: e.target.value })}
-            />
-            <RowButton
-              label={`Remove package ${dependency.name || index + 1}`}
-              onClick={() =>
-                update({ dependencies: form.dependencies.filter((_, i) => i !== index) })
-              }
-            />
-          </div>
-        ))}
-        <AddButton
-          label="Add package"
-          onClick={() => {
-            focusRef.current = '[data-row="package"]:last-of-type input';
-            update({ dependencies: [...form.dependencies, { name: '', constraint: '' }] });
-          }}
-        />
-      </fieldset>
-
-      <fieldset className="jp-CondaStore-fieldset" aria-label="Pip packages">
-        <legend>Pip packages</legend>
-        {form.pip.map((requirement, index) => (
-          <div className="jp-CondaStore-row" key={`p${index}`} data-row="pip">
-            <input
-              className="jp-CondaStore-input jp-CondaStore-wide"
-              aria-label={`Pip package ${index + 1}`}
-              placeholder="requirement, e.g. requests>=2.31"
-              value={requirement}
-              onChange={e =>
-                update({ pip: form.pip.map((p, i) => (i === index ? e.target.value : p)) })
-              }
-            />
-            <RowButton
-              label={`Remove pip package ${requirement || index + 1}`}
-              onClick={() => update({ pip: form.pip.filter((_, i) => i !== index) })}
-            />
-          </div>
-        ))}
-        <AddButton
-          label="Add pip package"
-          onClick={() => {
-            focusRef.current = '[data-row="pip"]:last-of-type input';
-            update({ pip: [...form.pip, ''] });
-          }}
-        />
-      </fieldset>
-
-      <fieldset className="jp-CondaStore-fieldset" aria-label="Environment variables">
-        <legend>Environment variables</legend>
-        {form.variables.map((variable, index) => (
-          <div className="jp-CondaStore-row" key={`v${index}`} data-row="variable">
-            <input
-              className="jp-CondaStore-input"
-              aria-label={`Variable ${index + 1} name`}
-              placeholder="NAME"
-              value={variable.name}
-              onChange={e => setVariable(index, { name: e.target.value })}
-            />
-            <input
-              className="jp-CondaStore-input"
-              aria-label={`Variable ${index + 1} value`}
-              placeholder="value"
-              value={variable.value}
-              onChange={e => setVariable(index, { value: e.target.value })}
-            />
-            <RowButton
-              label={`Remove variable ${variable.name || index + 1}`}
-              onClick={() => update({ variables: form.variables.filter((_, i) => i !== index) })}
-            />
-          </div>
-        ))}
-        <AddButton
-          label="Add variable"
-          onClick={() => {
-            focusRef.current = '[data-row="variable"]:last-of-type input';
-            update({ variables: [...form.variables, { name: '', value: '' }] });
-          }}
-        />
-      </fieldset>
-    </div>
-  );
-}
-
-// -------------------------------------------------------------------------------------------
 // The Specification tab
 
 type Mode = 'yaml' | 'form';
@@ -390,26 +121,45 @@ export function SpecificationView(props: {
   const [form, setForm] = useState<ISpecForm | null>(null);
   const [submitting, setSubmitting] = useState(false);
   const [submitError, setSubmitError] = useState<unknown>(null);
-  const [defaultChannels, setDefaultChannels] = useState<string[]>([]);
   const written = useRef<string | null>(null);
   const editor = useRef<CodeEditor.IEditor | null>(null);
 
   const text = model.specText;
-  const parsed = useMemo(
-    () => parseSpec(text, { environmentName: model.name }),
-    [text, model.name]
+  const parsed = useMemo(() => readSpec(text), [text]);
+  const lockfile = parsed.kind === 'lockfile';
+  const request = useMemo(
+    // What a submit sends (a lock file's name is the environment's).
+    () =>
+      text.trim()
+        ? {
+            specification: text,
+            is_lockfile: lockfile,
+            namespace: model.namespace,
+            environment_name: model.name
+          }
+        : null,
+    [text, lockfile, model.namespace, model.name]
   );
+  const check = useValidation(model.api, request);
+  const issues = useMemo(() => {
+    const found = specIssues(check.result);
+    const name = check.result?.name;
+    if (check.result?.valid && !lockfile && name && name !== model.name) {
+      found.push({
+        severity: 'warning',
+        message: `name is '${name}' but this is environment '${model.name}': it will be built as '${model.name}'`
+      });
+    }
+    return found;
+  }, [check.result, lockfile, model.name]);
+  const invalid = !!check.result && !check.result.valid && !check.pending;
 
+  // The server's default channels, for the form's placeholder: fetched once by the model.
+  useSignal(model.channels.changed);
   useEffect(() => {
-    let live = true;
-    model.api
-      .channels()
-      .then(channels => live && setDefaultChannels(channels.map(c => c.name)))
-      .catch(() => undefined);
-    return () => {
-      live = false;
-    };
-  }, [model.api]);
+    void model.loadChannels().catch(() => undefined);
+  }, [model]);
+  const defaultChannels = model.channels.value ?? [];
 
   // The text changed from elsewhere (loaded, reverted) while the form shows: follow it.
   useEffect(() => {
@@ -450,7 +200,10 @@ export function SpecificationView(props: {
     }
     const target = editor.current;
     if (target && issue.line !== undefined) {
-      target.setCursorPosition({ line: issue.line - 1, column: Math.max(0, (issue.column ?? 1) - 1) });
+      target.setCursorPosition({
+        line: issue.line - 1,
+        column: Math.max(0, (issue.column ?? 1) - 1)
+      });
       target.focus();
     }
   };
@@ -467,12 +220,8 @@ export function SpecificationView(props: {
     }
   };
 
-  const lockfile = parsed.kind === 'lockfile';
-  const formUnavailable = lockfile
-    ? 'A conda-lock file is installed exactly as locked: edit it as YAML.'
-    : !parsed.form
-      ? 'Fix the problems listed below to use the form.'
-      : '';
+  const formUnavailable = parsed.form ? '' : parsed.reason;
+  const blocked = !text.trim() || submitting || check.pending || invalid;
   const baseBuild = model.specBaseBuildId;
 
   return (
@@ -563,7 +312,13 @@ export function SpecificationView(props: {
           defaultChannels={defaultChannels}
         />
       )}
-      <IssueList issues={parsed.issues} onGoTo={goTo} />
+      <IssueList issues={issues} onGoTo={goTo} pending={check.pending} />
+      {!!check.error && (
+        <p className="jp-CondaStore-muted" role="status">
+          {errorText(check.error, 'check the specification').replace(/\.$/, '')}. The server checks
+          it again when it is submitted.
+        </p>
+      )}
       <ErrorMessage
         error={submitError}
         doing="build this specification"
@@ -573,17 +328,22 @@ export function SpecificationView(props: {
         <button
           className="jp-Button jp-mod-styled jp-mod-accept"
           onClick={() => void submit()}
-          disabled={!parsed.valid || submitting || !text.trim()}
+          disabled={blocked}
           title={
-            parsed.valid
-              ? 'Save this specification and build it; the environment switches to it when the build completes'
-              : 'Fix the errors first'
+            invalid
+              ? 'Fix the errors first'
+              : check.pending
+                ? 'Checking the specification…'
+                : 'Save this specification and build it; the environment switches to it when the build completes'
           }
         >
           {submitting ? 'Submitting…' : 'Save and build'}
         </button>
         {!model.isDraft && model.specDirty && (
-          <button className="jp-Button jp-mod-styled jp-mod-reject" onClick={() => model.revertSpec()}>
+          <button
+            className="jp-Button jp-mod-styled jp-mod-reject"
+            onClick={() => model.revertSpec()}
+          >
             Discard changes
           </button>
         )}

@@ -15,10 +15,10 @@ test.describe('create an environment and use it', () => {
     // A blank environment opens as a draft; the YAML goes into the editor.
     const view = await store.createEnvironment({ name, source: 'blank' });
     await expect(view.badge).toHaveText('draft');
-    await view.setYaml(
-      `name: ${name}\ndependencies:\n  - python\n  - ipykernel\n  - csj-probe\n`
-    );
-    await expect(view.root.getByRole('alert', { name: 'Problems in the specification' })).toHaveCount(0);
+    await view.setYaml(`name: ${name}\ndependencies:\n  - python\n  - ipykernel\n  - csj-probe\n`);
+    await expect(
+      view.root.getByRole('alert', { name: 'Problems in the specification' })
+    ).toHaveCount(0);
     await view.saveAndBuild.click();
 
     // The view follows the build on its Log tab; lines arrive while it builds.
@@ -61,7 +61,11 @@ test.describe('create an environment and use it', () => {
         { timeout: 30_000 }
       )
       .toContain(kernelName);
-    await page.notebook.setCell(0, 'code', 'import csj_probe, sys\nprint(csj_probe.__file__)\nprint(sys.prefix)');
+    await page.notebook.setCell(
+      0,
+      'code',
+      'import csj_probe, sys\nprint(csj_probe.__file__)\nprint(sys.prefix)'
+    );
     await page.notebook.runCell(0);
     const output = (await page.notebook.getCellTextOutput(0))?.join('\n') ?? '';
     expect(output).toContain('csj_probe');
@@ -69,8 +73,8 @@ test.describe('create an environment and use it', () => {
     await expect(
       page.locator('.jp-NotebookPanel:visible [data-mime-type="application/vnd.jupyter.stderr"]')
     ).toHaveCount(0);
-    await expect(page.locator('.jp-NotebookPanel:visible .jp-OutputArea-output').first()).not.toContainText(
-      'Error'
-    );
+    await expect(
+      page.locator('.jp-NotebookPanel:visible .jp-OutputArea-output').first()
+    ).not.toContainText('Error');
   });
 });

@@ -54,7 +54,9 @@ test.describe('edit in the form view and roll back', () => {
     await expect(view.buildRow(first)).not.toHaveAttribute('data-current', 'true');
 
     const packages = await view.showTab('Packages');
-    await expect(packages.locator('tr[data-package="alpha"] [data-column="version"]')).toHaveText('1.1');
+    await expect(packages.locator('tr[data-package="alpha"] [data-column="version"]')).toHaveText(
+      '1.1'
+    );
     await expect(packages.locator('tr[data-package="beta"]')).toHaveCount(1);
 
     // Roll back: the confirmation says what changes.
@@ -63,7 +65,9 @@ test.describe('edit in the form view and roll back', () => {
     const dialog = page.locator('.jp-Dialog');
     await expect(dialog.getByText(`Roll back to build ${first}?`)).toBeVisible();
     await expect(dialog).toContainText(`switches from build ${second} to build ${first}`);
-    await expect(dialog.locator('tr[data-change="changed"]', { hasText: 'alpha' })).toContainText('1.1');
+    await expect(dialog.locator('tr[data-change="changed"]', { hasText: 'alpha' })).toContainText(
+      '1.1'
+    );
     await expect(dialog.locator('tr[data-change="removed"]', { hasText: 'beta' })).toHaveCount(1);
     await dialog.getByRole('button', { name: `Roll back to build ${first}` }).click();
     await expect(dialog).toHaveCount(0);
@@ -80,7 +84,9 @@ test.describe('edit in the form view and roll back', () => {
     expect(environment.data.current_build_id).toBe(first);
 
     await view.showTab('Packages');
-    await expect(packages.locator('tr[data-package="alpha"] [data-column="version"]')).toHaveText('1.0');
+    await expect(packages.locator('tr[data-package="alpha"] [data-column="version"]')).toHaveText(
+      '1.0'
+    );
     await expect(packages.locator('tr[data-package="beta"]')).toHaveCount(0);
     await expect(packages.getByRole('status')).toContainText(`1 package in build ${first}`);
   });

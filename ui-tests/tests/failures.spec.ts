@@ -20,17 +20,26 @@ test.describe('when builds do not go as planned', () => {
     });
     await expect(view.tab('Log')).toHaveAttribute('aria-selected', 'true');
     const log = view.panel('log');
-    await expect(view.logLines.filter({ hasText: 'installing' })).toHaveCount(1, { timeout: 30_000 });
+    await expect(view.logLines.filter({ hasText: 'installing' })).toHaveCount(1, {
+      timeout: 30_000
+    });
     const cancel = log.getByRole('button', { name: 'Cancel build' });
     await cancel.click();
 
-    await expect(log.locator('.jp-CondaStore-logHeader .jp-CondaStore-badge')).toHaveText('canceled', {
-      timeout: 30_000
-    });
-    await expect(log.getByText(/was canceled\. The environment stays on its previous build/)).toBeVisible();
+    await expect(log.locator('.jp-CondaStore-logHeader .jp-CondaStore-badge')).toHaveText(
+      'canceled',
+      {
+        timeout: 30_000
+      }
+    );
+    await expect(
+      log.getByText(/was canceled\. The environment stays on its previous build/)
+    ).toBeVisible();
     await expect(cancel).toHaveCount(0);
     await expect(view.badge).toHaveText('canceled');
-    await expect(store.item('default', name).locator('.jp-CondaStore-badge')).toHaveText('canceled');
+    await expect(store.item('default', name).locator('.jp-CondaStore-badge')).toHaveText(
+      'canceled'
+    );
 
     await view.showTab('Builds');
     const row = view.buildRows.first();
@@ -55,7 +64,9 @@ test.describe('when builds do not go as planned', () => {
       'solve failed for'
     );
     await expect(
-      view.root.locator('.jp-CondaStore-logLine[data-kind="message"]', { hasText: 'conflict-a' }).first()
+      view.root
+        .locator('.jp-CondaStore-logLine[data-kind="message"]', { hasText: 'conflict-a' })
+        .first()
     ).toBeVisible();
     await expect(view.badge).toHaveText('failed');
     await expect(store.item('default', name).locator('.jp-CondaStore-badge')).toHaveText('failed');
@@ -119,7 +130,10 @@ test.describe('when builds do not go as planned', () => {
     const view = await store.openEnvironment('default', name);
     const builds = await view.showTab('Builds');
     await builds.getByRole('button', { name: `Make build ${first} current` }).click();
-    await page.locator('.jp-Dialog').getByRole('button', { name: `Roll back to build ${first}` }).click();
+    await page
+      .locator('.jp-Dialog')
+      .getByRole('button', { name: `Roll back to build ${first}` })
+      .click();
     const alert = builds.getByRole('alert');
     await expect(alert).toContainText(`Could not make build ${first} current: ${message}.`);
     await expect(alert).toContainText('Ask an administrator of the namespace for that role.');

@@ -149,7 +149,9 @@ export class CondaStorePage {
       await expect(nameField).toHaveValue(options.name, { timeout: 1000 });
       await expect(namespaceField).toHaveValue(namespace, { timeout: 1000 });
     }).toPass({ timeout: 15_000 });
-    const label = { python: 'Python with ipykernel', blank: 'Blank', file: 'A file' }[options.source];
+    const label = { python: 'Python with ipykernel', blank: 'Blank', file: 'A file' }[
+      options.source
+    ];
     await dialog.getByRole('radio', { name: new RegExp(`^${label}`) }).check();
     if (options.file) {
       await dialog.getByLabel('Specification file').setInputFiles({
@@ -180,7 +182,9 @@ export class EnvironmentView {
     return this.root.getByRole('tab', { name: new RegExp(`^${name}`) });
   }
 
-  async showTab(name: 'Specification' | 'Builds' | 'Log' | 'Packages' | 'Artifacts'): Promise<Locator> {
+  async showTab(
+    name: 'Specification' | 'Builds' | 'Log' | 'Packages' | 'Artifacts'
+  ): Promise<Locator> {
     await this.tab(name).click();
     await expect(this.tab(name)).toHaveAttribute('aria-selected', 'true');
     return this.panel(name);

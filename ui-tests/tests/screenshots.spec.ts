@@ -46,8 +46,12 @@ async function showGallery(store: CondaStorePage): Promise<Locator> {
   await search.fill(NAMESPACE);
   await search.blur();
   await expect(sidebar.locator('.jp-CondaStore-namespace')).toHaveCount(1);
-  await expect(store.item(NAMESPACE, 'analysis').locator('.jp-CondaStore-badge')).toHaveText('ready');
-  await expect(store.item(NAMESPACE, 'broken').locator('.jp-CondaStore-badge')).toHaveText('failed');
+  await expect(store.item(NAMESPACE, 'analysis').locator('.jp-CondaStore-badge')).toHaveText(
+    'ready'
+  );
+  await expect(store.item(NAMESPACE, 'broken').locator('.jp-CondaStore-badge')).toHaveText(
+    'failed'
+  );
   await expect(store.item(NAMESPACE, 'plain').locator('.jp-CondaStore-badge')).toHaveText('ready');
   await expect(sidebar.getByText('Up to date')).toBeVisible();
   return sidebar;

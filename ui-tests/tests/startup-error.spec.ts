@@ -51,9 +51,7 @@ test.describe('a configuration the extension cannot start with', () => {
     }
   });
 
-  test('the panel shows the start-up error, naming the setting and the value', async ({
-    page
-  }) => {
+  test('the panel shows the start-up error, naming the setting and the value', async ({ page }) => {
     await page.goto(`http://localhost:${PORT}/lab`);
     await page.waitForSelector('#jupyterlab-splash', { state: 'detached' });
     await page.locator(`.lm-TabBar-tab[data-id="${SIDEBAR_ID}"]`).click();
