@@ -68,21 +68,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(REPO))
 
-from conda_store_jupyter.api_models import build_json, environment_json
+from conda_store_jupyter import db as orm
 from conda_store_jupyter.auth import Caller
 from conda_store_jupyter.config import CondaStore
-from conda_store_jupyter.db import (
-    Build,
-    BuildArtifact,
-    BuildArtifactType,
-    BuildPackage,
-    BuildStatus,
-    Environment,
-    Namespace,
-    PackageManager,
-    Specification,
-    open_database,
-)
 from conda_store_jupyter.service import CondaStoreService, Page
 from conda_store_jupyter.store import StoreLayout
 from tests.servers import StandaloneServer
@@ -130,7 +118,7 @@ class Database:
             self.url = f"sqlite:///{work / 'store' / 'conda-store.sqlite'}"
             self.label = "SQLite"
         try:
-            self.engine, self.sessions = open_database(self.url)
+            self.engine, self.sessions = orm.open_database(self.url)
         except BaseException:
             self._drop_schema()
             raise
@@ -180,7 +168,7 @@ def populate(
 
     with db.sessions() as session, session.begin():
         session.execute(
-            insert(Namespace),
+            insert(orm.Namespace),
             [
                 {
                     "id": n + 1,
@@ -195,7 +183,7 @@ def populate(
         counts["namespace"] = NAMESPACES
         for start in range(0, environments, CHUNK):
             session.execute(
-                insert(Environment),
+                insert(orm.Environment),
                 [
                     {
                         "id": j + 1,
@@ -220,12 +208,14 @@ def populate(
         def flush(final: bool = False) -> None:
             # Parents before children: specification and build rows before artifacts/packages.
             for model, rows, key in (
-                (Specification, specs, "specification"),
-                (Build, builds, "build"),
-                (BuildArtifact, artifacts, "build_artifact"),
-                (BuildPackage, package_rows, "build_package"),
+                (orm.Specification, specs, "specification"),
+                (orm.Build, builds, "build"),
+                (orm.BuildArtifact, artifacts, "build_artifact"),
+                (orm.BuildPackage, package_rows, "build_package"),
             ):
-                if rows and (final or len(rows) >= CHUNK or model in (Specification, Build)):
+                if rows and (
+                    final or len(rows) >= CHUNK or model in (orm.Specification, orm.Build)
+                ):
                     session.execute(insert(model), rows)
                     counts[key] += len(rows)
                     rows.clear()
@@ -237,10 +227,14 @@ def populate(
                 build_id += 1
                 last = k == builds_per_env - 1
                 status = (
-                    BuildStatus.QUEUED
+                    orm.BuildStatus.QUEUED
                     if last and rng.random() < 0.03
                     else rng.choices(
-                        [BuildStatus.COMPLETED, BuildStatus.FAILED, BuildStatus.CANCELED],
+                        [
+                            orm.BuildStatus.COMPLETED,
+                            orm.BuildStatus.FAILED,
+                            orm.BuildStatus.CANCELED,
+                        ],
                         [0.65, 0.25, 0.10],
                     )[0]
                 )
@@ -258,7 +252,7 @@ def populate(
                         "created_on": scheduled,
                     }
                 )
-                finished = status != BuildStatus.QUEUED
+                finished = status != orm.BuildStatus.QUEUED
                 build_dir = StoreLayout.build_dir_name(
                     sha, int(scheduled.timestamp()), build_id, env_name
                 )
@@ -269,7 +263,7 @@ def populate(
                         "specification_id": build_id,
                         "status": status,
                         "status_info": "solve failed: nothing provides pkg-x"
-                        if status == BuildStatus.FAILED
+                        if status == orm.BuildStatus.FAILED
                         else None,
                         "scheduled_on": scheduled,
                         "started_on": scheduled + dt.timedelta(seconds=1) if finished else None,
@@ -277,7 +271,7 @@ def populate(
                         "heartbeat_on": scheduled + dt.timedelta(seconds=39) if finished else None,
                         "worker": "bench:1" if finished else None,
                         "size": rng.randrange(10**7, 10**9)
-                        if status == BuildStatus.COMPLETED
+                        if status == orm.BuildStatus.COMPLETED
                         else 0,
                         "build_dir": build_dir,
                         "deleted_on": None,
@@ -286,13 +280,13 @@ def populate(
                 if finished:
                     kinds = (
                         [
-                            BuildArtifactType.LOGS,
-                            BuildArtifactType.LOCKFILE,
-                            BuildArtifactType.YAML,
-                            BuildArtifactType.EXPLICIT,
+                            orm.BuildArtifactType.LOGS,
+                            orm.BuildArtifactType.LOCKFILE,
+                            orm.BuildArtifactType.YAML,
+                            orm.BuildArtifactType.EXPLICIT,
                         ]
-                        if status == BuildStatus.COMPLETED
-                        else [BuildArtifactType.LOGS]
+                        if status == orm.BuildStatus.COMPLETED
+                        else [orm.BuildArtifactType.LOGS]
                     )
                     for kind in kinds:
                         artifact_id += 1
@@ -306,7 +300,7 @@ def populate(
                                 "created_on": scheduled,
                             }
                         )
-                if status == BuildStatus.COMPLETED:
+                if status == orm.BuildStatus.COMPLETED:
                     current[j + 1] = build_id
                     for name, version in rng.sample(pool, packages):
                         package_id += 1
@@ -324,7 +318,7 @@ def populate(
                                 "sha256": hashlib.sha256(name.encode()).hexdigest(),
                                 "md5": None,
                                 "size": 12345,
-                                "manager": PackageManager.CONDA,
+                                "manager": orm.PackageManager.CONDA,
                             }
                         )
             if len(builds) >= CHUNK // 4:
@@ -334,7 +328,7 @@ def populate(
         # environment <-> build is a cycle: point environments at their current build last.
         items = [{"id": env_id, "current_build_id": b} for env_id, b in current.items()]
         for start in range(0, len(items), CHUNK):
-            session.execute(update(Environment), items[start : start + CHUNK])
+            session.execute(update(orm.Environment), items[start : start + CHUNK])
         if db.postgres:
             for name in counts:
                 session.execute(
@@ -351,9 +345,9 @@ def populate(
     started = time.perf_counter()
     with db.sessions() as session:
         rows = session.execute(
-            sa.select(Namespace.name, Environment.name, Build.build_dir)
-            .join(Environment, Environment.namespace_id == Namespace.id)
-            .join(Build, Build.id == Environment.current_build_id)
+            sa.select(orm.Namespace.name, orm.Environment.name, orm.Build.build_dir)
+            .join(orm.Environment, orm.Environment.namespace_id == orm.Namespace.id)
+            .join(orm.Build, orm.Build.id == orm.Environment.current_build_id)
         ).all()
     for namespace, name, build_dir in rows:
         link = store_dir / namespace / "envs" / name
@@ -717,7 +711,7 @@ def bench_inprocess(
             return json.dumps(
                 {
                     "status": "ok",
-                    "data": [environment_json(e) for e in items],
+                    "data": [e.model_dump(mode="json") for e in items],
                     "message": None,
                     "page": 1,
                     "size": 100,
@@ -731,10 +725,10 @@ def bench_inprocess(
     names = iter(range(10**6))
     calls: list[tuple[str, Callable[[], Any]]] = [
         ("service.page_environments, page 1", listing()),
-        ("  + environment_json + json.dumps", serialised(listing())),
+        ("  + model_dump + json.dumps", serialised(listing())),
         ("  raw SQL count + page + artifacts", lambda: raw_list(db, None, None)),
         ("service.page_environments, filtered", listing(**FILTER)),
-        ("  + environment_json + json.dumps", serialised(listing(**FILTER))),
+        ("  + model_dump + json.dumps", serialised(listing(**FILTER))),
         (
             "  raw SQL count + page + artifacts",
             lambda: raw_list(db, FILTER["namespace"], FILTER["search"]),
@@ -745,8 +739,8 @@ def bench_inprocess(
             lambda: raw_list(db, None, None, (last_page - 1) * 100),
         ),
         (
-            "service.get_build + build_json + json.dumps",
-            lambda: json.dumps(build_json(service.get_build(next(build_ids)))),
+            "service.get_build + model_dump + json.dumps",
+            lambda: json.dumps(service.get_build(next(build_ids)).model_dump(mode="json")),
         ),
         (
             "service.submit_specification",

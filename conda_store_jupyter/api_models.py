@@ -1,15 +1,30 @@
 """API models: how namespaces, environments, builds and packages look on the wire.
 
-Separate from the ORM so the database can change without changing the API. Field names and
-shapes follow conda-store-server's api/v1 (datetimes ISO 8601 in UTC without a zone suffix).
+Pydantic models of conda-store-server's api/v1 shapes, separate from the ORM so the database can
+change without changing the API. The service builds them from its rows inside its session
+(`from_row`) and hands them out detached from it; handlers answer with `model_dump(mode="json")`
+and the OpenAPI document takes their JSON Schemas. Datetimes stay datetimes in Python and go out
+as ISO 8601 in UTC without a zone suffix (as conda-store writes them).
+
+A few fields are the service's and not the API's (`Field(exclude=True)`: never serialized, not in
+the schema): where a build lives (`namespace`, `environment_name`, `build_dir`) and whether an
+environment's current build is only its pending one.
 """
 
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from .db import Build, BuildArtifact, BuildPackage, Environment, Namespace, Specification
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic.json_schema import SkipJsonSchema
+
+from . import db
+from .db import BuildArtifactType, BuildStatus, PackageManager
+
+NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$"
+ISO_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?$"
+ISO_DESCRIPTION = "ISO 8601, UTC, without a zone suffix (as conda-store writes them)"
 
 
 def iso(value: datetime.datetime | None) -> str | None:
@@ -18,73 +33,338 @@ def iso(value: datetime.datetime | None) -> str | None:
     return value.astimezone(datetime.timezone.utc).replace(tzinfo=None).isoformat()
 
 
-def namespace_json(namespace: Namespace) -> dict[str, Any]:
-    return {
-        "id": namespace.id,
-        "name": namespace.name,
-        "metadata_": namespace.metadata_ or {},
-        "role_mappings": [],
-    }
+Timestamp = Annotated[
+    datetime.datetime,
+    PlainSerializer(iso, return_type=str, when_used="json"),
+    WithJsonSchema(
+        {"type": "string", "pattern": ISO_PATTERN, "description": ISO_DESCRIPTION},
+        mode="serialization",
+    ),
+]
 
 
-def specification_json(specification: Specification) -> dict[str, Any]:
-    return {
-        "id": specification.id,
-        "name": specification.name,
-        "spec": specification.spec,
-        "sha256": specification.sha256,
-        "is_lockfile": specification.is_lockfile,
-        "created_on": iso(specification.created_on),
-    }
+class ApiModel(BaseModel):
+    """Base of the wire models: immutable values, built from rows by attribute."""
+
+    model_config = ConfigDict(
+        frozen=True, from_attributes=True, json_schema_serialization_defaults_required=True
+    )
 
 
-def artifact_json(artifact: BuildArtifact) -> dict[str, Any]:
-    return {"id": artifact.id, "artifact_type": artifact.artifact_type.value, "key": artifact.key}
+class Namespace(ApiModel):
+    id: int
+    name: str
+    metadata_: dict[str, Any] = Field(default_factory=dict)
+    role_mappings: list[dict[str, Any]] = Field(default_factory=list)
+
+    @classmethod
+    def from_row(cls, row: db.Namespace) -> Namespace:
+        return cls(id=row.id, name=row.name, metadata_=row.metadata_ or {}, role_mappings=[])
 
 
-def build_json(build: Build, *, with_specification: bool = True) -> dict[str, Any]:
-    return {
-        "id": build.id,
-        "environment_id": build.environment_id,
-        "specification": specification_json(build.specification) if with_specification else None,
-        "packages": None,
-        "status": build.status.value,
-        "status_info": build.status_info,
-        "size": build.size,
-        "scheduled_on": iso(build.scheduled_on),
-        "started_on": iso(build.started_on),
-        "ended_on": iso(build.ended_on),
-        "build_artifacts": [artifact_json(artifact) for artifact in build.artifacts],
-    }
+class Specification(ApiModel):
+    id: int
+    name: str
+    spec: dict[str, Any] = Field(
+        description="The normalised environment (name, channels, dependencies, variables) or, "
+        "for a lock file, `{name, lockfile}`."
+    )
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    is_lockfile: bool
+    created_on: Timestamp
+
+    @classmethod
+    def from_row(cls, row: db.Specification) -> Specification:
+        return cls(
+            id=row.id,
+            name=row.name,
+            spec=row.spec,
+            sha256=row.sha256,
+            is_lockfile=row.is_lockfile,
+            created_on=row.created_on,
+        )
 
 
-def environment_json(environment: Environment) -> dict[str, Any]:
-    # Until its first build completes, an environment reports that build as current (see
-    # CondaStoreService._attach_pending_builds).
-    current = environment.current_build or getattr(environment, "pending_build", None)
-    return {
-        "id": environment.id,
-        "namespace": namespace_json(environment.namespace),
-        "name": environment.name,
-        "current_build_id": current.id if current else None,
-        "current_build": build_json(current, with_specification=False) if current else None,
-        "description": environment.description,
-        "updated_on": iso(environment.updated_on),
-    }
+class BuildArtifact(ApiModel):
+    id: int
+    artifact_type: BuildArtifactType
+    key: str = Field(description="Path relative to the store")
+
+    @classmethod
+    def from_row(cls, row: db.BuildArtifact) -> BuildArtifact:
+        return cls(id=row.id, artifact_type=row.artifact_type, key=row.key)
 
 
-def package_json(package: BuildPackage) -> dict[str, Any]:
-    return {
-        "id": package.id,
-        "name": package.name,
-        "version": package.version,
-        "build": package.build,
-        "build_number": package.build_number,
-        "channel": package.channel,
-        "subdir": package.subdir,
-        "url": package.url,
-        "sha256": package.sha256,
-        "md5": package.md5,
-        "size": package.size,
-        "manager": package.manager.value,
-    }
+class Package(ApiModel):
+    id: int
+    name: str
+    version: str
+    build: str = Field(description="The build string")
+    build_number: int
+    channel: str
+    subdir: str
+    url: str
+    sha256: str | None
+    md5: str | None
+    size: int | None
+    manager: PackageManager
+
+    @classmethod
+    def from_row(cls, row: db.BuildPackage) -> Package:
+        return cls.model_validate(row)
+
+
+class Build(ApiModel):
+    id: int
+    environment_id: int
+    specification: Specification | None
+    packages: list[Package] | None = Field(
+        default=None, description="Always null: see `build/{id}/packages/`"
+    )
+    status: BuildStatus
+    status_info: str | None
+    size: int = Field(ge=0, description="Bytes of the prefix")
+    scheduled_on: Timestamp
+    started_on: Timestamp | None
+    ended_on: Timestamp | None
+    build_artifacts: list[BuildArtifact]
+    # Where the build lives: for the service's callers (role checks, paths), not on the wire.
+    namespace: str = Field(exclude=True)
+    environment_name: str = Field(exclude=True)
+    build_dir: str | None = Field(default=None, exclude=True)
+
+    @classmethod
+    def from_row(
+        cls, row: db.Build, *, with_specification: bool = True, with_packages: bool = False
+    ) -> Build:
+        """Reads the row's relationships (in the caller's session): its environment and
+        namespace, its artifacts, and its specification and packages if asked for."""
+        environment = row.environment
+        return cls(
+            id=row.id,
+            environment_id=row.environment_id,
+            specification=Specification.from_row(row.specification) if with_specification else None,
+            packages=[Package.from_row(p) for p in row.packages] if with_packages else None,
+            status=row.status,
+            status_info=row.status_info,
+            size=row.size or 0,
+            scheduled_on=row.scheduled_on,
+            started_on=row.started_on,
+            ended_on=row.ended_on,
+            build_artifacts=[BuildArtifact.from_row(a) for a in row.artifacts],
+            namespace=environment.namespace.name,
+            environment_name=environment.name,
+            build_dir=row.build_dir,
+        )
+
+
+class Environment(ApiModel):
+    id: int
+    namespace: Namespace
+    name: str
+    current_build_id: int | None
+    current_build: Build | None
+    description: str
+    updated_on: Timestamp | None
+    # True when `current_build` is the environment's newest build shown until its first build
+    # completes: the database has no current build yet (no link, no kernel, no lock file).
+    pending: bool = Field(default=False, exclude=True)
+
+    @classmethod
+    def from_row(cls, row: db.Environment, pending_build: db.Build | None = None) -> Environment:
+        """`pending_build`: the newest build of an environment that has no completed build yet,
+        reported as its current one (as conda-store does, so its clients can wait on
+        `namespace/name` right after creating it). Ignored once the environment has a current
+        build."""
+        current = row.current_build
+        pending = current is None and pending_build is not None
+        if pending:
+            current = pending_build
+        return cls(
+            id=row.id,
+            namespace=Namespace.from_row(row.namespace),
+            name=row.name,
+            current_build_id=current.id if current is not None else None,
+            current_build=Build.from_row(current, with_specification=False)
+            if current is not None
+            else None,
+            description=row.description,
+            updated_on=row.updated_on,
+            pending=pending,
+        )
+
+
+class PackageBrief(ApiModel):
+    name: str
+    version: str
+    build: str
+    manager: PackageManager
+
+    @classmethod
+    def from_row(cls, row: db.BuildPackage) -> PackageBrief:
+        return cls(name=row.name, version=row.version, build=row.build, manager=row.manager)
+
+
+class PackageChange(ApiModel):
+    name: str
+    old: PackageBrief
+    new: PackageBrief
+
+
+class Diff(ApiModel):
+    added: list[PackageBrief]
+    removed: list[PackageBrief]
+    changed: list[PackageChange]
+
+
+class SolvedPackage(ApiModel):
+    name: str
+    version: str
+    build: str
+    channel: str
+    subdir: str
+    url: str
+
+
+class Channel(ApiModel):
+    id: int
+    name: str
+
+
+class PackageName(ApiModel):
+    name: str
+
+
+class Permission(ApiModel):
+    authenticated: bool
+    username: str
+    primary_namespace: str
+    entity_permissions: dict[str, list[str]] = Field(
+        description="Entity pattern (`namespace/environment`) → permissions"
+    )
+    entity_roles: dict[str, list[str]] = Field(
+        description="Entity pattern → role names (viewer, editor, admin)"
+    )
+    expiration: None = None
+
+
+class Version(ApiModel):
+    version: str
+
+
+class BuildId(ApiModel):
+    build_id: int
+
+
+class Solve(ApiModel):
+    packages: list[SolvedPackage]
+
+
+# -- request bodies ------------------------------------------------------------------------------
+
+
+class SpecificationCreate(BaseModel):
+    """The body of POST `specification/` (as documented; the handler checks each field)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "if": {"required": ["is_lockfile"], "properties": {"is_lockfile": {"const": True}}},
+            "then": {
+                "description": "A lock file is text and needs the environment's name",
+                "required": ["environment_name"],
+                "properties": {
+                    "specification": {"type": "string"},
+                    "environment_name": {"type": "string"},
+                },
+            },
+        },
+    )
+
+    namespace: str | None = Field(
+        default=None, pattern=NAME_PATTERN, description="Default: the server's default namespace"
+    )
+    specification: str | dict[str, Any] = Field(
+        description="The environment YAML (name, channels, dependencies with an optional `pip:` "
+        "list, variables) or, with `is_lockfile`, a conda-lock file's text. The environment as a "
+        "JSON object is accepted too."
+    )
+    is_lockfile: bool = False
+    environment_name: str | None = Field(
+        default=None,
+        pattern=NAME_PATTERN,
+        description="Overrides the spec's `name` (required with a lock file)",
+    )
+    environment_description: str | None = None
+
+
+class EnvironmentUpdate(BaseModel):
+    """The body of PUT `environment/{namespace}/{environment}/`."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+
+    # Optional but never null: no `default: null` in the schema either.
+    build_id: int | SkipJsonSchema[None] = Field(
+        default=None,
+        description="Make this COMPLETED build current",
+        json_schema_extra=lambda schema: schema.pop("default"),
+    )
+    description: str | SkipJsonSchema[None] = Field(
+        default=None, json_schema_extra=lambda schema: schema.pop("default")
+    )
+
+
+class SpecificationCheck(BaseModel):
+    """The body of POST `validate/specification/`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    specification: str | dict[str, Any] | None = Field(
+        default=None,
+        description="The environment YAML (or, with `is_lockfile`, a conda-lock file's text); "
+        "without it only the names are checked.",
+    )
+    is_lockfile: bool = False
+    namespace: str | None = None
+    environment_name: str | None = None
+
+
+class Problem(ApiModel):
+    """One problem: where it is (1-based line and column in the YAML, the path of keys and
+    indices in the document) and which field of the request has it."""
+
+    message: str
+    line: int | None
+    column: int | None
+    path: list[str | int]
+    field: str
+
+
+class Validation(ApiModel):
+    """What `validate/specification/` found: `problems` is empty when `valid`; `name` is the
+    environment's name as the specification gives it."""
+
+    valid: bool
+    problems: list[Problem]
+    name: str | None
+
+
+# -- envelopes -----------------------------------------------------------------------------------
+
+
+class PageEnvelope(BaseModel):
+    """conda-store's answer with one page of a list."""
+
+    status: Literal["ok"]
+    data: list[Any]
+    message: str | None
+    page: int = Field(ge=1)
+    size: int = Field(ge=0)
+    count: int = Field(ge=0, description="Items in the whole list")
+
+
+class Error(BaseModel):
+    """conda-store's answer to a request that failed."""
+
+    status: Literal["error"]
+    message: str = Field(description="What is wrong, in words")

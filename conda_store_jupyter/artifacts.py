@@ -8,6 +8,7 @@ target directory and renames it into place: a reader never sees a half-written a
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -406,20 +407,20 @@ def write_environment_yaml(
 ) -> None:
     """Write an environment YAML pinning exactly `records` (``name=version=build``) and `pip`
     (``name==version``), with the specification's name, channels and variables."""
-    dependencies: list[Any] = [
-        f"{_name(record)}={record.version}={record.build}" for record in sorted(records, key=_name)
-    ]
-    if pip:
-        pins = sorted(pip, key=lambda package: package.name.lower())
-        dependencies.append({"pip": [f"{package.name}=={package.version}" for package in pins]})
-    content: dict[str, Any] = {
-        "name": spec.name,
-        "channels": list(spec.channels),
-        "dependencies": dependencies,
-    }
-    if spec.variables:
-        content["variables"] = dict(spec.variables)
-    _write_text_atomically(path, yaml.safe_dump(content, sort_keys=False, allow_unicode=True))
+    pinned = dataclasses.replace(
+        spec,
+        dependencies=tuple(
+            f"{_name(record)}={record.version}={record.build}"
+            for record in sorted(records, key=_name)
+        ),
+        pip=tuple(
+            f"{package.name}=={package.version}"
+            for package in sorted(pip or (), key=lambda package: package.name.lower())
+        ),
+    )
+    _write_text_atomically(
+        path, yaml.safe_dump(pinned.to_dict(), sort_keys=False, allow_unicode=True)
+    )
 
 
 def yaml_specification(spec: Specification | LockfileSpecification) -> Specification:

@@ -85,18 +85,20 @@ class InstallReporter:
     def on_download_start(self, cache_entry: int) -> int:
         return cache_entry
 
-    def on_populate_cache_start(self, operation: int, package_name: str) -> int:
+    def _started(self, operation: int, package_name: str) -> int:
         self._names[operation] = package_name
         return operation
+
+    def _done(self, what: str, operation: int) -> None:
+        name = self._names.get(operation, "?")
+        self._log.write(f"{what} {name} ({human_size(self._sizes.get(name))})")
+
+    # A download (into the package cache) and a link (into the prefix) start with the package's
+    # name and end with the operation's number only.
+    on_populate_cache_start = on_link_start = _started
 
     def on_download_completed(self, download_idx: int) -> None:
-        name = self._names.get(download_idx, "?")
-        self._log.write(f"downloaded {name} ({human_size(self._sizes.get(name))})")
-
-    def on_link_start(self, operation: int, package_name: str) -> int:
-        self._names[operation] = package_name
-        return operation
+        self._done("downloaded", download_idx)
 
     def on_link_complete(self, index: int) -> None:
-        name = self._names.get(index, "?")
-        self._log.write(f"linked {name} ({human_size(self._sizes.get(name))})")
+        self._done("linked", index)

@@ -254,6 +254,10 @@ def build_parser() -> argparse.ArgumentParser:
         command.set_defaults(run=run)
         return command
 
+    # The environment a command is about, first of its arguments.
+    environment = argparse.ArgumentParser(add_help=False)
+    environment.add_argument("environment", type=_environment_name, metavar="NAMESPACE/NAME")
+
     env = commands.add_parser("env", help="create, list, show, roll back and delete environments")
     env_commands = env.add_subparsers(
         dest="env_command", required=True, metavar="{create,list,show,rollback,delete}"
@@ -284,8 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--search", help="only names containing this text")
     listing.add_argument("--json", action="store_true", help="print the API's JSON")
 
-    show = add(env_commands, "show", env_show, "show an environment and its build history")
-    show.add_argument("environment", type=_environment_name, metavar="NAMESPACE/NAME")
+    show = add(
+        env_commands, "show", env_show, "show an environment and its build history", [environment]
+    )
     show.add_argument("--json", action="store_true", help="print the API's JSON")
 
     rollback = add(
@@ -293,17 +298,17 @@ def build_parser() -> argparse.ArgumentParser:
         "rollback",
         env_rollback,
         "make an older completed build current again (nothing is rebuilt)",
+        [environment],
     )
-    rollback.add_argument("environment", type=_environment_name, metavar="NAMESPACE/NAME")
     rollback.add_argument("build_id", type=int, metavar="BUILD_ID")
 
-    delete = add(
+    add(
         env_commands,
         "delete",
         env_delete,
         "delete an environment (its builds' logs and lock files stay)",
+        [environment],
     )
-    delete.add_argument("environment", type=_environment_name, metavar="NAMESPACE/NAME")
 
     build = commands.add_parser("build", help="a build's log, or cancel it")
     build_commands = build.add_subparsers(

@@ -12,8 +12,8 @@ client.wait(build_id)        # prints the build log as it is written
 `AsyncCondaStoreClient` has the same methods as coroutines, on `httpx.AsyncClient`;
 `CondaStoreClient` makes blocking calls with `httpx.Client` in the calling thread, so they work
 everywhere, including a Jupyter kernel whose own event loop is already running. Each method is
-written once (`_Api`) and run by either driver of `client_http`; `client_discovery` finds the
-server, `client_errors` has the errors.
+written once (`client_api.Api`) and run by either driver of `client_http`; `client_discovery`
+finds the server, `client_errors` has the errors.
 
 Only the standard library, httpx (with httpx-sse and tenacity), PyYAML and, to find a server,
 jupyter_core (and psutil when present) are imported: not Jupyter Server, so that the CLI starts
@@ -23,13 +23,10 @@ quickly.
 from __future__ import annotations
 
 import functools
-import os
-from collections.abc import Callable, Coroutine, Mapping
-from pathlib import Path
+from collections.abc import Callable, Coroutine
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-import yaml
-
+from .client_api import Api, parse_build_target, parse_environment  # noqa: F401
 from .client_discovery import ServerAddress, conda_store_url, find_server  # noqa: F401
 from .client_errors import (
     BuildFailed,
@@ -38,8 +35,7 @@ from .client_errors import (
     ServerUnreachable,
     WaitTimeout,
 )
-from .client_http import FINAL_STATUSES, Call, Endpoint, Follow, Operation, arun, run  # noqa: F401
-from .client_http import path as _path
+from .client_http import FINAL_STATUSES, Endpoint, Operation, arun, run  # noqa: F401
 
 __all__ = [
     "AsyncCondaStoreClient",
@@ -51,319 +47,6 @@ __all__ = [
     "WaitTimeout",
 ]
 
-PAGE_SIZE = 1000  # the server's largest page
-
-Progress = bool | Callable[[str], None] | None
-Specification = str | os.PathLike[str] | Mapping[str, Any]
-
-
-# -- helpers ------------------------------------------------------------------------------------
-def _reporter(progress: Progress) -> Callable[[str], None] | None:
-    if progress is True:
-        return functools.partial(print, flush=True)
-    return progress or None
-
-
-def _read_specification(specification: Specification, is_lockfile: bool) -> str | dict[str, Any]:
-    """YAML text as is, a mapping as is (a lock file as YAML text), a path's contents.
-
-    A one-line string with no `key: value` in it is a path: no YAML specification fits on one
-    line without one, and a typo in a file name should say the file is missing."""
-    if isinstance(specification, Mapping):
-        if is_lockfile:
-            return yaml.safe_dump(dict(specification), sort_keys=False)
-        return dict(specification)
-    if isinstance(specification, os.PathLike) or (
-        "\n" not in specification
-        and ": " not in specification
-        and not specification.lstrip().startswith("{")
-    ):
-        return Path(specification).expanduser().read_text(encoding="utf-8")
-    return specification
-
-
-def parse_environment(text: str) -> tuple[str, str]:
-    """`"ns/name"` as `(namespace, name)`; the one reading of an environment's name, which the
-    CLI's arguments use too."""
-    namespace, _, name = text.strip().partition("/")
-    if not namespace or not name or "/" in name:
-        raise ValueError(f"expected NAMESPACE/NAME, got {text!r}")
-    return namespace, name
-
-
-def parse_build_target(target: int | str) -> int | tuple[str, str]:
-    """A build id (`12`, `"12"`, `"ns/name:12"`) or an environment (`"ns/name"`)."""
-    if isinstance(target, int) and not isinstance(target, bool):
-        return target
-    if isinstance(target, str):
-        text = target.strip()
-        if text.isdigit():
-            return int(text)
-        environment, _, build = text.partition(":")
-        if build.isdigit():
-            return int(build)
-        if not build:
-            try:
-                return parse_environment(environment)
-            except ValueError:
-                pass
-    raise ValueError(f"expected a build id or NAMESPACE/NAME, got {target!r}")
-
-
-# -- the API, once ------------------------------------------------------------------------------
-class _Api:
-    """Every API call as an `Operation`: a generator of the requests it makes (see
-    `client_http`). Environments are named by `namespace` and `name`; `namespace=None` means
-    the caller's primary namespace (GET `permission/`)."""
-
-    def __init__(self, endpoint: Endpoint):
-        self._endpoint = endpoint
-
-    def _json(
-        self, method: str, path: str, params: Mapping[str, Any] | None = None, body: Any = None
-    ) -> Operation[dict[str, Any]]:
-        return (yield Call(method, path, params, body, result="json"))
-
-    def _data(
-        self, method: str, path: str, params: Mapping[str, Any] | None = None, body: Any = None
-    ) -> Operation[Any]:
-        return (yield Call(method, path, params, body))
-
-    def _text(self, path: str) -> Operation[str]:
-        return (yield Call("GET", path, result="text"))
-
-    def _all(
-        self, path: str, params: Mapping[str, Any] | None = None
-    ) -> Operation[list[dict[str, Any]]]:
-        """Every item of a paginated list."""
-        items: list[dict[str, Any]] = []
-        page = 1
-        while True:
-            query = {**(params or {}), "page": page, "size": PAGE_SIZE}
-            payload = yield from self._json("GET", path, query)
-            items.extend(payload["data"])
-            if not payload["data"] or len(items) >= payload["count"]:
-                return items
-            page += 1
-
-    def _namespace(self, namespace: str | None) -> Operation[str]:
-        return namespace or (yield from self.primary_namespace())
-
-    # -- service --------------------------------------------------------------------------------
-    def status(self) -> Operation[dict[str, Any]]:
-        """The server's status: `{"version": ...}`."""
-        return (yield from self._data("GET", ""))
-
-    def permissions(self) -> Operation[dict[str, Any]]:
-        """Who the token is (`username`, `primary_namespace`) and its roles per pattern."""
-        return (yield from self._data("GET", "permission/"))
-
-    def primary_namespace(self) -> Operation[str]:
-        """The caller's own namespace, where environments go when no namespace is given."""
-        if self._endpoint.primary_namespace is None:
-            permissions = yield from self.permissions()
-            self._endpoint.primary_namespace = permissions.get("primary_namespace") or "default"
-        return self._endpoint.primary_namespace
-
-    # -- namespaces -----------------------------------------------------------------------------
-    def list_namespaces(self) -> Operation[list[dict[str, Any]]]:
-        return (yield from self._all("namespace/"))
-
-    def create_namespace(self, namespace: str) -> Operation[None]:
-        yield from self._json("POST", _path("namespace", namespace))
-
-    def delete_namespace(self, namespace: str) -> Operation[None]:
-        yield from self._json("DELETE", _path("namespace", namespace))
-
-    # -- environments ---------------------------------------------------------------------------
-    def list_environments(
-        self,
-        namespace: str | None = None,
-        *,
-        search: str | None = None,
-        status: str | None = None,
-        packages: list[str] | None = None,
-    ) -> Operation[list[dict[str, Any]]]:
-        """Environments the caller may read, optionally in one namespace, with `search` in their
-        name, whose current build has `status`, or holding all of `packages`."""
-        return (
-            yield from self._all(
-                "environment/",
-                {
-                    "namespace": namespace,
-                    "search": search,
-                    "status": status,
-                    "packages": packages,
-                },
-            )
-        )
-
-    def get_environment(self, namespace: str, name: str) -> Operation[dict[str, Any]]:
-        return (yield from self._data("GET", _path("environment", namespace, name)))
-
-    def create_environment(
-        self,
-        specification: Specification,
-        namespace: str | None = None,
-        *,
-        name: str | None = None,
-        description: str | None = None,
-        is_lockfile: bool = False,
-    ) -> Operation[int]:
-        """Create or update an environment; returns the id of its new build (see `wait`).
-
-        `specification` is an environment's YAML text, a mapping, or the path of a file;
-        `is_lockfile=True` for a conda-lock file (then `name` is required). `name` overrides the
-        specification's name."""
-        if is_lockfile and not name:
-            raise ValueError("a lock file has no environment name: pass name=...")
-        body = {
-            "namespace": (yield from self._namespace(namespace)),
-            "specification": _read_specification(specification, is_lockfile),
-            "is_lockfile": is_lockfile,
-            "environment_name": name,
-            "environment_description": description,
-        }
-        body = {key: value for key, value in body.items() if value is not None}
-        return (yield from self._data("POST", "specification/", body=body))["build_id"]
-
-    def rollback(self, namespace: str, name: str, build_id: int) -> Operation[dict[str, Any]]:
-        """Make an older completed build current again (nothing is rebuilt)."""
-        environment = _path("environment", namespace, name)
-        return (yield from self._data("PUT", environment, body={"build_id": build_id}))
-
-    def delete_environment(self, namespace: str, name: str) -> Operation[None]:
-        yield from self._json("DELETE", _path("environment", namespace, name))
-
-    # -- builds ---------------------------------------------------------------------------------
-    def list_builds(
-        self,
-        namespace: str | None = None,
-        name: str | None = None,
-        *,
-        status: str | None = None,
-        environment_id: int | None = None,
-    ) -> Operation[list[dict[str, Any]]]:
-        """Builds, oldest first (their `specification` is left out; `get_build` has it)."""
-        return (
-            yield from self._all(
-                "build/",
-                {
-                    "namespace": namespace,
-                    "name": name,
-                    "status": status,
-                    "environment_id": environment_id,
-                },
-            )
-        )
-
-    def get_build(self, build_id: int) -> Operation[dict[str, Any]]:
-        return (yield from self._data("GET", _path("build", build_id)))
-
-    def latest_build(self, namespace: str, name: str) -> Operation[dict[str, Any]]:
-        """The newest build of an environment, whatever its status."""
-        environment = yield from self.get_environment(namespace, name)
-        newest_first = {
-            "environment_id": environment["id"],
-            "sort_by": "id",
-            "order": "desc",
-            "size": 1,
-        }
-        builds = yield from self._data("GET", "build/", newest_first)
-        if not builds:
-            raise CondaStoreClientError(f"environment {namespace}/{name} has no builds", 404)
-        return builds[0]
-
-    def rebuild(self, build_id: int) -> Operation[int]:
-        """A new build of the same specification; returns its id."""
-        return (yield from self._data("PUT", _path("build", build_id)))["build_id"]
-
-    def cancel(self, build_id: int) -> Operation[dict[str, Any]]:
-        """Cancel a queued or running build; returns the canceled build."""
-        return (yield from self._data("PUT", _path("build", build_id, "cancel")))
-
-    def delete_build(self, build_id: int) -> Operation[None]:
-        """Delete a finished build that is not current (its log and lock file stay)."""
-        yield from self._json("DELETE", _path("build", build_id))
-
-    def packages(self, build_id: int, search: str | None = None) -> Operation[list[dict[str, Any]]]:
-        return (yield from self._all(_path("build", build_id, "packages"), {"search": search}))
-
-    def diff(
-        self, old_build_id: int, new_build_id: int
-    ) -> Operation[dict[str, list[dict[str, Any]]]]:
-        """Packages `added`, `removed` and `changed` (`old` → `new`) between two builds."""
-        return (yield from self._data("GET", _path("build", old_build_id, "diff", new_build_id)))
-
-    def logs(self, build_id: int) -> Operation[str]:
-        """The build's log so far."""
-        return (yield from self._text(_path("build", build_id, "logs")))
-
-    def lockfile(
-        self, target: int | str, path: str | os.PathLike[str] | None = None
-    ) -> Operation[str]:
-        """The conda-lock file of a build (`12`) or of an environment's current build
-        (`"namespace/name"`); also written to `path` when given."""
-        resolved = parse_build_target(target)
-        if isinstance(resolved, int):
-            text = yield from self._text(_path("build", resolved, "lockfile"))
-        else:
-            text = yield from self._text(_path("environment", *resolved, "lockfile"))
-        if path is not None:
-            Path(path).expanduser().write_text(text, encoding="utf-8")
-        return text
-
-    # -- waiting --------------------------------------------------------------------------------
-    def _build_id(self, target: int | str) -> Operation[int]:
-        resolved = parse_build_target(target)
-        if isinstance(resolved, int):
-            return resolved
-        return (yield from self.latest_build(*resolved))["id"]
-
-    def follow_logs(
-        self,
-        build_id: int,
-        callback: Callable[[str], None] | None = None,
-        *,
-        timeout: float | None = None,
-    ) -> Operation[dict[str, Any]]:
-        """Pass each line of the build's log to `callback` (default: print), from its start
-        until the build ends, as it is written; returns the finished build, whatever its status.
-
-        Follows the server-sent event stream `build/{id}/logs/stream/`, and reconnects from the
-        last line received when the connection drops."""
-        return (yield from self._until_done(build_id, callback or _reporter(True), None, timeout))
-
-    def _until_done(
-        self,
-        build_id: int,
-        on_line: Callable[[str], None] | None,
-        on_status: Callable[[str], None] | None,
-        timeout: float | None,
-    ) -> Operation[dict[str, Any]]:
-        if not (yield Follow(build_id, on_line, on_status, timeout)):
-            status = (yield from self.get_build(build_id))["status"]
-            raise WaitTimeout(f"build {build_id} is still {status} after {timeout:g} s")
-        return (yield from self.get_build(build_id))
-
-    def wait(
-        self, target: int | str, timeout: float | None = None, progress: Progress = True
-    ) -> Operation[dict[str, Any]]:
-        """Wait for a build (`12`) or an environment's newest build (`"namespace/name"`) to end;
-        returns the completed build, or raises `BuildFailed` (with `status_info`) when it
-        failed or was canceled, `WaitTimeout` after `timeout` seconds.
-
-        `progress`: True prints each log line as it is written and a `build N: STATUS` line at
-        each change of state; a callable receives those lines instead; False is silent."""
-        build_id = yield from self._build_id(target)
-        report = _reporter(progress)
-        on_status = (lambda status: report(f"build {build_id}: {status}")) if report else None
-        build = yield from self._until_done(build_id, report, on_status, timeout)
-        if build["status"] != "COMPLETED":
-            raise BuildFailed(build)
-        return build
-
-
 # -- the clients --------------------------------------------------------------------------------
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -373,10 +56,10 @@ class _Client:
     """What both clients share: the server found, and the calls' single definitions."""
 
     def __init__(self, url: str | None = None, token: str | None = None, *, timeout: float = 60.0):
-        self._api = _Api(Endpoint(find_server(url, token), timeout))
+        self._api = Api(Endpoint(find_server(url, token), timeout))
 
     @classmethod
-    def _sharing(cls, api: _Api) -> Any:
+    def _sharing(cls, api: Api) -> Any:
         client = cls.__new__(cls)
         client._api = api
         return client
@@ -408,7 +91,7 @@ class _Client:
 
 
 def _coroutine(
-    method: Callable[Concatenate[_Api, P], Operation[R]],
+    method: Callable[Concatenate[Api, P], Operation[R]],
 ) -> Callable[Concatenate[AsyncCondaStoreClient, P], Coroutine[Any, Any, R]]:
     @functools.wraps(method)
     async def call(self: AsyncCondaStoreClient, /, *args: P.args, **kwargs: P.kwargs) -> R:
@@ -418,7 +101,7 @@ def _coroutine(
 
 
 def _blocking(
-    method: Callable[Concatenate[_Api, P], Operation[R]],
+    method: Callable[Concatenate[Api, P], Operation[R]],
 ) -> Callable[Concatenate[CondaStoreClient, P], R]:
     @functools.wraps(method)
     def call(self: CondaStoreClient, /, *args: P.args, **kwargs: P.kwargs) -> R:
@@ -431,29 +114,29 @@ class AsyncCondaStoreClient(_Client):
     """The conda-store REST API as coroutines. Environments are named by `namespace` and `name`;
     `namespace=None` means the caller's primary namespace (GET `permission/`)."""
 
-    status = _coroutine(_Api.status)
-    permissions = _coroutine(_Api.permissions)
-    primary_namespace = _coroutine(_Api.primary_namespace)
-    list_namespaces = _coroutine(_Api.list_namespaces)
-    create_namespace = _coroutine(_Api.create_namespace)
-    delete_namespace = _coroutine(_Api.delete_namespace)
-    list_environments = _coroutine(_Api.list_environments)
-    get_environment = _coroutine(_Api.get_environment)
-    create_environment = _coroutine(_Api.create_environment)
-    rollback = _coroutine(_Api.rollback)
-    delete_environment = _coroutine(_Api.delete_environment)
-    list_builds = _coroutine(_Api.list_builds)
-    get_build = _coroutine(_Api.get_build)
-    latest_build = _coroutine(_Api.latest_build)
-    rebuild = _coroutine(_Api.rebuild)
-    cancel = _coroutine(_Api.cancel)
-    delete_build = _coroutine(_Api.delete_build)
-    packages = _coroutine(_Api.packages)
-    diff = _coroutine(_Api.diff)
-    logs = _coroutine(_Api.logs)
-    lockfile = _coroutine(_Api.lockfile)
-    follow_logs = _coroutine(_Api.follow_logs)
-    wait = _coroutine(_Api.wait)
+    status = _coroutine(Api.status)
+    permissions = _coroutine(Api.permissions)
+    primary_namespace = _coroutine(Api.primary_namespace)
+    list_namespaces = _coroutine(Api.list_namespaces)
+    create_namespace = _coroutine(Api.create_namespace)
+    delete_namespace = _coroutine(Api.delete_namespace)
+    list_environments = _coroutine(Api.list_environments)
+    get_environment = _coroutine(Api.get_environment)
+    create_environment = _coroutine(Api.create_environment)
+    rollback = _coroutine(Api.rollback)
+    delete_environment = _coroutine(Api.delete_environment)
+    list_builds = _coroutine(Api.list_builds)
+    get_build = _coroutine(Api.get_build)
+    latest_build = _coroutine(Api.latest_build)
+    rebuild = _coroutine(Api.rebuild)
+    cancel = _coroutine(Api.cancel)
+    delete_build = _coroutine(Api.delete_build)
+    packages = _coroutine(Api.packages)
+    diff = _coroutine(Api.diff)
+    logs = _coroutine(Api.logs)
+    lockfile = _coroutine(Api.lockfile)
+    follow_logs = _coroutine(Api.follow_logs)
+    wait = _coroutine(Api.wait)
 
 
 class CondaStoreClient(_Client):
@@ -467,26 +150,26 @@ class CondaStoreClient(_Client):
         super().__init__(url, token, timeout=timeout)
         self.aio: AsyncCondaStoreClient = AsyncCondaStoreClient._sharing(self._api)
 
-    status = _blocking(_Api.status)
-    permissions = _blocking(_Api.permissions)
-    primary_namespace = _blocking(_Api.primary_namespace)
-    list_namespaces = _blocking(_Api.list_namespaces)
-    create_namespace = _blocking(_Api.create_namespace)
-    delete_namespace = _blocking(_Api.delete_namespace)
-    list_environments = _blocking(_Api.list_environments)
-    get_environment = _blocking(_Api.get_environment)
-    create_environment = _blocking(_Api.create_environment)
-    rollback = _blocking(_Api.rollback)
-    delete_environment = _blocking(_Api.delete_environment)
-    list_builds = _blocking(_Api.list_builds)
-    get_build = _blocking(_Api.get_build)
-    latest_build = _blocking(_Api.latest_build)
-    rebuild = _blocking(_Api.rebuild)
-    cancel = _blocking(_Api.cancel)
-    delete_build = _blocking(_Api.delete_build)
-    packages = _blocking(_Api.packages)
-    diff = _blocking(_Api.diff)
-    logs = _blocking(_Api.logs)
-    lockfile = _blocking(_Api.lockfile)
-    follow_logs = _blocking(_Api.follow_logs)
-    wait = _blocking(_Api.wait)
+    status = _blocking(Api.status)
+    permissions = _blocking(Api.permissions)
+    primary_namespace = _blocking(Api.primary_namespace)
+    list_namespaces = _blocking(Api.list_namespaces)
+    create_namespace = _blocking(Api.create_namespace)
+    delete_namespace = _blocking(Api.delete_namespace)
+    list_environments = _blocking(Api.list_environments)
+    get_environment = _blocking(Api.get_environment)
+    create_environment = _blocking(Api.create_environment)
+    rollback = _blocking(Api.rollback)
+    delete_environment = _blocking(Api.delete_environment)
+    list_builds = _blocking(Api.list_builds)
+    get_build = _blocking(Api.get_build)
+    latest_build = _blocking(Api.latest_build)
+    rebuild = _blocking(Api.rebuild)
+    cancel = _blocking(Api.cancel)
+    delete_build = _blocking(Api.delete_build)
+    packages = _blocking(Api.packages)
+    diff = _blocking(Api.diff)
+    logs = _blocking(Api.logs)
+    lockfile = _blocking(Api.lockfile)
+    follow_logs = _blocking(Api.follow_logs)
+    wait = _blocking(Api.wait)

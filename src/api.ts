@@ -133,8 +133,22 @@ export class CondaStoreAPI {
     return segments.map(s => encodeURIComponent(String(s))).join('/') + '/';
   }
 
-  private static _list(options: IListOptions): Record<string, QueryValue> {
+  /**
+   * The query of a list call: the `filters` of `query`, then its page (of `size` items unless it
+   * says otherwise) and order.
+   */
+  private static _list<Q extends IListOptions>(
+    query: Q,
+    size: number,
+    filters: Array<keyof Q & string> = []
+  ): Record<string, QueryValue> {
+    const result: Record<string, QueryValue> = {};
+    for (const filter of filters) {
+      result[filter] = query[filter] as QueryValue;
+    }
+    const options: IListOptions = { size, ...query };
     return {
+      ...result,
       page: options.page,
       size: options.size,
       sort_by: options.sort_by,
@@ -155,9 +169,7 @@ export class CondaStoreAPI {
   // -- namespaces --------------------------------------------------------------------------
 
   async listNamespaces(options: IListOptions = {}): Promise<IPage<INamespace>> {
-    return this._page<INamespace>('namespace/', {
-      ...CondaStoreAPI._list({ size: MAX_PAGE_SIZE, ...options })
-    });
+    return this._page<INamespace>('namespace/', CondaStoreAPI._list(options, MAX_PAGE_SIZE));
   }
 
   async getNamespace(name: string): Promise<INamespace> {
@@ -175,14 +187,16 @@ export class CondaStoreAPI {
   // -- environments ------------------------------------------------------------------------
 
   async listEnvironments(query: IEnvironmentQuery = {}): Promise<IPage<IEnvironment>> {
-    return this._page<IEnvironment>('environment/', {
-      namespace: query.namespace,
-      name: query.name,
-      search: query.search,
-      status: query.status,
-      packages: query.packages,
-      ...CondaStoreAPI._list({ size: MAX_PAGE_SIZE, ...query })
-    });
+    return this._page<IEnvironment>(
+      'environment/',
+      CondaStoreAPI._list(query, MAX_PAGE_SIZE, [
+        'namespace',
+        'name',
+        'search',
+        'status',
+        'packages'
+      ])
+    );
   }
 
   async getEnvironment(namespace: string, name: string): Promise<IEnvironment> {
@@ -239,13 +253,10 @@ export class CondaStoreAPI {
   // -- builds ------------------------------------------------------------------------------
 
   async listBuilds(query: IBuildQuery = {}): Promise<IPage<IBuild>> {
-    return this._page<IBuild>('build/', {
-      namespace: query.namespace,
-      name: query.name,
-      environment_id: query.environment_id,
-      status: query.status,
-      ...CondaStoreAPI._list({ size: 100, ...query })
-    });
+    return this._page<IBuild>(
+      'build/',
+      CondaStoreAPI._list(query, 100, ['namespace', 'name', 'environment_id', 'status'])
+    );
   }
 
   async getBuild(id: number): Promise<IBuild> {
@@ -272,10 +283,10 @@ export class CondaStoreAPI {
     id: number,
     options: IListOptions & { search?: string } = {}
   ): Promise<IPage<IPackage>> {
-    return this._page<IPackage>(`${CondaStoreAPI._path('build', id)}packages/`, {
-      search: options.search,
-      ...CondaStoreAPI._list({ size: MAX_PAGE_SIZE, ...options })
-    });
+    return this._page<IPackage>(
+      `${CondaStoreAPI._path('build', id)}packages/`,
+      CondaStoreAPI._list(options, MAX_PAGE_SIZE, ['search'])
+    );
   }
 
   async diffBuilds(from: number, to: number): Promise<IBuildDiff> {

@@ -142,3 +142,76 @@ export function formatTime(date: Date | null): string {
     second: '2-digit'
   });
 }
+
+/** A search box, named by its placeholder. */
+export function SearchInput(props: {
+  label: string;
+  value: string;
+  onChange: (value: string) => void;
+  disabled?: boolean;
+}): JSX.Element {
+  return (
+    <input
+      type="search"
+      className="jp-CondaStore-input"
+      placeholder={props.label}
+      aria-label={props.label}
+      value={props.value}
+      onChange={event => props.onChange(event.target.value)}
+      disabled={props.disabled}
+    />
+  );
+}
+
+/**
+ * A text field of a dialog form: its label and input (then `children`, such as a datalist), and
+ * under them the line `helpId` that describes it: `note`, shown as an error when `problem`.
+ */
+export function TextField(props: {
+  label: string;
+  helpId: string;
+  problem: unknown;
+  note: React.ReactNode;
+  /** Announce the problem as it appears. */
+  alert?: boolean;
+  input: React.InputHTMLAttributes<HTMLInputElement>;
+  children?: React.ReactNode;
+}): JSX.Element {
+  const { problem } = props;
+  return (
+    <>
+      <label className="jp-CondaStore-field">
+        <span>{props.label}</span>
+        <input
+          className="jp-CondaStore-input"
+          aria-invalid={!!problem}
+          aria-describedby={props.helpId}
+          {...props.input}
+        />
+        {props.children}
+      </label>
+      <p
+        id={props.helpId}
+        className={problem ? 'jp-CondaStore-fieldError' : 'jp-CondaStore-muted'}
+        role={props.alert && problem ? 'alert' : undefined}
+      >
+        {props.note}
+      </p>
+    </>
+  );
+}
+
+/** The head of a table: a column heading each. */
+export function TableHead(props: { columns: React.ReactNode[] }): JSX.Element {
+  return (
+    <thead>
+      <tr>
+        {props.columns.map((column, index) => (
+          <th scope="col" key={index}>
+            {column}
+          </th>
+        ))}
+      </tr>
+    </thead>
+  );
+}

@@ -4,6 +4,7 @@ import React, { useEffect, useMemo, useState } from 'react';
 import { parse } from 'yaml';
 
 import { IValidateRequest } from './api';
+import { TextField } from './components';
 import { ValidatedBody, validatorOr } from './dialogbody';
 import { TEMPLATES, TemplateId, isLockfileContent, readSpec, templateText, withName } from './spec';
 import { ISpecValidator, problemMessage, useValidation } from './validation';
@@ -216,53 +217,44 @@ function CreateForm(props: {
 
   return (
     <div className="jp-CondaStore-dialogForm">
-      <label className="jp-CondaStore-field">
-        <span>Name</span>
-        <input
-          className="jp-CondaStore-input"
-          name="environment-name"
-          value={state.name}
-          placeholder="e.g. analysis"
-          aria-invalid={!!show('name')}
-          aria-describedby="jp-CondaStore-createNameHelp"
-          onChange={e => update({ name: e.target.value })}
-          onBlur={() => setTouched({ ...touched, name: true })}
-          autoFocus
-        />
-      </label>
-      <p
-        id="jp-CondaStore-createNameHelp"
-        className={show('name') ? 'jp-CondaStore-fieldError' : 'jp-CondaStore-muted'}
+      <TextField
+        label="Name"
+        helpId="jp-CondaStore-createNameHelp"
+        problem={show('name')}
+        note={show('name') || 'Letters, digits, ".", "_" and "-".'}
+        input={{
+          name: 'environment-name',
+          value: state.name,
+          placeholder: 'e.g. analysis',
+          onChange: e => update({ name: e.target.value }),
+          onBlur: () => setTouched({ ...touched, name: true }),
+          autoFocus: true
+        }}
+      />
+      <TextField
+        label="Namespace"
+        helpId="jp-CondaStore-createNamespaceHelp"
+        problem={show('namespace')}
+        note={
+          show('namespace') ||
+          (props.options.namespaces.includes(state.namespace.trim()) || !state.namespace.trim()
+            ? 'Where the environment lives.'
+            : `Namespace ${state.namespace.trim()} will be created.`)
+        }
+        input={{
+          name: 'namespace',
+          list: 'jp-CondaStore-namespaceOptions',
+          value: state.namespace,
+          onChange: e => update({ namespace: e.target.value }),
+          onBlur: () => setTouched({ ...touched, namespace: true })
+        }}
       >
-        {show('name') || 'Letters, digits, ".", "_" and "-".'}
-      </p>
-      <label className="jp-CondaStore-field">
-        <span>Namespace</span>
-        <input
-          className="jp-CondaStore-input"
-          name="namespace"
-          list="jp-CondaStore-namespaceOptions"
-          value={state.namespace}
-          aria-invalid={!!show('namespace')}
-          aria-describedby="jp-CondaStore-createNamespaceHelp"
-          onChange={e => update({ namespace: e.target.value })}
-          onBlur={() => setTouched({ ...touched, namespace: true })}
-        />
         <datalist id="jp-CondaStore-namespaceOptions">
           {props.options.namespaces.map(ns => (
             <option key={ns} value={ns} />
           ))}
         </datalist>
-      </label>
-      <p
-        id="jp-CondaStore-createNamespaceHelp"
-        className={show('namespace') ? 'jp-CondaStore-fieldError' : 'jp-CondaStore-muted'}
-      >
-        {show('namespace') ||
-          (props.options.namespaces.includes(state.namespace.trim()) || !state.namespace.trim()
-            ? 'Where the environment lives.'
-            : `Namespace ${state.namespace.trim()} will be created.`)}
-      </p>
+      </TextField>
       <fieldset className="jp-CondaStore-fieldset">
         <legend>Start from</legend>
         {(Object.keys(TEMPLATES) as TemplateId[]).map(id => (

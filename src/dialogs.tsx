@@ -2,7 +2,7 @@
 import { Dialog, showDialog } from '@jupyterlab/apputils';
 import React, { useEffect, useMemo, useState } from 'react';
 
-import { errorText } from './components';
+import { TextField, errorText } from './components';
 import { ValidatedBody, validatorOr } from './dialogbody';
 import { ISpecValidator, problemMessage, useValidation } from './validation';
 
@@ -68,26 +68,22 @@ function NamespaceForm(props: {
   useEffect(() => props.onChange(value, valid), [value, valid]);
   return (
     <div className="jp-CondaStore-dialogForm">
-      <label className="jp-CondaStore-field">
-        <span>Name</span>
-        <input
-          className="jp-CondaStore-input"
-          value={value}
-          onChange={e => setValue(e.target.value)}
-          aria-invalid={!!problem}
-          aria-describedby="jp-CondaStore-namespaceHelp"
-          placeholder="e.g. team-analytics"
-          autoFocus
-        />
-      </label>
-      <p
-        id="jp-CondaStore-namespaceHelp"
-        className={problem ? 'jp-CondaStore-fieldError' : 'jp-CondaStore-muted'}
-        role={problem ? 'alert' : undefined}
-      >
-        {problem ??
-          'Letters, digits, ".", "_" and "-". A namespace groups environments and who may use them.'}
-      </p>
+      <TextField
+        label="Name"
+        helpId="jp-CondaStore-namespaceHelp"
+        problem={problem}
+        alert
+        note={
+          problem ??
+          'Letters, digits, ".", "_" and "-". A namespace groups environments and who may use them.'
+        }
+        input={{
+          value,
+          onChange: e => setValue(e.target.value),
+          placeholder: 'e.g. team-analytics',
+          autoFocus: true
+        }}
+      />
       {props.error && (
         <div className="jp-CondaStore-error" role="alert">
           {props.error}

@@ -1,6 +1,6 @@
 import { KernelSpec, KernelSpecAPI, ServerConnection } from '@jupyterlab/services';
-import { IDisposable } from '@lumino/disposable';
-import { ISignal, Signal } from '@lumino/signaling';
+
+import { ChangeNotifier } from './signals';
 
 /** What the server writes in a kernel spec's `metadata.conda_store`. */
 export interface ICondaStoreKernelMetadata {
@@ -62,21 +62,14 @@ export async function lookUpKernel(
  * The kernel of one environment: looked up on the server when asked (`check`), and followed
  * as the kernel spec manager refreshes on its own.
  */
-export class EnvironmentKernelModel implements IDisposable {
+export class EnvironmentKernelModel extends ChangeNotifier {
   constructor(
     private readonly _manager: KernelSpec.IManager | null,
     readonly namespace: string,
     readonly environment: string
   ) {
+    super();
     this._manager?.specsChanged.connect(this._onSpecsChanged, this);
-  }
-
-  get changed(): ISignal<this, void> {
-    return this._changed;
-  }
-
-  get isDisposed(): boolean {
-    return this._disposed;
   }
 
   get kernel(): IEnvironmentKernel | null {
@@ -94,7 +87,7 @@ export class EnvironmentKernelModel implements IDisposable {
    * so).
    */
   async check(expected: () => number | null, retries = 0): Promise<void> {
-    if (!this._manager || this._disposed) {
+    if (!this._manager || this.isDisposed) {
       return;
     }
     for (let attempt = 0; attempt <= retries; attempt++) {
@@ -105,21 +98,13 @@ export class EnvironmentKernelModel implements IDisposable {
       }
       const build = expected();
       const fresh = this._kernel && (build === null || this._kernel.buildId === build);
-      if (fresh || attempt === retries || this._disposed) {
+      if (fresh || attempt === retries || this.isDisposed) {
         break;
       }
       await new Promise(resolve => setTimeout(resolve, 500 * (attempt + 1)));
     }
     this._checked = true;
-    this._changed.emit();
-  }
-
-  dispose(): void {
-    if (this._disposed) {
-      return;
-    }
-    this._disposed = true;
-    Signal.clearData(this);
+    this.emitChanged();
   }
 
   private _onSpecsChanged(): void {
@@ -130,12 +115,10 @@ export class EnvironmentKernelModel implements IDisposable {
     if (found && JSON.stringify(found) !== JSON.stringify(this._kernel)) {
       this._kernel = found;
       this._checked = true;
-      this._changed.emit();
+      this.emitChanged();
     }
   }
 
-  private _changed = new Signal<this, void>(this);
   private _checked = false;
-  private _disposed = false;
   private _kernel: IEnvironmentKernel | null = null;
 }

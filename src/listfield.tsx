@@ -20,6 +20,26 @@ export interface IListColumn<T> {
   inputProps?: (item: T) => InputHTMLAttributes<HTMLInputElement>;
 }
 
+/** A column that edits a whole row, a string (a channel, a requirement). */
+export function textColumn(label: (n: number) => string, placeholder: string): IListColumn<string> {
+  return { label, placeholder, wide: true, get: item => item, set: (_, value) => value };
+}
+
+/** The keys of `T` whose values are strings. */
+type StringKey<T> = { [K in keyof T]: T[K] extends string ? K : never }[keyof T];
+
+/** A column that edits the string `key` of each row. */
+export function fieldColumn<T>(
+  key: StringKey<T>,
+  column: Omit<IListColumn<T>, 'get' | 'set'>
+): IListColumn<T> {
+  return {
+    ...column,
+    get: item => item[key] as unknown as string,
+    set: (item, value) => ({ ...item, [key]: value })
+  };
+}
+
 export interface IListFieldProps<T> {
   /** The legend, also the fieldset's accessible name. */
   legend: string;

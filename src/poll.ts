@@ -1,9 +1,8 @@
 import type { ISettingRegistry } from '@jupyterlab/settingregistry';
-import { IDisposable } from '@lumino/disposable';
 import { Poll } from '@lumino/polling';
-import { ISignal, Signal } from '@lumino/signaling';
 
 import { readSettings } from './settings';
+import { ChangeNotifier } from './signals';
 
 /**
  * Run a poll now and wait for that tick, whether or not it was started yet (a model may be asked
@@ -54,8 +53,9 @@ export function frequencyOf(settings: ISettingRegistry.ISettings): IPollingFrequ
  * A subclass fetches in `fetch()` (throwing makes the poll back off) and says in `live` whether
  * to keep polling.
  */
-export abstract class PollingModel implements IDisposable {
+export abstract class PollingModel extends ChangeNotifier {
   constructor(options: IPollingOptions) {
+    super();
     this._interval = options.interval ?? 2000;
     this._idleInterval = options.idleInterval ?? 0;
     this._poll = new Poll({
@@ -73,14 +73,6 @@ export abstract class PollingModel implements IDisposable {
       follow();
       settings.changed.connect(follow, this);
     }
-  }
-
-  get changed(): ISignal<this, void> {
-    return this._changed;
-  }
-
-  get isDisposed(): boolean {
-    return this._poll.isDisposed;
   }
 
   /** Whether someone looks at the model (a visible sidebar or view); it polls only then. */
@@ -134,7 +126,7 @@ export abstract class PollingModel implements IDisposable {
       return;
     }
     this._poll.dispose();
-    Signal.clearData(this);
+    super.dispose();
   }
 
   /** Fetch the data (and emit `changed`); throw to make the poll back off. */
@@ -153,10 +145,6 @@ export abstract class PollingModel implements IDisposable {
     if (active) {
       void this.refresh();
     }
-  }
-
-  protected emitChanged(): void {
-    this._changed.emit();
   }
 
   private async _tick(): Promise<void> {
@@ -180,7 +168,6 @@ export abstract class PollingModel implements IDisposable {
   }
 
   private _active = false;
-  private _changed = new Signal<this, void>(this);
   private _force = false;
   private _idleInterval: number;
   private _interval: number;

@@ -1,37 +1,24 @@
-import { IDisposable } from '@lumino/disposable';
-import { ISignal, Signal } from '@lumino/signaling';
+import { StateNotifier } from './signals';
+
+/** What a `Resource` holds: the key wanted, and its data once fetched. */
+export interface IResourceState<T> {
+  /** The key of the data wanted now; null: none. */
+  readonly key: string | null;
+  /** The data of `key`, once fetched. */
+  readonly value: T | null;
+  /** Why fetching the data of `key` failed; null if it did not. */
+  readonly error: unknown;
+  readonly loading: boolean;
+}
 
 /**
  * One piece of data that depends on a key (a build's packages, the differences between two
  * builds): fetched once each time the wanted key changes. An answer that comes after another key
- * was asked for is dropped. Views read `value`, `error` and `loading`, and follow `changed`.
+ * was asked for is dropped. Views read `state` and follow `changed`.
  */
-export class Resource<T> implements IDisposable {
-  get changed(): ISignal<this, void> {
-    return this._changed;
-  }
-
-  get isDisposed(): boolean {
-    return this._disposed;
-  }
-
-  /** The key of the data wanted now; null: none. */
-  get key(): string | null {
-    return this._key;
-  }
-
-  /** The data of `key`, once fetched. */
-  get value(): T | null {
-    return this._value;
-  }
-
-  /** Why fetching the data of `key` failed; null if it did not. */
-  get error(): unknown {
-    return this._error;
-  }
-
-  get loading(): boolean {
-    return this._loading;
+export class Resource<T> extends StateNotifier<IResourceState<T>> {
+  constructor() {
+    super({ key: null, value: null, error: null, loading: false });
   }
 
   /**
@@ -39,48 +26,27 @@ export class Resource<T> implements IDisposable {
    * key wanted already. Resolves when the answer is in (or dropped).
    */
   async request(key: string | null, fetch: () => Promise<T>): Promise<void> {
-    if (this._disposed || key === this._key) {
+    if (this.isDisposed || key === this.state.key) {
       return;
     }
     const generation = ++this._generation;
-    this._key = key;
-    this._value = null;
-    this._error = null;
-    this._loading = key !== null;
-    this._changed.emit();
+    this.setState({ key, value: null, error: null, loading: key !== null });
+    this.emitChanged();
     if (key === null) {
       return;
     }
-    const current = () => !this._disposed && generation === this._generation;
+    let value: T | null = null;
+    let error: unknown = null;
     try {
-      const value = await fetch();
-      if (current()) {
-        this._value = value;
-      }
-    } catch (error) {
-      if (current()) {
-        this._error = error ?? new Error('failed');
-      }
+      value = await fetch();
+    } catch (reason) {
+      error = reason ?? new Error('failed');
     }
-    if (current()) {
-      this._loading = false;
-      this._changed.emit();
+    if (!this.isDisposed && generation === this._generation) {
+      this.setState({ value, error, loading: false });
+      this.emitChanged();
     }
   }
 
-  dispose(): void {
-    if (this._disposed) {
-      return;
-    }
-    this._disposed = true;
-    Signal.clearData(this);
-  }
-
-  private _changed = new Signal<this, void>(this);
-  private _disposed = false;
-  private _error: unknown = null;
   private _generation = 0;
-  private _key: string | null = null;
-  private _loading = false;
-  private _value: T | null = null;
 }

@@ -10,7 +10,7 @@ import { CommandRegistry } from '@lumino/commands';
 import { Message } from '@lumino/messaging';
 import React, { useMemo, useState } from 'react';
 
-import { StateBadge, errorText, useSignal } from './components';
+import { SearchInput, StateBadge, errorText, useSignal } from './components';
 import { condaIcon } from './icons';
 import { STATE_LABELS } from './model';
 import { CondaStoreError } from './request';
@@ -227,13 +227,10 @@ function SidebarView(props: ISidebarProps): JSX.Element {
         </div>
       </header>
       <div className="jp-CondaStore-search">
-        <input
-          type="search"
-          className="jp-CondaStore-input"
-          placeholder="Search environments"
-          aria-label="Search environments"
+        <SearchInput
+          label="Search environments"
           value={query}
-          onChange={event => setQuery(event.target.value)}
+          onChange={setQuery}
           disabled={missing}
         />
       </div>

@@ -106,7 +106,7 @@ def test_build_taken_over_while_frozen_changes_nothing_when_it_resumes(tmp_path,
         environment = service.get_environment("default", "env")
         assert environment.current_build_id == good.id
         assert link.resolve() == (store_dir / "default" / good.build_dir).resolve()
-        assert not after.artifacts and not after.packages
+        assert not after.build_artifacts and not service.get_build(after.id, packages=True).packages
         # Whatever it wrote into its prefix between resuming and the fence is swept.
         _wait(lambda: not prefix.exists(), timeout=30)
 

@@ -29,7 +29,7 @@ from conda_store_jupyter.buildlog import BuildLog
 from conda_store_jupyter.db import Build, Environment, Namespace, open_database
 from conda_store_jupyter.handlers import API_PREFIX, ROUTES
 from conda_store_jupyter.handlers.base import CondaStoreHandler
-from conda_store_jupyter.handlers.openapi import OPENAPI_PATH
+from conda_store_jupyter.handlers.openapi import document as openapi_document
 from conda_store_jupyter.spec import MAX_SPEC_BYTES
 
 from . import servers
@@ -243,7 +243,7 @@ async def test_numbers_nobody_can_read_in_a_specification_are_a_400(api):
 
 
 def _operations_with_a_body() -> list[tuple[str, str]]:
-    document = json.loads(OPENAPI_PATH.read_text())
+    document = openapi_document()
     return [
         (method.upper(), path)
         for path, item in document["paths"].items()

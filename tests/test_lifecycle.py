@@ -62,7 +62,7 @@ class Store:
 
     # Helpers reading the store as a user would.
     def prefix(self, build: Build) -> Path:
-        return Path(self.config.store_dir) / build.environment.namespace.name / build.build_dir
+        return Path(self.config.store_dir) / build.namespace / build.build_dir
 
     def link(self, namespace: str, name: str) -> Path:
         return Path(self.config.store_dir) / namespace / "envs" / name
@@ -135,7 +135,7 @@ def test_build_gamma_end_to_end(store):
         ("beta", "0.5"),
         ("gamma", "3.0"),
     }
-    packages = {p.name: p.version for p in done.packages}
+    packages = {p.name: p.version for p in store.service.get_build(done.id, packages=True).packages}
     assert packages == {"alpha": "1.1", "beta": "0.5", "gamma": "3.0"}
 
     log = store.log(build.id)
@@ -455,7 +455,8 @@ def test_pip_dependencies_installed_with_uv_and_locked(store):
     )
     pip = [p for p in lock.package if p.manager == "pip"]
     assert [(p.name, p.version) for p in pip] == [("six", "1.17.0")]
-    assert {(p.name, p.manager) for p in build.packages} >= {("six", "pip"), ("python", "conda")}
+    packages = service.get_build(build.id, packages=True).packages
+    assert {(p.name, p.manager) for p in packages} >= {("six", "pip"), ("python", "conda")}
 
 
 def test_build_timeout_kills_and_fails_the_build(tmp_path, local_channel):

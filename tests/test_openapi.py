@@ -17,9 +17,8 @@ import pytest
 import yaml
 from tornado.httpclient import HTTPClientError
 
-from conda_store_jupyter.handlers import API_PREFIX, ROUTES
+from conda_store_jupyter.handlers import API_PREFIX, ROUTES, openapi
 from conda_store_jupyter.handlers.base import CondaStoreHandler
-from conda_store_jupyter.handlers.openapi import OPENAPI_PATH
 
 from .servers import StandaloneServer
 
@@ -34,7 +33,8 @@ CHECKS = (
 
 
 def load_document() -> dict:
-    return json.loads(OPENAPI_PATH.read_text())
+    """The document as generated (a copy: the cached one is shared)."""
+    return json.loads(openapi.document_text(openapi.document()))
 
 
 # -- the document itself ---------------------------------------------------------------------------
@@ -49,17 +49,17 @@ async def test_document_is_served_with_servers_and_is_valid_openapi(jp_fetch, jp
     served = json.loads(response.body)
     validate(served)
     assert served["openapi"].startswith("3.")
-    # Everything but `servers` is the file as kept beside the handlers.
+    # Everything but `servers` is the document as generated from the route table and the models.
     assert served["servers"] == [{"url": jp_base_url.rstrip("/") + "/conda-store/api/v1"}]
     assert {k: v for k, v in served.items() if k != "servers"} == {
         k: v for k, v in load_document().items() if k != "servers"
     }
 
 
-def test_document_file_is_valid_and_readable():
+def test_document_is_valid_and_readable():
     from openapi_spec_validator import validate
 
-    text = OPENAPI_PATH.read_text()
+    text = openapi.document_text(openapi.document())
     document = json.loads(text)
     validate(document)
     assert text.startswith('{\n  "openapi"'), "keep it indented (json.dumps(..., indent=2))"
@@ -83,6 +83,37 @@ def test_document_file_is_valid_and_readable():
         "name": "Authorization",
     }
     assert document["security"] == [{"jupyterToken": []}]
+
+
+def test_document_is_built_once_from_the_models():
+    from conda_store_jupyter import api_models
+
+    assert openapi.document() is openapi.document()
+    schemas = openapi.document()["components"]["schemas"]
+    # The wire models' own schemas, with what only the service sees left out.
+    generated = api_models.Build.model_json_schema(
+        ref_template="#/components/schemas/{model}", mode="serialization"
+    )
+    for name, definition in generated.pop("$defs").items():
+        assert schemas[name] == definition
+    assert schemas["Build"] == generated
+    assert {"namespace", "environment_name", "build_dir"}.isdisjoint(schemas["Build"]["properties"])
+    assert "pending" not in schemas["Environment"]["properties"]
+    assert set(schemas["Build"]["required"]) == set(schemas["Build"]["properties"])
+
+
+def test_only_routed_operations_are_documented(monkeypatch):
+    """A route-table entry whose handler is not registered (yet) stays out of the document."""
+    import conda_store_jupyter.handlers as handlers
+
+    routed = openapi.routed_operations()
+    assert ("/validate/specification/", "post") in routed
+    monkeypatch.setattr(
+        handlers,
+        "ROUTES",
+        [(pattern, handler) for pattern, handler in handlers.ROUTES if "validate" not in pattern],
+    )
+    assert openapi.routed_operations() == routed - {("/validate/specification/", "post")}
 
 
 def route_templates(pattern: str) -> list[str]:

@@ -31,7 +31,7 @@ def test_redis_fixture_gives_a_working_redis(redis_url):
 
 def _run_service_tests(require: str, report: Path) -> dict[str, tuple[str, str]]:
     """Run the two fixture tests with the services missing; {test name: (outcome, message)} from
-    pytest's JUnit XML report (structured, unlike its terminal summary, whose wording is its own)."""
+    pytest's JUnit XML report (structured, unlike its terminal summary, worded as it likes)."""
     env = {
         **os.environ,
         "CSJ_REQUIRE_SERVICES": require,

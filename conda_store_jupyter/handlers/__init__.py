@@ -20,6 +20,7 @@ from .openapi import OpenAPIHandler
 from .search import ChannelHandler, PackageHandler
 from .specifications import SpecificationHandler
 from .status import PermissionHandler, StatusHandler
+from .validation import SpecificationSchemaHandler, SpecificationValidationHandler
 
 API_PREFIX = "conda-store/api/v1"
 _NAME = r"([^/]+)"
@@ -35,6 +36,8 @@ ROUTES = [
     (rf"{API_PREFIX}/environment/{_NAME}/{_NAME}/lockfile/?", EnvironmentLockfileHandler),
     (rf"{API_PREFIX}/environment/{_NAME}/{_NAME}/?", EnvironmentHandler),
     (rf"{API_PREFIX}/specification/?", SpecificationHandler),
+    (rf"{API_PREFIX}/schema/specification/?", SpecificationSchemaHandler),
+    (rf"{API_PREFIX}/validate/specification/?", SpecificationValidationHandler),
     (rf"{API_PREFIX}/build/?", BuildListHandler),
     (rf"{API_PREFIX}/build/{_ID}/?", BuildHandler),
     (rf"{API_PREFIX}/build/{_ID}/cancel/?", BuildCancelHandler),

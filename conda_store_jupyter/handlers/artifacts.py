@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tornado import web
 
-from ..db import Build
+from ..api_models import Build
 from ..errors import NotFound
 from .base import CondaStoreHandler
 
@@ -27,8 +27,7 @@ ARTIFACTS = {
 async def readable_build(handler: CondaStoreHandler, build_id: int) -> Build:
     """The build, if the caller may read its environment; otherwise it looks missing (404)."""
     build = await handler.run(handler.service.get_build, build_id)
-    environment = build.environment
-    if not handler.caller.can("environment::read", environment.namespace.name, environment.name):
+    if not handler.caller.can("environment::read", build.namespace, build.environment_name):
         raise NotFound(f"build {build_id} does not exist")
     return build
 
@@ -44,7 +43,7 @@ async def send_artifact(handler: CondaStoreHandler, build_id: int, kind: str) ->
         raise NotFound(f"build {build_id} has no {kind} ({build.status.value})")
     handler.set_header("Content-Type", content_type)
     handler.set_header(
-        "Content-Disposition", f'attachment; filename="{build.environment.name}-{build_id}{suffix}"'
+        "Content-Disposition", f'attachment; filename="{build.environment_name}-{build_id}{suffix}"'
     )
     # Exactly the bytes the file had when opened: a running build's log grows while it is
     # sent, and more bytes than Content-Length would abort the connection. (Other artifacts are

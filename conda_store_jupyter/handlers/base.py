@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
+from pydantic import BaseModel
 from tornado import web
 
 from ..auth import Caller, caller_for
@@ -39,6 +40,18 @@ _INTEGER = re.compile(r"-?[0-9]+")
 # (int() refuses more than 4,300 digits with a ValueError and is slow far below that).
 MAX_DIGITS = 20
 _HUGE = 10**MAX_DIGITS
+
+
+def to_wire(value: Any) -> Any:
+    """What goes into a JSON answer: API models (alone, or in lists, tuples and dicts) as their
+    JSON form, anything else as it is."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, (list, tuple)):
+        return [to_wire(item) for item in value]
+    if isinstance(value, dict):
+        return {key: to_wire(item) for key, item in value.items()}
+    return value
 
 
 def shown(raw: str) -> str:
@@ -207,7 +220,8 @@ class CondaStoreHandler(ExtensionHandlerMixin, APIHandler):
     # -- output -----------------------------------------------------------------------------
     def finish_ok(self, data: Any = None, message: str | None = None, **extra: Any) -> None:
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"status": "ok", "data": data, "message": message, **extra}))
+        answer = {"status": "ok", "data": data, "message": message, **extra}
+        self.finish(json.dumps(to_wire(answer)))
 
     def finish_page(self, items: list[Any], count: int, page: Page) -> None:
         self.finish_ok(items, page=page.page, size=page.size, count=count)

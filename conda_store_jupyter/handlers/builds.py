@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
+from typing import TypeVar
 
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 from tornado.iostream import StreamClosedError
 
-from ..api_models import build_json, package_json
 from ..db import BuildStatus
 from .artifacts import readable_build, send_artifact
 from .base import CondaStoreHandler, parse_integer
@@ -17,6 +18,17 @@ from .environments import status_argument
 
 FINAL = (BuildStatus.COMPLETED, BuildStatus.FAILED, BuildStatus.CANCELED)
 LOG_POLL_SECONDS = 0.2
+T = TypeVar("T")
+
+
+async def act_on_build(
+    handler: CondaStoreHandler, build_id: str, permission: str, operation: Callable[[int], T]
+) -> T:
+    """`operation` on a build the caller may read, if they hold `permission` in its environment
+    (a build one may not read is "not found", whatever the permission)."""
+    build = await readable_build(handler, handler.id_argument(build_id))
+    handler.caller.require(permission, build.namespace, build.environment_name)
+    return await handler.run(operation, build.id)
 
 
 class BuildListHandler(CondaStoreHandler):
@@ -36,7 +48,7 @@ class BuildListHandler(CondaStoreHandler):
             packages=self.list_argument("packages"),
             artifact=self.get_argument("artifact", None),
         )
-        self.finish_page([build_json(b, with_specification=False) for b in builds], count, page)
+        self.finish_page(builds, count, page)
 
 
 class BuildHandler(CondaStoreHandler):
@@ -44,25 +56,19 @@ class BuildHandler(CondaStoreHandler):
     @authorized
     async def get(self, build_id: str) -> None:
         build = await readable_build(self, self.id_argument(build_id))
-        self.finish_ok(build_json(build))
+        self.finish_ok(build)
 
     @web.authenticated
     @authorized
     async def put(self, build_id: str) -> None:
         """Rebuild: a new build of the same specification."""
-        build = await readable_build(self, self.id_argument(build_id))
-        environment = build.environment
-        self.caller.require("environment::update", environment.namespace.name, environment.name)
-        new = await self.run(self.service.rebuild, build.id)
+        new = await act_on_build(self, build_id, "environment::update", self.service.rebuild)
         self.finish_ok({"build_id": new.id}, message="rebuild triggered")
 
     @web.authenticated
     @authorized
     async def delete(self, build_id: str) -> None:
-        build = await readable_build(self, self.id_argument(build_id))
-        environment = build.environment
-        self.caller.require("build::delete", environment.namespace.name, environment.name)
-        await self.run(self.service.delete_build, build.id)
+        await act_on_build(self, build_id, "build::delete", self.service.delete_build)
         self.finish_ok()
 
 
@@ -70,11 +76,8 @@ class BuildCancelHandler(CondaStoreHandler):
     @web.authenticated
     @authorized
     async def put(self, build_id: str) -> None:
-        build = await readable_build(self, self.id_argument(build_id))
-        environment = build.environment
-        self.caller.require("build::cancel", environment.namespace.name, environment.name)
-        canceled = await self.run(self.service.cancel_build, build.id)
-        self.finish_ok(build_json(canceled), message="build canceled")
+        canceled = await act_on_build(self, build_id, "build::cancel", self.service.cancel_build)
+        self.finish_ok(canceled, message="build canceled")
 
 
 class BuildPackagesHandler(CondaStoreHandler):
@@ -86,7 +89,7 @@ class BuildPackagesHandler(CondaStoreHandler):
         packages, count = await self.run(
             self.service.page_packages, build.id, page, self.get_argument("search", None)
         )
-        self.finish_page([package_json(p) for p in packages], count, page)
+        self.finish_page(packages, count, page)
 
 
 class BuildArtifactHandler(CondaStoreHandler):
@@ -108,7 +111,7 @@ class BuildLogHandler(CondaStoreHandler):
             return
         build = await readable_build(self, self.id_argument(build_id))
         offset = self.int_argument("offset", 0)
-        data, next_offset = await self.run(self.service.read_log, build.id, offset)
+        data, next_offset = await self.run(self.service.read_log, build.id, offset, known=True)
         self.set_header("X-Log-Offset", str(next_offset))
         self.set_header("X-Build-Status", build.status.value)
         # APIHandler.finish would otherwise label the text application/json.
@@ -143,7 +146,7 @@ class BuildLogStreamHandler(CondaStoreHandler):
                 if status != last_status:
                     self.write(f"event: status\ndata: {json.dumps({'status': status.value})}\n\n")
                     last_status = status
-                data, _ = await self.run(self.service.read_log, build.id, offset)
+                data, _ = await self.run(self.service.read_log, build.id, offset, known=True)
                 for raw in data.splitlines(keepends=True):
                     offset += len(raw)
                     line = raw.decode("utf-8", errors="replace").rstrip("\r\n")

@@ -3,7 +3,6 @@
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from ..api_models import environment_json
 from ..db import BuildStatus
 from ..errors import NotFound, SpecError
 from .artifacts import send_artifact
@@ -37,7 +36,7 @@ class EnvironmentListHandler(CondaStoreHandler):
             search=self.get_argument("search", None),
             packages=self.list_argument("packages"),
         )
-        self.finish_page([environment_json(e) for e in environments], count, page)
+        self.finish_page(environments, count, page)
 
 
 def readable_environment(handler: CondaStoreHandler, namespace: str, name: str) -> tuple[str, str]:
@@ -57,9 +56,7 @@ class EnvironmentHandler(CondaStoreHandler):
     @authorized
     async def get(self, namespace: str, name: str) -> None:
         namespace, name = self._names(namespace, name)
-        self.finish_ok(
-            environment_json(await self.run(self.service.get_environment, namespace, name))
-        )
+        self.finish_ok(await self.run(self.service.get_environment, namespace, name))
 
     @web.authenticated
     @authorized
@@ -83,9 +80,7 @@ class EnvironmentHandler(CondaStoreHandler):
             await self.run(self.service.rollback, namespace, name, build_id)
         if "description" in body:
             await self.run(self.service.update_description, namespace, name, body["description"])
-        self.finish_ok(
-            environment_json(await self.run(self.service.get_environment, namespace, name))
-        )
+        self.finish_ok(await self.run(self.service.get_environment, namespace, name))
 
     @web.authenticated
     @authorized
@@ -102,6 +97,6 @@ class EnvironmentLockfileHandler(CondaStoreHandler):
     async def get(self, namespace: str, name: str) -> None:
         namespace, name = readable_environment(self, namespace, name)
         environment = await self.run(self.service.get_environment, namespace, name)
-        if environment.current_build_id is None:
+        if environment.current_build_id is None or environment.pending:
             raise NotFound(f"environment {namespace}/{name} has no completed build yet")
         await send_artifact(self, environment.current_build_id, "lockfile")

@@ -5,6 +5,7 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from .. import __version__
+from ..api_models import Permission, Version
 from .base import CondaStoreHandler
 
 
@@ -12,7 +13,7 @@ class StatusHandler(CondaStoreHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        self.finish_ok({"version": __version__})
+        self.finish_ok(Version(version=__version__))
 
 
 class PermissionHandler(CondaStoreHandler):
@@ -21,18 +22,16 @@ class PermissionHandler(CondaStoreHandler):
     async def get(self) -> None:
         caller = self.caller
         self.finish_ok(
-            {
-                "authenticated": True,
-                "username": caller.username,
-                "primary_namespace": self.settings["conda_store_primary_namespace"](
-                    caller.username
-                ),
-                "entity_permissions": {
+            Permission(
+                authenticated=True,
+                username=caller.username,
+                primary_namespace=self.settings["conda_store_primary_namespace"](caller.username),
+                entity_permissions={
                     pattern: sorted(permissions) for pattern, permissions in caller.bindings
                 },
-                "entity_roles": {pattern: list(roles) for pattern, roles in caller.roles},
-                "expiration": None,
-            }
+                entity_roles={pattern: list(roles) for pattern, roles in caller.roles},
+                expiration=None,
+            )
         )
 
 

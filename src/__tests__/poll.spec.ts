@@ -230,19 +230,19 @@ describe('Resource', () => {
     const answers: Record<string, (value: string) => void> = {};
     const fetch = (key: string) => () => new Promise<string>(resolve => (answers[key] = resolve));
     void resource.request('a', fetch('a'));
-    expect(resource.loading).toBe(true);
+    expect(resource.state.loading).toBe(true);
     void resource.request('a', fetch('again')); // the same key: nothing
     expect(answers['again']).toBeUndefined();
     const b = resource.request('b', fetch('b'));
     answers['a']('A');
     answers['b']('B');
     await b;
-    expect([resource.key, resource.value, resource.loading]).toEqual(['b', 'B', false]);
+    expect(resource.state).toEqual({ key: 'b', value: 'B', error: null, loading: false });
     await resource.request('c', () => Promise.reject(new Error('nope')));
-    expect(resource.value).toBeNull();
-    expect((resource.error as Error).message).toBe('nope');
+    expect(resource.state.value).toBeNull();
+    expect((resource.state.error as Error).message).toBe('nope');
     await resource.request(null, fetch('none'));
-    expect([resource.value, resource.error, resource.loading]).toEqual([null, null, false]);
+    expect(resource.state).toEqual({ key: null, value: null, error: null, loading: false });
     resource.dispose();
   });
 });

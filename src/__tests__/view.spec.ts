@@ -67,7 +67,7 @@ describe('EnvironmentViewModel data', () => {
 
   it('fetches the packages of the selected build, again when its status changes', async () => {
     const model = new EnvironmentViewModel({ api: fakeAPI(), namespace: 'default', name: 'demo' });
-    expect(model.packages.key).toBeNull(); // nothing before it is loaded
+    expect(model.packages.state.key).toBeNull(); // nothing before it is loaded
     await model.refresh();
     await wait(0);
     expect(model.selectedBuildId).toBe(3);
@@ -84,7 +84,7 @@ describe('EnvironmentViewModel data', () => {
       'packages 3',
       'packages 2'
     ]);
-    expect(model.packages.value).toEqual([]);
+    expect(model.packages.state.value).toEqual([]);
     model.dispose();
   });
 
@@ -109,7 +109,11 @@ describe('EnvironmentViewModel data', () => {
     model.comparison.show(2);
     expect([model.comparison.from, model.comparison.to]).toEqual([2, 1]);
     await wait(0);
-    expect(model.comparison.differences.value).toEqual({ added: [], removed: [], changed: [] });
+    expect(model.comparison.differences.state.value).toEqual({
+      added: [],
+      removed: [],
+      changed: []
+    });
     model.comparison.show(2, 3);
     model.comparison.show(1); // current: compared with the newest other completed build
     expect(model.comparison.to).toBe(2);
@@ -145,38 +149,38 @@ describe('BuildLog', () => {
     log.statusReported.connect((_, status) => reported.push(status));
     log.follow(3, 'BUILDING', false);
     expect(streams).toEqual([]); // hidden: no connection
-    expect(log.status).toBe('BUILDING');
+    expect(log.state.status).toBe('BUILDING');
     log.follow(3, 'BUILDING', true);
-    expect(log.streaming).toBe(true);
+    expect(log.state.streaming).toBe(true);
     streams[0].handlers.onLine?.('one', 4);
     streams[0].handlers.onLine?.('two', 8);
     await frame();
-    expect(log.lines).toEqual(['one', 'two']);
+    expect(log.state.lines).toEqual(['one', 'two']);
     expect(added).toEqual([2]);
 
     log.follow(3, 'BUILDING', false); // hidden: the stream stops, the lines stay
     expect(streams[0].options?.signal?.aborted).toBe(true);
-    expect(log.streaming).toBe(false);
+    expect(log.state.streaming).toBe(false);
     log.follow(3, 'BUILDING', true);
     expect(streams[1].options?.offset).toBe(8);
     streams[1].handlers.onLine?.('three', 14);
     streams[1].handlers.onEnd?.('COMPLETED');
     streams[1].end();
     await wait(0);
-    expect(log.lines).toEqual(['one', 'two', 'three']);
-    expect([log.status, log.streaming]).toEqual(['COMPLETED', false]);
+    expect(log.state.lines).toEqual(['one', 'two', 'three']);
+    expect([log.state.status, log.state.streaming]).toEqual(['COMPLETED', false]);
     expect(reported).toEqual(['COMPLETED']);
     // The build's own status does not override what the stream said while it streamed.
     log.follow(3, 'COMPLETED', true);
-    expect(log.status).toBe('COMPLETED');
+    expect(log.state.status).toBe('COMPLETED');
 
     log.follow(2, 'FAILED', true); // another build: from the start
-    expect(log.lines).toEqual([]);
-    expect(log.status).toBe('FAILED');
+    expect(log.state.lines).toEqual([]);
+    expect(log.state.status).toBe('FAILED');
     expect(streams[2].options?.offset).toBe(0);
     streams[1].handlers.onLine?.('late', 20); // the old stream: dropped
     await frame();
-    expect(log.lines).toEqual([]);
+    expect(log.state.lines).toEqual([]);
     log.dispose();
     expect(streams[2].options?.signal?.aborted).toBe(true);
   });

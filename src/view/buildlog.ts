@@ -1,8 +1,19 @@
-import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { BuildStatus } from '../models';
+import { StateNotifier } from '../signals';
 import { ICondaStoreAPI } from '../tokens';
+
+/** What a view shows of a build's log. */
+export interface IBuildLogState {
+  readonly buildId: number | null;
+  readonly lines: ReadonlyArray<string>;
+  /** The build's status: as the stream reports it, else as the build said. */
+  readonly status: BuildStatus | null;
+  /** Why the stream failed, if it did (null otherwise). */
+  readonly error: unknown;
+  readonly streaming: boolean;
+}
 
 /**
  * The log of the build a view shows, streamed live (server-sent events) while the view is
@@ -10,12 +21,10 @@ import { ICondaStoreAPI } from '../tokens';
  * pause, a build's stream resumes where it stopped; a hidden view holds no connection open
  * (browsers allow few per server).
  */
-export class BuildLog implements IDisposable {
-  constructor(private readonly _api: ICondaStoreAPI) {}
-
-  /** Emitted with the number of lines added (0 when something else changed). */
-  get changed(): ISignal<this, number> {
-    return this._changed;
+export class BuildLog extends StateNotifier<IBuildLogState, number> {
+  /** `changed` is emitted with the number of lines added (0 when something else changed). */
+  constructor(private readonly _api: ICondaStoreAPI) {
+    super({ buildId: null, lines: [], status: null, error: null, streaming: false });
   }
 
   /** Emitted when the stream reports a status change or the end of the build. */
@@ -23,48 +32,22 @@ export class BuildLog implements IDisposable {
     return this._statusReported;
   }
 
-  get isDisposed(): boolean {
-    return this._disposed;
-  }
-
-  get buildId(): number | null {
-    return this._buildId;
-  }
-
-  get lines(): ReadonlyArray<string> {
-    return this._lines;
-  }
-
-  /** The build's status: as the stream reports it, else as the build said. */
-  get status(): BuildStatus | null {
-    return this._status;
-  }
-
-  /** Why the stream failed, if it did (null otherwise). */
-  get error(): unknown {
-    return this._error;
-  }
-
-  get streaming(): boolean {
-    return this._streaming;
-  }
-
   /**
    * Show the log of build `buildId` (null: none), whose status is `status`, streaming it while
    * `enabled`. Called again with the same build and `enabled`, it only follows the status.
    */
   follow(buildId: number | null, status: BuildStatus | null, enabled: boolean): void {
-    if (this._disposed) {
+    if (this.isDisposed) {
       return;
     }
-    const same = buildId === this._buildId && enabled === this._enabled;
-    if (status !== this._buildStatus || buildId !== this._buildId) {
+    const same = buildId === this.state.buildId && enabled === this._enabled;
+    if (status !== this._buildStatus || buildId !== this.state.buildId) {
       this._buildStatus = status;
       // The build's own status when the stream has not said anything yet.
-      if (buildId !== this._buildId || !this._streaming || this._status === null) {
-        this._status = status;
+      if (buildId !== this.state.buildId || !this.state.streaming || this.state.status === null) {
+        this.setState({ status });
         if (same) {
-          this._changed.emit(0);
+          this.emitChanged(0);
         }
       }
     }
@@ -72,37 +55,35 @@ export class BuildLog implements IDisposable {
       return;
     }
     this._stop();
-    if (buildId !== this._buildId) {
-      this._buildId = buildId;
+    if (buildId !== this.state.buildId) {
       this._offset = 0;
-      this._lines = [];
+      this.setState({ buildId, lines: [] });
     }
     this._enabled = enabled;
-    this._error = null;
+    this.setState({ error: null });
     if (buildId !== null && enabled) {
       this._start(buildId);
     }
-    this._changed.emit(0);
+    this.emitChanged(0);
   }
 
   dispose(): void {
-    if (this._disposed) {
+    if (this.isDisposed) {
       return;
     }
     this._stop();
-    this._disposed = true;
-    Signal.clearData(this);
+    super.dispose();
   }
 
   private _start(buildId: number): void {
     const controller = new AbortController();
     this._controller = controller;
-    this._streaming = true;
+    this.setState({ streaming: true });
     const mine = () => this._controller === controller && !controller.signal.aborted;
     const report = (status: BuildStatus) => {
       if (mine()) {
-        this._status = status;
-        this._changed.emit(0);
+        this.setState({ status });
+        this.emitChanged(0);
         this._statusReported.emit(status);
       }
     };
@@ -129,15 +110,15 @@ export class BuildLog implements IDisposable {
       )
       .catch(reason => {
         if (mine()) {
-          this._error = reason;
+          this.setState({ error: reason });
         }
       })
       .finally(() => {
         if (mine()) {
           this._flush();
           this._controller = null;
-          this._streaming = false;
-          this._changed.emit(0);
+          this.setState({ streaming: false });
+          this.emitChanged(0);
         }
       });
   }
@@ -149,7 +130,7 @@ export class BuildLog implements IDisposable {
       this._controller = null;
     }
     this._flush();
-    this._streaming = false;
+    this.setState({ streaming: false });
   }
 
   private _flush(): void {
@@ -162,22 +143,15 @@ export class BuildLog implements IDisposable {
       return;
     }
     this._pending = [];
-    this._lines = this._lines.concat(batch);
-    this._changed.emit(batch.length);
+    this.setState({ lines: this.state.lines.concat(batch) });
+    this.emitChanged(batch.length);
   }
 
-  private _buildId: number | null = null;
   private _buildStatus: BuildStatus | null = null;
-  private _changed = new Signal<this, number>(this);
   private _controller: AbortController | null = null;
-  private _disposed = false;
   private _enabled = false;
-  private _error: unknown = null;
   private _frame = 0;
-  private _lines: string[] = [];
   private _offset = 0;
   private _pending: string[] = [];
-  private _status: BuildStatus | null = null;
   private _statusReported = new Signal<this, BuildStatus>(this);
-  private _streaming = false;
 }

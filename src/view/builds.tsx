@@ -4,6 +4,7 @@ import React, { useEffect, useState } from 'react';
 import {
   BuildBadge,
   ErrorMessage,
+  TableHead,
   formatDuration,
   formatSize,
   formatTime,
@@ -72,14 +73,7 @@ export function DiffTable(props: { diff: IBuildDiff; from: number; to: number })
       className="jp-CondaStore-table"
       aria-label={`Differences from build ${props.from} to build ${props.to}`}
     >
-      <thead>
-        <tr>
-          <th scope="col">Package</th>
-          <th scope="col">Change</th>
-          <th scope="col">Build {props.from}</th>
-          <th scope="col">Build {props.to}</th>
-        </tr>
-      </thead>
+      <TableHead columns={['Package', 'Change', <>Build {props.from}</>, <>Build {props.to}</>]} />
       <tbody>
         {rows.map(row => (
           <tr key={row.name} data-change={row.change}>
@@ -197,8 +191,7 @@ function DiffPanel(props: { model: EnvironmentViewModel; from: number }): JSX.El
   const { comparison } = model;
   const others = model.builds.filter(b => b.id !== from && b.status === 'COMPLETED');
   const to = comparison.to;
-  const diff = comparison.differences.value;
-  const error = comparison.differences.error;
+  const { value: diff, error } = comparison.differences.state;
   return (
     <section className="jp-CondaStore-diff" aria-label={`Compare build ${from}`}>
       <div className="jp-CondaStore-diffHeader">
@@ -229,6 +222,43 @@ function DiffPanel(props: { model: EnvironmentViewModel; from: number }): JSX.El
   );
 }
 
+/** One of a build's actions: `doing` (e.g. `cancel build 3`), run as `id` with `onRun`. */
+interface IBuildAction {
+  /** The id of the action that runs now; null: none. */
+  busy: string | null;
+  id: string;
+  doing: string;
+  onRun: () => void;
+}
+
+/**
+ * The button of one of a build's actions, named by what it does: disabled while any action
+ * runs, it says `busyText` (if given) while its own does.
+ */
+function ActionButton(
+  props: IBuildAction & {
+    variant?: string;
+    title?: string;
+    busyText?: string;
+    children: React.ReactNode;
+  }
+): JSX.Element {
+  const { busy, doing } = props;
+  return (
+    <button
+      className={
+        props.variant ? `jp-CondaStore-smallButton ${props.variant}` : 'jp-CondaStore-smallButton'
+      }
+      disabled={busy !== null}
+      onClick={props.onRun}
+      aria-label={doing[0].toUpperCase() + doing.slice(1)}
+      title={props.title}
+    >
+      {busy === props.id && props.busyText ? props.busyText : props.children}
+    </button>
+  );
+}
+
 /** Build history with its actions. */
 export function BuildsView(props: { model: EnvironmentViewModel }): JSX.Element {
   const { model } = props;
@@ -250,6 +280,12 @@ export function BuildsView(props: { model: EnvironmentViewModel }): JSX.Element 
       setBusy(null);
     }
   };
+  const action = (id: string, doing: string, act: () => Promise<unknown>): IBuildAction => ({
+    busy,
+    id,
+    doing,
+    onRun: () => void run(id, doing, act)
+  });
 
   if (!model.builds.length) {
     return <p className="jp-CondaStore-muted">No builds yet.</p>;
@@ -269,18 +305,16 @@ export function BuildsView(props: { model: EnvironmentViewModel }): JSX.Element 
           <col className="jp-CondaStore-col-size" />
           <col className="jp-CondaStore-col-actions" />
         </colgroup>
-        <thead>
-          <tr>
-            <th scope="col">Build</th>
-            <th scope="col">Status</th>
-            <th scope="col">Started</th>
-            <th scope="col">Duration</th>
-            <th scope="col">Size</th>
-            <th scope="col">
-              <span className="jp-CondaStore-visuallyHidden">Actions</span>
-            </th>
-          </tr>
-        </thead>
+        <TableHead
+          columns={[
+            'Build',
+            'Status',
+            'Started',
+            'Duration',
+            'Size',
+            <span className="jp-CondaStore-visuallyHidden">Actions</span>
+          ]}
+        />
         <tbody>
           {model.builds.map(build => {
             const current = build.id === model.currentBuildId;
@@ -332,52 +366,39 @@ export function BuildsView(props: { model: EnvironmentViewModel }): JSX.Element 
                     Log
                   </button>
                   {active ? (
-                    <button
-                      className="jp-CondaStore-smallButton jp-mod-warn"
-                      disabled={busy !== null}
-                      onClick={() =>
-                        void run(`cancel-${build.id}`, `cancel build ${build.id}`, () =>
-                          model.cancel(build.id)
-                        )
-                      }
-                      aria-label={`Cancel build ${build.id}`}
+                    <ActionButton
+                      {...action(`cancel-${build.id}`, `cancel build ${build.id}`, () =>
+                        model.cancel(build.id)
+                      )}
+                      variant="jp-mod-warn"
+                      busyText="Canceling…"
                     >
-                      {busy === `cancel-${build.id}` ? 'Canceling…' : 'Cancel'}
-                    </button>
+                      Cancel
+                    </ActionButton>
                   ) : (
-                    <button
-                      className="jp-CondaStore-smallButton"
-                      disabled={busy !== null}
-                      onClick={() =>
-                        void run(`rebuild-${build.id}`, `rebuild build ${build.id}`, () =>
-                          model.rebuild(build.id)
-                        )
-                      }
-                      aria-label={`Rebuild build ${build.id}`}
+                    <ActionButton
+                      {...action(`rebuild-${build.id}`, `rebuild build ${build.id}`, () =>
+                        model.rebuild(build.id)
+                      )}
                       title="Build the same specification again (newest package versions)"
                     >
                       Rebuild
-                    </button>
+                    </ActionButton>
                   )}
                   {build.status === 'COMPLETED' && !current && (
-                    <button
-                      className="jp-CondaStore-smallButton"
-                      disabled={busy !== null}
-                      onClick={() =>
-                        void run(
-                          `current-${build.id}`,
-                          `make build ${build.id} current`,
-                          async () => {
-                            if (await confirmMakeCurrent(model, build.id)) {
-                              await model.makeCurrent(build.id);
-                            }
+                    <ActionButton
+                      {...action(
+                        `current-${build.id}`,
+                        `make build ${build.id} current`,
+                        async () => {
+                          if (await confirmMakeCurrent(model, build.id)) {
+                            await model.makeCurrent(build.id);
                           }
-                        )
-                      }
-                      aria-label={`Make build ${build.id} current`}
+                        }
+                      )}
                     >
                       Make current
-                    </button>
+                    </ActionButton>
                   )}
                   {build.status === 'COMPLETED' && completed > 1 && (
                     <button
@@ -392,20 +413,16 @@ export function BuildsView(props: { model: EnvironmentViewModel }): JSX.Element 
                     </button>
                   )}
                   {!current && !active && (
-                    <button
-                      className="jp-CondaStore-smallButton jp-mod-danger"
-                      disabled={busy !== null}
-                      onClick={() =>
-                        void run(`delete-${build.id}`, `delete build ${build.id}`, async () => {
-                          if (await confirmDelete(model, build.id)) {
-                            await model.deleteBuild(build.id);
-                          }
-                        })
-                      }
-                      aria-label={`Delete build ${build.id}`}
+                    <ActionButton
+                      {...action(`delete-${build.id}`, `delete build ${build.id}`, async () => {
+                        if (await confirmDelete(model, build.id)) {
+                          await model.deleteBuild(build.id);
+                        }
+                      })}
+                      variant="jp-mod-danger"
                     >
                       Delete
-                    </button>
+                    </ActionButton>
                   )}
                 </td>
               </tr>

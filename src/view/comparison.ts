@@ -1,8 +1,6 @@
-import { IDisposable } from '@lumino/disposable';
-import { ISignal, Signal } from '@lumino/signaling';
-
 import { IBuild, IBuildDiff } from '../models';
 import { Resource } from '../resource';
+import { ChangeNotifier } from '../signals';
 import { ICondaStoreAPI } from '../tokens';
 
 /** What a comparison needs to know of the environment's builds. */
@@ -13,27 +11,20 @@ export interface IComparedBuilds {
 
 /**
  * The comparison of the Builds tab: a build, the build it is compared with, and the differences
- * of their packages (fetched once per pair).
+ * of their packages (fetched once per pair). `changed` is emitted when the builds compared or
+ * their differences change.
  */
-export class BuildComparison implements IDisposable {
+export class BuildComparison extends ChangeNotifier {
   constructor(
     private readonly _api: ICondaStoreAPI,
     private readonly _environment: IComparedBuilds
   ) {
-    this.differences.changed.connect(() => this._changed.emit(), this);
+    super();
+    this.differences.changed.connect(() => this.emitChanged(), this);
   }
 
   /** The differences from `to` to `from`. */
   readonly differences = new Resource<IBuildDiff>();
-
-  /** Emitted when the builds compared or their differences change. */
-  get changed(): ISignal<this, void> {
-    return this._changed;
-  }
-
-  get isDisposed(): boolean {
-    return this.differences.isDisposed;
-  }
 
   /** The build compared; null: no comparison. */
   get from(): number | null {
@@ -59,7 +50,7 @@ export class BuildComparison implements IDisposable {
     }
     this._from = from;
     this._to = to;
-    this._changed.emit();
+    this.emitChanged();
     const [a, b] = [to, from];
     void this.differences.request(a === null || b === null ? null : `${a}:${b}`, () =>
       this._api.diffBuilds(a!, b!)
@@ -71,10 +62,9 @@ export class BuildComparison implements IDisposable {
       return;
     }
     this.differences.dispose();
-    Signal.clearData(this);
+    super.dispose();
   }
 
-  private _changed = new Signal<this, void>(this);
   private _from: number | null = null;
   private _to: number | null = null;
 }

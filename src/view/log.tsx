@@ -65,7 +65,7 @@ interface ILogViewProps {
 export function LogView(props: ILogViewProps): JSX.Element {
   const { log, api, build } = props;
   useSignal(log.changed);
-  const { lines, status, error, streaming } = log;
+  const { lines, status, error, streaming } = log.state;
   const [stuck, setStuck] = useState(true);
   const [canceling, setCanceling] = useState(false);
   const [cancelError, setCancelError] = useState<unknown>(null);
@@ -82,7 +82,7 @@ export function LogView(props: ILogViewProps): JSX.Element {
   useEffect(() => {
     stuckRef.current = true;
     setStuck(true);
-  }, [log.buildId]);
+  }, [log.state.buildId]);
 
   useLayoutEffect(() => {
     const node = scroller.current;

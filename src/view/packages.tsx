@@ -1,6 +1,6 @@
 import React, { useMemo, useState } from 'react';
 
-import { ErrorMessage, formatSize, useSignal } from '../components';
+import { ErrorMessage, SearchInput, TableHead, formatSize, useSignal } from '../components';
 import { EnvironmentViewModel } from './model';
 
 /** A channel URL made short: `conda-forge`, or the last part of a file:// path. */
@@ -21,8 +21,7 @@ export function PackagesView(props: { model: EnvironmentViewModel }): JSX.Elemen
   const { model } = props;
   useSignal(model.packages.changed);
   const build = model.selectedBuild;
-  const packages = model.packages.value;
-  const error = model.packages.error;
+  const { value: packages, error } = model.packages.state;
   const [filter, setFilter] = useState('');
 
   const shown = useMemo(() => {
@@ -40,14 +39,7 @@ export function PackagesView(props: { model: EnvironmentViewModel }): JSX.Elemen
   return (
     <div className="jp-CondaStore-packages">
       <div className="jp-CondaStore-filterBar">
-        <input
-          type="search"
-          className="jp-CondaStore-input"
-          placeholder="Filter packages"
-          aria-label="Filter packages"
-          value={filter}
-          onChange={e => setFilter(e.target.value)}
-        />
+        <SearchInput label="Filter packages" value={filter} onChange={setFilter} />
         <span className="jp-CondaStore-muted jp-CondaStore-volatile" role="status">
           {packages === null
             ? error
@@ -68,15 +60,7 @@ export function PackagesView(props: { model: EnvironmentViewModel }): JSX.Elemen
       )}
       {shown.length > 0 && (
         <table className="jp-CondaStore-table" aria-label={`Packages of build ${build.id}`}>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Version</th>
-              <th scope="col">Build</th>
-              <th scope="col">Channel</th>
-              <th scope="col">Size</th>
-            </tr>
-          </thead>
+          <TableHead columns={['Name', 'Version', 'Build', 'Channel', 'Size']} />
           <tbody>
             {shown.map(p => (
               <tr key={`${p.manager}:${p.name}`} data-package={p.name}>

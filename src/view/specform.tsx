@@ -1,7 +1,7 @@
 /** The form view of a specification: description, channels, packages, pip and variables. */
 import React, { useEffect, useRef, useState } from 'react';
 
-import { ListField } from '../listfield';
+import { ListField, fieldColumn, textColumn } from '../listfield';
 import { IDependency, ISpecForm, IVariable } from '../spec';
 import { ICondaStoreAPI } from '../tokens';
 
@@ -56,6 +56,20 @@ function DefaultChannels(props: { channels: string[] }): JSX.Element {
   );
 }
 
+/** The lists of the form, and the type of their rows. */
+type ListKey = 'channels' | 'dependencies' | 'pip' | 'variables';
+type Row<K extends ListKey> = ISpecForm[K][number];
+
+/** What names a row: a channel or requirement itself, else its name. */
+function nameOf(row: string | { name: string }): string {
+  return typeof row === 'string' ? row : row.name;
+}
+
+const VARIABLE_COLUMNS = [
+  fieldColumn<IVariable>('name', { label: n => `Variable ${n} name`, placeholder: 'NAME' }),
+  fieldColumn<IVariable>('value', { label: n => `Variable ${n} value`, placeholder: 'value' })
+];
+
 interface IFormProps {
   form: ISpecForm;
   onChange: (form: ISpecForm) => void;
@@ -68,12 +82,16 @@ export function SpecForm(props: IFormProps): JSX.Element {
   const listId = useUid('jp-CondaStore-packageNames');
   const [names, complete] = useCompletion(api);
   const update = (patch: Partial<ISpecForm>) => onChange({ ...form, ...patch });
-  const text = (label: (n: number) => string, placeholder: string) => ({
-    label,
-    placeholder,
-    wide: true,
-    get: (item: string) => item,
-    set: (_: string, value: string) => value
+  /**
+   * What a list of the form takes from its key in the form and the `noun` of its rows: its
+   * items, its row kind and the labels of its add and remove buttons.
+   */
+  const rows = <K extends ListKey>(key: K, rowKind: string, noun: string) => ({
+    rowKind,
+    items: form[key] as Array<Row<K>>,
+    onChange: (items: Array<Row<K>>) => update({ [key]: items }),
+    addLabel: `Add ${noun}`,
+    removeLabel: (item: Row<K>, n: number) => `Remove ${noun} ${nameOf(item) || n}`
   });
 
   return (
@@ -97,81 +115,48 @@ export function SpecForm(props: IFormProps): JSX.Element {
 
       <ListField<string>
         legend="Channels"
-        rowKind="channel"
-        items={form.channels}
-        onChange={channels => update({ channels })}
-        columns={[text(n => `Channel ${n}`, 'conda-forge or a URL')]}
-        addLabel="Add channel"
+        {...rows('channels', 'channel', 'channel')}
+        columns={[textColumn(n => `Channel ${n}`, 'conda-forge or a URL')]}
         newItem={() => ''}
-        removeLabel={(channel, n) => `Remove channel ${channel || n}`}
         empty={<DefaultChannels channels={props.defaultChannels} />}
       />
 
       <ListField<IDependency>
         legend="Conda packages"
-        rowKind="package"
-        items={form.dependencies}
-        onChange={dependencies => update({ dependencies })}
+        {...rows('dependencies', 'package', 'package')}
         columns={[
-          {
+          fieldColumn<IDependency>('name', {
             label: n => `Package ${n} name`,
             heading: 'Package',
             placeholder: 'name, e.g. numpy',
-            get: d => d.name,
-            set: (d, name) => ({ ...d, name }),
             inputProps: () => ({
               list: listId,
               autoComplete: 'off',
               onFocus: e => complete(e.target.value),
               onChange: e => complete(e.target.value)
             })
-          },
-          {
+          }),
+          fieldColumn<IDependency>('constraint', {
             label: n => `Package ${n} version`,
             heading: 'Version constraint',
-            placeholder: 'any version, e.g. >=1.2,<2',
-            get: d => d.constraint,
-            set: (d, constraint) => ({ ...d, constraint })
-          }
+            placeholder: 'any version, e.g. >=1.2,<2'
+          })
         ]}
-        addLabel="Add package"
         newItem={() => ({ name: '', constraint: '' })}
-        removeLabel={(d, n) => `Remove package ${d.name || n}`}
       />
 
       <ListField<string>
         legend="Pip packages"
-        rowKind="pip"
-        items={form.pip}
-        onChange={pip => update({ pip })}
-        columns={[text(n => `Pip package ${n}`, 'requirement, e.g. requests>=2.31')]}
-        addLabel="Add pip package"
+        {...rows('pip', 'pip', 'pip package')}
+        columns={[textColumn(n => `Pip package ${n}`, 'requirement, e.g. requests>=2.31')]}
         newItem={() => ''}
-        removeLabel={(requirement, n) => `Remove pip package ${requirement || n}`}
       />
 
       <ListField<IVariable>
         legend="Environment variables"
-        rowKind="variable"
-        items={form.variables}
-        onChange={variables => update({ variables })}
-        columns={[
-          {
-            label: n => `Variable ${n} name`,
-            placeholder: 'NAME',
-            get: v => v.name,
-            set: (v, name) => ({ ...v, name })
-          },
-          {
-            label: n => `Variable ${n} value`,
-            placeholder: 'value',
-            get: v => v.value,
-            set: (v, value) => ({ ...v, value })
-          }
-        ]}
-        addLabel="Add variable"
+        {...rows('variables', 'variable', 'variable')}
+        columns={VARIABLE_COLUMNS}
         newItem={() => ({ name: '', value: '' })}
-        removeLabel={(v, n) => `Remove variable ${v.name || n}`}
       />
     </div>
   );

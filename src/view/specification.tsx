@@ -159,7 +159,7 @@ export function SpecificationView(props: {
   useEffect(() => {
     void model.loadChannels().catch(() => undefined);
   }, [model]);
-  const defaultChannels = model.channels.value ?? [];
+  const defaultChannels = model.channels.state.value ?? [];
 
   // The text changed from elsewhere (loaded, reverted) while the form shows: follow it.
   useEffect(() => {

@@ -1,0 +1,60 @@
+"""The service layer: every lifecycle operation of namespaces, environments and builds.
+
+Pure Python, no HTTP: REST handlers, the CLI and workers all call these methods. Each method is
+one unit of work in its own session; inputs are validated before anything is written, so a
+refused request changes nothing stored. Results are API models (`api_models`, built inside the
+session) or plain values, never database rows. Blocking (database, disk): call from a thread when
+on an event loop.
+
+One object, `CondaStoreService`, composed of one part per concern:
+
+- `base`: settings from the configuration (`from_config`, `spec_policy`, `build_settings`),
+  `Page`, the session and store, the row lookups and file removals the others share;
+- `namespaces`, `environments`, `builds`: their lists, reads and changes;
+- `artifacts`: a build's log and archive;
+- `search`: channels, dry-run solves and package names.
+"""
+
+from __future__ import annotations
+
+from .artifacts import ArtifactsMixin
+from .base import (
+    ACTIVE,
+    EVERYTHING,
+    KEPT_ARTIFACTS,
+    LEGACY_DATABASE_FILE,
+    LEGACY_DATABASE_FILES,
+    SQLITE_FILE_SUFFIXES,
+    Page,
+    build_settings,
+    from_config,
+    pip_sources,
+    spec_policy,
+)
+from .builds import BuildsMixin
+from .environments import EnvironmentsMixin
+from .namespaces import NamespacesMixin
+from .search import SearchMixin
+
+
+class CondaStoreService(
+    NamespacesMixin, EnvironmentsMixin, BuildsMixin, ArtifactsMixin, SearchMixin
+):
+    """Namespaces, environments, builds, their artifacts, and channel searches: see the
+    modules of this package for each."""
+
+
+__all__ = [
+    "ACTIVE",
+    "EVERYTHING",
+    "KEPT_ARTIFACTS",
+    "LEGACY_DATABASE_FILE",
+    "LEGACY_DATABASE_FILES",
+    "SQLITE_FILE_SUFFIXES",
+    "CondaStoreService",
+    "Page",
+    "build_settings",
+    "from_config",
+    "pip_sources",
+    "spec_policy",
+]
