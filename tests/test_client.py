@@ -331,31 +331,36 @@ def _execute(kernel: BlockingKernelClient, code: str, timeout: float = 120) -> s
     return text
 
 
+def _connect(connection_file: Path, timeout: float = 60) -> BlockingKernelClient:
+    """A client of the kernel, once it answers. A client that connects while the kernel still
+    imports may miss its first heartbeat and call it dead (jupyter_client's `wait_for_ready`);
+    its channels cannot be restarted, so each try is a new client."""
+    deadline = time.monotonic() + timeout
+    while True:
+        kernel = BlockingKernelClient(connection_file=str(connection_file))
+        kernel.load_connection_file()
+        kernel.start_channels()
+        try:
+            kernel.wait_for_ready(timeout=timeout)
+            return kernel
+        except RuntimeError:
+            kernel.stop_channels()
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
 def test_a_kernel_finds_the_server_that_started_it(server):
     kernel_id = _kernel_api(server, "POST", "", {"name": "python3"})["id"]
     # The server writes the kernel's connection file into its runtime dir (the kernel inherits it).
     connection_file = server.workdir / "runtime" / f"kernel-{kernel_id}.json"
-    kernel = BlockingKernelClient(connection_file=str(connection_file))
+    kernel = None
     try:
         deadline = time.monotonic() + 30
         while not connection_file.exists():
             assert time.monotonic() < deadline
             time.sleep(0.05)
-        kernel.load_connection_file()
-        kernel.start_channels()
-        # A client that connects while the kernel still imports may miss its first heartbeat
-        # and call it dead (jupyter_client's `wait_for_ready`): connect again until it answers.
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                kernel.wait_for_ready(timeout=60)
-                break
-            except RuntimeError:
-                if time.monotonic() > deadline:
-                    raise
-                kernel.stop_channels()
-                time.sleep(0.5)
-                kernel.start_channels()
+        kernel = _connect(connection_file)
         output = _execute(
             kernel,
             (
@@ -383,7 +388,8 @@ def test_a_kernel_finds_the_server_that_started_it(server):
             ),
         )
     finally:
-        kernel.stop_channels()
+        if kernel is not None:
+            kernel.stop_channels()
         _kernel_api(server, "DELETE", f"/{kernel_id}")
     assert f"URL {server.url}/conda-store/" in output, output
     assert "VERSION " in output and "FINAL COMPLETED" in output and "ASYNC from-kernel" in output
