@@ -22,6 +22,7 @@ import { EnvironmentsModel } from './model';
 import { readSettings } from './settings';
 import { CondaStoreSidebar } from './sidebar';
 import { CommandIDs, ICondaStoreAPI, IEnvironmentsModel, PLUGIN_ID, SIDEBAR_ID } from './tokens';
+import { DraftStore } from './drafts';
 import { EnvironmentViewModel, IDraft, ViewTab } from './view/model';
 import { EnvironmentPanel, createEnvironmentWidget, viewId } from './view/panel';
 
@@ -88,7 +89,10 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
     });
 
     const views = new Map<string, MainAreaWidget<EnvironmentPanel>>();
-    const sidebar = new CondaStoreSidebar(model, commands);
+    // Unbuilt edits, kept in the browser until built or discarded: the sidebar lists them and
+    // each view restores its own.
+    const drafts = new DraftStore();
+    const sidebar = new CondaStoreSidebar(model, commands, drafts);
     labShell.add(sidebar, 'left', { rank: 850 });
     restorer?.add(sidebar, SIDEBAR_ID);
 
@@ -109,6 +113,7 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
           namespace,
           name,
           draft: options.draft,
+          drafts,
           environments: model,
           kernelspecs: app.serviceManager.kernelspecs,
           settings

@@ -11,6 +11,7 @@ import { Message } from '@lumino/messaging';
 import React, { useMemo, useState } from 'react';
 
 import { SearchInput, StateBadge, errorText, useSignal } from './components';
+import { DraftStore } from './drafts';
 import { condaIcon } from './icons';
 import { STATE_LABELS } from './model';
 import { CondaStoreError } from './request';
@@ -19,6 +20,7 @@ import { CommandIDs, IEnvironmentEntry, IEnvironmentsModel, SIDEBAR_ID } from '.
 interface ISidebarProps {
   model: IEnvironmentsModel;
   commands: CommandRegistry;
+  drafts?: DraftStore | null;
 }
 
 function IconButton(props: {
@@ -305,7 +307,9 @@ function SidebarView(props: ISidebarProps): JSX.Element {
 export class CondaStoreSidebar extends ReactWidget {
   constructor(
     private readonly _model: IEnvironmentsModel,
-    private readonly _commands: CommandRegistry
+    private readonly _commands: CommandRegistry,
+    /** Unbuilt edits, listed with the environments (and as new ones when they are). */
+    private readonly _drafts: DraftStore | null = null
   ) {
     super();
     this.id = SIDEBAR_ID;
@@ -327,6 +331,6 @@ export class CondaStoreSidebar extends ReactWidget {
   }
 
   render(): JSX.Element {
-    return <SidebarView model={this._model} commands={this._commands} />;
+    return <SidebarView model={this._model} commands={this._commands} drafts={this._drafts} />;
   }
 }

@@ -1,1 +1,4 @@
 import './base.css';
+import './kernelstatus.css';
+import './editor.css';
+import './sidebar-states.css';

@@ -2,6 +2,7 @@ import { KernelSpec } from '@jupyterlab/services';
 import type { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { parse } from 'yaml';
 
+import { DraftStore } from '../drafts';
 import { EnvironmentKernelModel, IEnvironmentKernel } from '../kernels';
 import { entryOf } from '../model';
 import { BuildStatus, IBuild, IBuildDiff, IEnvironment, IPackage, isActive } from '../models';
@@ -35,6 +36,8 @@ export interface IViewModelOptions {
   name: string;
   /** A specification to start from, for an environment that does not exist yet. */
   draft?: IDraft;
+  /** Where unbuilt edits are kept (restored when the view opens again). */
+  drafts?: DraftStore | null;
   environments?: IEnvironmentsModel | null;
   kernelspecs?: KernelSpec.IManager | null;
   /** Milliseconds between refreshes while a build runs. */
@@ -60,6 +63,7 @@ export class EnvironmentViewModel extends PollingModel {
       frequency: settings => ({ interval: frequencyOf(settings).interval })
     });
     this.api = options.api;
+    this.drafts = options.drafts ?? null;
     this.namespace = namespace;
     this.name = name;
     this._environments = options.environments ?? null;
@@ -80,6 +84,7 @@ export class EnvironmentViewModel extends PollingModel {
   }
 
   readonly api: ICondaStoreAPI;
+  readonly drafts: DraftStore | null;
   readonly namespace: string;
   readonly name: string;
 
