@@ -9,6 +9,9 @@ as ISO 8601 in UTC without a zone suffix (as conda-store writes them).
 A few fields are the service's and not the API's (`Field(exclude=True)`: never serialized, not in
 the schema): where a build lives (`namespace`, `environment_name`, `build_dir`) and whether an
 environment's current build is only its pending one.
+
+The models of checking a specification (its problems, what a solve would install) are
+api_checks.py's, imported here with the others.
 """
 
 from __future__ import annotations
@@ -16,10 +19,19 @@ from __future__ import annotations
 import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+import sqlalchemy as sa
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+)
 from pydantic.json_schema import SkipJsonSchema
+from sqlalchemy.orm import object_session
 
 from . import db
+from .api_checks import CheckedPackage, Problem, SpecificationCheck, Validation  # noqa: F401
 from .db import BuildArtifactType, BuildStatus, PackageManager
 
 NAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$"
@@ -128,6 +140,19 @@ class Build(ApiModel):
     started_on: Timestamp | None
     ended_on: Timestamp | None
     build_artifacts: list[BuildArtifact]
+    queue_position: int | None = Field(
+        default=None,
+        ge=1,
+        description="For a QUEUED build, its 1-based place among all QUEUED builds of the store "
+        "in the order the executor starts them (oldest first); null otherwise",
+    )
+    problems: list[Problem] = Field(
+        default_factory=list,
+        description="Only from `build/{id}/`, for a FAILED build whose solve failed: each "
+        "complaint of the solver in plain words, placed at its dependency's line and column of "
+        "the build's specification as YAML (name, channels, dependencies, variables; lists "
+        "indented, one entry a line) and at its `path` in `specification.spec`. [] otherwise.",
+    )
     # Where the build lives: for the service's callers (role checks, paths), not on the wire.
     namespace: str = Field(exclude=True)
     environment_name: str = Field(exclude=True)
@@ -152,10 +177,42 @@ class Build(ApiModel):
             started_on=row.started_on,
             ended_on=row.ended_on,
             build_artifacts=[BuildArtifact.from_row(a) for a in row.artifacts],
+            queue_position=queue_position(row),
             namespace=environment.namespace.name,
             environment_name=environment.name,
             build_dir=row.build_dir,
         )
+
+
+_QUEUE_POSITIONS = "csj_queue_positions"
+
+
+def queue_position(row: db.Build) -> int | None:
+    """A QUEUED build's 1-based place in the queue, in the executor's order (oldest
+    `scheduled_on` first, then id: `db.claim_next_build`). One query per transaction, not per
+    row: the order of the whole queue is kept in the session's `info` until the transaction ends
+    (read again if the build is not in it, e.g. queued by this transaction since)."""
+    if row.status != BuildStatus.QUEUED:
+        return None
+    session = object_session(row)
+    if session is None:
+        return None
+    positions = session.info.get(_QUEUE_POSITIONS)
+    if positions is None or row.id not in positions:
+        queued = session.scalars(
+            sa.select(db.Build.id)
+            .where(db.Build.status == BuildStatus.QUEUED)
+            .order_by(db.Build.scheduled_on, db.Build.id)
+        )
+        positions = {build_id: place for place, build_id in enumerate(queued, 1)}
+        session.info[_QUEUE_POSITIONS] = positions
+        if not sa.event.contains(session, "after_transaction_end", _forget_queue):
+            sa.event.listen(session, "after_transaction_end", _forget_queue)
+    return positions.get(row.id)
+
+
+def _forget_queue(session: Any, _transaction: Any) -> None:
+    session.info.pop(_QUEUE_POSITIONS, None)
 
 
 class Environment(ApiModel):
@@ -312,41 +369,6 @@ class EnvironmentUpdate(BaseModel):
     description: str | SkipJsonSchema[None] = Field(
         default=None, json_schema_extra=lambda schema: schema.pop("default")
     )
-
-
-class SpecificationCheck(BaseModel):
-    """The body of POST `validate/specification/`."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    specification: str | dict[str, Any] | None = Field(
-        default=None,
-        description="The environment YAML (or, with `is_lockfile`, a conda-lock file's text); "
-        "without it only the names are checked.",
-    )
-    is_lockfile: bool = False
-    namespace: str | None = None
-    environment_name: str | None = None
-
-
-class Problem(ApiModel):
-    """One problem: where it is (1-based line and column in the YAML, the path of keys and
-    indices in the document) and which field of the request has it."""
-
-    message: str
-    line: int | None
-    column: int | None
-    path: list[str | int]
-    field: str
-
-
-class Validation(ApiModel):
-    """What `validate/specification/` found: `problems` is empty when `valid`; `name` is the
-    environment's name as the specification gives it."""
-
-    valid: bool
-    problems: list[Problem]
-    name: str | None
 
 
 # -- envelopes -----------------------------------------------------------------------------------

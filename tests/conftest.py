@@ -64,10 +64,24 @@ def store_dir(tmp_path):
     return tmp_path / "store"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "local_channel_only: the test server's channels, and its only allowed channel, are the "
+        "local test channel (`conda_store_config`)",
+    )
+
+
 @pytest.fixture
-def conda_store_config(store_dir) -> dict:
-    """The CondaStore section of the test server's config; tests extend it before it starts."""
-    return {"store_dir": str(store_dir)}
+def conda_store_config(request: pytest.FixtureRequest, store_dir) -> dict:
+    """The CondaStore section of the test server's config; tests extend it before it starts.
+    Marked `local_channel_only` (e.g. `pytestmark = pytest.mark.local_channel_only`), it uses
+    the local test channel and allows no other."""
+    config = {"store_dir": str(store_dir)}
+    if request.node.get_closest_marker("local_channel_only") is not None:
+        channel = request.getfixturevalue("local_channel")
+        config.update(channels=[channel], allowed_channels=[channel])
+    return config
 
 
 @pytest.fixture

@@ -20,13 +20,7 @@ from conda_store_jupyter.solver import host_platform
 API = ("conda-store", "api", "v1")
 
 
-@pytest.fixture
-def conda_store_config(store_dir, local_channel) -> dict:
-    return {
-        "store_dir": str(store_dir),
-        "channels": [local_channel],
-        "allowed_channels": [local_channel],
-    }
+pytestmark = pytest.mark.local_channel_only
 
 
 class Client:

@@ -81,13 +81,7 @@ class Client(ApiClient):
             }
 
 
-@pytest.fixture
-def conda_store_config(store_dir, local_channel) -> dict:
-    return {
-        "store_dir": str(store_dir),
-        "channels": [local_channel],
-        "allowed_channels": [local_channel],
-    }
+pytestmark = pytest.mark.local_channel_only
 
 
 @pytest.fixture

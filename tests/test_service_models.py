@@ -28,6 +28,8 @@ BUILD_KEYS = {
     "started_on",
     "ended_on",
     "build_artifacts",
+    "queue_position",
+    "problems",
 }
 ENVIRONMENT_KEYS = {
     "id",

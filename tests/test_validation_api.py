@@ -14,13 +14,7 @@ from tornado.httpclient import HTTPClientError
 API = ("conda-store", "api", "v1")
 
 
-@pytest.fixture
-def conda_store_config(store_dir, local_channel) -> dict:
-    return {
-        "store_dir": str(store_dir),
-        "channels": [local_channel],
-        "allowed_channels": [local_channel],
-    }
+pytestmark = pytest.mark.local_channel_only
 
 
 @pytest.fixture
@@ -75,7 +69,8 @@ async def test_a_valid_specification(validate):
         namespace="team",
         environment_name="fine",
     )
-    assert data == {"valid": True, "problems": [], "name": "fine"}
+    # Nothing is solved unless asked for (`solve`, see test_check_api.py).
+    assert data == {"valid": True, "problems": [], "name": "fine", "solved": False, "packages": []}
 
 
 async def test_malformed_yaml_is_an_answer_with_its_position(validate):

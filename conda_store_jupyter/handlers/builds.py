@@ -56,7 +56,9 @@ class BuildHandler(CondaStoreHandler):
     @authorized
     async def get(self, build_id: str) -> None:
         build = await readable_build(self, self.id_argument(build_id))
-        self.finish_ok(build)
+        # A failed solve, explained at the lines of the specification (one build, not lists).
+        problems = await self.service.build_problems(build)
+        self.finish_ok(build.model_copy(update={"problems": problems}) if problems else build)
 
     @web.authenticated
     @authorized

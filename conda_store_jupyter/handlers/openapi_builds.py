@@ -64,7 +64,10 @@ BUILD_TABLE: list[tuple[str, list[Operation]]] = [
                 (400, 404),
                 (build_in_path(),),
                 description="A build belongs to an environment; a caller who may not read that "
-                "environment gets 404.",
+                "environment gets 404. A FAILED build whose solve failed has `problems`: the "
+                "solver's complaints in plain words, each at the line and column of its "
+                "dependency in the specification as YAML, as in `validate/specification/`. A "
+                "QUEUED build has its `queue_position`.",
             ),
             Operation(
                 "put",

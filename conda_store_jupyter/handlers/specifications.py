@@ -5,6 +5,7 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from ..errors import SpecError
+from ..spec import validate_name
 from .base import CondaStoreHandler
 
 FIELDS = {
@@ -14,6 +15,14 @@ FIELDS = {
     "environment_name",
     "environment_description",
 }
+
+
+def require_solve(handler: CondaStoreHandler, namespace: str | None) -> None:
+    """Solving costs the server real work: it needs `environment::solve` in the namespace asked
+    for (by default the caller's primary namespace), as in conda-store. 403 otherwise."""
+    if namespace is None:
+        namespace = handler.settings["conda_store_primary_namespace"](handler.caller.username)
+    handler.caller.require("environment::solve", validate_name("namespace", namespace))
 
 
 class SpecificationHandler(CondaStoreHandler):
@@ -52,12 +61,7 @@ class SpecificationHandler(CondaStoreHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        # Solving costs the server real work: it needs environment::solve in the namespace asked
-        # for (`?namespace=`, by default the caller's primary namespace), as in conda-store.
-        namespace = self.optional_name_argument("namespace", "namespace")
-        if namespace is None:
-            namespace = self.settings["conda_store_primary_namespace"](self.caller.username)
-        self.caller.require("environment::solve", namespace)
+        require_solve(self, self.optional_name_argument("namespace", "namespace"))
         # conda-store's client (`conda-store solve`) sends `channels`; its server reads `channel`.
         channels = self.list_argument("channel") + self.list_argument("channels")
         conda = self.list_argument("conda")

@@ -5,7 +5,11 @@ GET `schema/specification/`: the JSON Schema of an environment specification (fr
 model; `$defs.Name` is the rule of namespace and environment names).
 POST `validate/specification/`: every problem of a specification (with its line and column),
 of a namespace and of an environment name, under the store's policy. Nothing is built or
-written: a problem is an answer (`valid: false`), not an HTTP error.
+written: a problem is an answer (`valid: false`), not an HTTP error. With `"solve": true` (the
+panel's "Check"), a specification without other problems is also solved as a build would solve
+it: `solved`, the `packages` it would install, and the solver's complaints as problems at the
+lines of the dependencies they concern (service/check.py). Solving needs `environment::solve` in
+`namespace` (default: the caller's primary namespace), as the dry-run solve does: 403 without.
 """
 
 from __future__ import annotations
@@ -16,10 +20,16 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from ..errors import SpecError
-from ..spec import inspect_specification, specification_json_schema, validate_name
+from ..spec import (
+    Specification,
+    inspect_specification,
+    specification_json_schema,
+    validate_name,
+)
 from .base import CondaStoreHandler
+from .specifications import require_solve
 
-FIELDS = {"specification", "is_lockfile", "namespace", "environment_name"}
+FIELDS = {"specification", "is_lockfile", "namespace", "environment_name", "solve"}
 NAMES = (("namespace", "namespace"), ("environment_name", "environment"))
 
 
@@ -41,6 +51,13 @@ class SpecificationValidationHandler(CondaStoreHandler):
         is_lockfile = body.get("is_lockfile", False)
         if not isinstance(is_lockfile, bool):
             raise SpecError("is_lockfile must be true or false")
+        solve = body.get("solve", False)
+        if not isinstance(solve, bool):
+            raise SpecError("solve must be true or false")
+        namespace = body.get("namespace")
+        if solve and (namespace is None or valid_name("namespace", namespace)):
+            # An invalid name is a problem of the answer, and nothing is solved then.
+            require_solve(self, namespace)
 
         problems: list[dict[str, Any]] = []
 
@@ -64,6 +81,7 @@ class SpecificationValidationHandler(CondaStoreHandler):
             elif environment_name is None:
                 problem("environment_name", "a lock file specification needs an environment name")
         name = None
+        checked = None
         if specification is not None:
             checked = await self.run(
                 inspect_specification,
@@ -76,4 +94,17 @@ class SpecificationValidationHandler(CondaStoreHandler):
             problems += [
                 {**found.to_json(), "field": "specification"} for found in checked.problems
             ]
-        self.finish_ok({"valid": not problems, "problems": problems, "name": name})
+        answer: dict[str, Any] = {"solved": False, "packages": []}
+        if solve and not problems and checked and isinstance(checked.spec, Specification):
+            # A lock file is installed as it is: nothing to solve.
+            answer = await self.service.check_by_solving(specification, checked.spec)
+            problems += answer.pop("problems")
+        self.finish_ok({"valid": not problems, "problems": problems, "name": name, **answer})
+
+
+def valid_name(kind: str, name: object) -> bool:
+    try:
+        validate_name(kind, name)
+    except SpecError:
+        return False
+    return True

@@ -12,7 +12,9 @@ One object, `CondaStoreService`, composed of one part per concern:
   `Page`, the session and store, the row lookups and file removals the others share;
 - `namespaces`, `environments`, `builds`: their lists, reads and changes;
 - `artifacts`: a build's log and archive;
-- `search`: channels, dry-run solves and package names.
+- `search`: channels, dry-run solves and package names;
+- `check`: a specification checked by solving it, and why a build failed to solve, placed at
+  the lines of its specification.
 """
 
 from __future__ import annotations
@@ -32,13 +34,13 @@ from .base import (
     spec_policy,
 )
 from .builds import BuildsMixin
+from .check import CheckMixin
 from .environments import EnvironmentsMixin
 from .namespaces import NamespacesMixin
-from .search import SearchMixin
 
 
 class CondaStoreService(
-    NamespacesMixin, EnvironmentsMixin, BuildsMixin, ArtifactsMixin, SearchMixin
+    NamespacesMixin, EnvironmentsMixin, BuildsMixin, ArtifactsMixin, CheckMixin
 ):
     """Namespaces, environments, builds, their artifacts, and channel searches: see the
     modules of this package for each."""

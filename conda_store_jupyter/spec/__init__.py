@@ -13,6 +13,7 @@ Everything here is pure: parsing only, no I/O, no solving. By concern:
 - model.py: the pydantic model of an environment specification, `Specification`,
   `parse_specification`.
 - check.py: every problem of a text with its line and column (`check_specification`).
+- solvecheck.py: a failed solve's explanation as problems at the lines of the dependencies.
 - lockfile.py: conda-lock files as specifications.
 - policy.py: the store's policy (`SpecPolicy`, `PipSourcePolicy`, `apply_policy`).
 """
