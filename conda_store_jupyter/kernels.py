@@ -50,7 +50,36 @@ ACTIVATE_SCRIPT = "conda-store-activate.sh"
 VARIABLES_FILE = "conda-store-variables"
 ACTIVATE_AND_EXEC = """#!/bin/bash
 # Written by conda-store-jupyter: activate a conda environment, then run the kernel in it.
-prefix="$1"; shift
+# $1 is the environment's link (envs/<name>), which moves to each new current build: resolved
+# once, here, so that a kernel (re)started runs the current build, and runs it to the end
+# whatever happens to the link meanwhile. $2 is the kernel's connection file: beside it goes
+# the prefix this kernel runs (`<connection file>.conda-store-prefix`, see RUNNING_PREFIX).
+link="$1"; connection_file="$2"; shift 2
+if target=$(readlink -- "$link"); then
+  case "$target" in
+    /*) ;;
+    *) target="${link%/*}/$target" ;;
+  esac
+else
+  target="$link"
+fi
+# -L: `envs/../<build dir>` read as a path, not through the store's own symlinks.
+if ! prefix=$(CDPATH='' cd -L -- "$target" 2>/dev/null && pwd -L) || [ -z "$prefix" ]; then
+  echo "conda-store: $link: the environment has no current build" >&2
+  exit 1
+fi
+arguments=()
+for argument in "$@"; do
+  case "$argument" in
+    "$link" | "$link"/*) arguments+=("$prefix${argument#"$link"}") ;;
+    *) arguments+=("$argument") ;;
+  esac
+done
+set -- "${arguments[@]}"
+if [ -n "$connection_file" ]; then
+  record="${connection_file%.json}.conda-store-prefix"
+  { printf '%s\\n' "$prefix" > "$record.tmp" && mv -f -- "$record.tmp" "$record"; } 2>/dev/null
+fi
 variables="${BASH_SOURCE[0]%/*}/conda-store-variables"
 if [ -f "$variables" ]; then
   while IFS= read -r -d '' entry; do
@@ -63,6 +92,8 @@ for script in "$prefix"/etc/conda/activate.d/*.sh; do
 done
 exec "$@"
 """
+# Beside a kernel's connection file, the prefix its activation script resolved the link to.
+RUNNING_PREFIX = ".conda-store-prefix"
 _UNSAFE = re.compile(r"[^a-z0-9._-]+")
 
 
@@ -78,6 +109,20 @@ class WantedKernel:
 
 def kernel_name(prefix: str, namespace: str, environment: str) -> str:
     return _UNSAFE.sub("-", f"{prefix}{namespace}--{environment}".lower())
+
+
+def following_link(argument: str, prefix: Path, link: Path) -> str:
+    """An argument of a shipped kernel spec with the build's prefix in it (conda writes absolute
+    paths into installed files) names the environment's link instead."""
+    for root in dict.fromkeys((str(prefix), os.path.realpath(prefix))):
+        if argument == root or argument.startswith(root + "/"):
+            return str(link) + argument[len(root) :]
+    return argument
+
+
+def running_prefix_file(connection_file: str) -> Path:
+    """Where the activation script records the prefix a kernel runs (see ACTIVATE_AND_EXEC)."""
+    return Path(connection_file.removesuffix(".json") + RUNNING_PREFIX)
 
 
 def can_run_kernel(prefix: Path) -> list[Path]:
@@ -111,8 +156,10 @@ class KernelRegistry(BackgroundLoop, LoggingConfigurable):
         1.0, help="Seconds between checks of the store for changes made by other processes."
     ).tag(config=True)
     display_name_template = Unicode(
-        "{language} [conda-store: {namespace}/{environment}]",
-        help="Display name of a kernel; {language}, {namespace}, {environment} are replaced.",
+        "{environment} ({namespace})",
+        help="Display name of a kernel (short: the launcher shows it under the kernel's logo); "
+        "{environment}, {namespace} and {language} are replaced. An environment's kernels other "
+        "than its Python one get their language appended when the template does not name it.",
     ).tag(config=True)
 
     @default("kernels_dir")
@@ -189,6 +236,7 @@ class KernelRegistry(BackgroundLoop, LoggingConfigurable):
             if not build_dir or not self._registered_namespace(namespace):
                 continue
             prefix = self.layout.build_prefix(namespace, build_dir)
+            link = self.layout.environment_link(namespace, environment)
             base = kernel_name(self.name_prefix, namespace, environment)
             if base in wanted:  # two names that differ only in case or unsafe characters
                 base = (
@@ -203,6 +251,7 @@ class KernelRegistry(BackgroundLoop, LoggingConfigurable):
                 wanted[name] = self._kernel(
                     kernel_dir,
                     prefix,
+                    link,
                     name,
                     metadata={
                         "namespace": namespace,
@@ -253,27 +302,38 @@ class KernelRegistry(BackgroundLoop, LoggingConfigurable):
         self,
         kernel_dir: Path,
         prefix: Path,
+        link: Path,
         name: str,
         metadata: dict[str, Any],
         variables: dict[str, str],
     ) -> WantedKernel:
+        """The spec names the environment's link, never the build's prefix: jupyter_client keeps
+        a kernel's argv for its restarts, and the activation script resolves the link at each
+        start, so a restarted kernel runs the environment's current build."""
         shipped = json.loads((kernel_dir / "kernel.json").read_text())
-        argv = list(shipped.get("argv", []))
+        argv = [following_link(str(argument), prefix, link) for argument in shipped.get("argv", [])]
         if argv and not os.path.isabs(argv[0]):
             # ipykernel's own spec says "python": this environment's python, not the server's.
-            candidate = prefix / "bin" / argv[0]
-            argv[0] = str(candidate)
+            argv[0] = str(link / "bin" / argv[0])
         language = shipped.get("language", "python")
+        label = (
+            language.capitalize() if language == "python" else shipped.get("display_name", language)
+        )
+        display_name = self.display_name_template.format(
+            language=label, namespace=metadata["namespace"], environment=metadata["environment"]
+        )
+        if kernel_dir.name != "python3" and "{language}" not in self.display_name_template:
+            display_name = f"{display_name} {label}"
         spec = {
             **shipped,
-            "argv": ["/bin/bash", f"{{resource_dir}}/{ACTIVATE_SCRIPT}", str(prefix), *argv],
-            "display_name": self.display_name_template.format(
-                language=language.capitalize()
-                if language == "python"
-                else shipped.get("display_name", language),
-                namespace=metadata["namespace"],
-                environment=metadata["environment"],
-            ),
+            "argv": [
+                "/bin/bash",
+                f"{{resource_dir}}/{ACTIVATE_SCRIPT}",
+                str(link),
+                "{connection_file}",
+                *argv,
+            ],
+            "display_name": display_name,
             "language": language,
             # The shipped kernel's own env only: the environment's variables are exported by
             # the activation script, unevaluated (see ACTIVATE_AND_EXEC). A shipped variable of

@@ -119,7 +119,7 @@ async def test_kernel_registered_activated_and_following_rollback(
     assert first["status"] == "COMPLETED", first["status_info"]
     name = kernel_name_of("default", "science")
     spec = await wait_for_kernelspec(jp_fetch, name, timeout=2)  # within 2 s of COMPLETED
-    assert spec["spec"]["display_name"] == "Python [conda-store: default/science]"
+    assert spec["spec"]["display_name"] == "science (default)"
     assert spec["spec"]["metadata"]["conda_store"]["build_id"] == first["id"]
 
     code = (

@@ -15,6 +15,7 @@ from .builds import (
     BuildPackagesHandler,
 )
 from .environments import EnvironmentHandler, EnvironmentListHandler, EnvironmentLockfileHandler
+from .kernels import KernelListHandler
 from .namespaces import NamespaceHandler, NamespaceListHandler
 from .openapi import OpenAPIHandler
 from .search import ChannelHandler, PackageHandler
@@ -48,4 +49,5 @@ ROUTES = [
     (rf"{API_PREFIX}/build/{_ID}/diff/{_ID}/?", BuildDiffHandler),
     (rf"{API_PREFIX}/channel/?", ChannelHandler),
     (rf"{API_PREFIX}/package/?", PackageHandler),
+    (rf"{API_PREFIX}/kernels/?", KernelListHandler),
 ]

@@ -20,6 +20,7 @@ from ..api_models import (
     Validation,
     Version,
 )
+from ..service.kernels import RunningKernel
 from .openapi_builds import BUILD_TABLE
 from .openapi_parts import (
     LOCKFILE,
@@ -323,17 +324,47 @@ TABLE: list[tuple[str, list[Operation]]] = [
                 "validateSpecification",
                 "Check a specification without submitting it",
                 "specifications",
-                Response(Validation, description="Whether it is valid, and every problem found"),
+                Response(
+                    Validation,
+                    description="Whether it is valid, every problem found and, with `solve`, "
+                    "what it would install",
+                ),
                 (400, 413),
                 body=Body(
                     SpecificationCheck,
-                    {"specification": "name: example\ndependencies:\n  - gamma\n"},
+                    {"specification": "name: example\ndependencies:\n  - gamma\n", "solve": True},
                 ),
                 description="The same checks as `specification/` makes before building, each "
                 "problem with where it is (line, column, path in the document). Nothing is "
-                "stored.",
+                "stored. With `solve` (the panel's Check) and no other problem, the "
+                "specification is also solved as a build would solve it (its channels under the "
+                "store's policy, for every platform a build locks; `pip:` entries are not "
+                "solved): `solved` and the `packages` it would install on the server's platform "
+                "(`requested` for those its dependencies name, `requested_as` the entry), or the "
+                "solver's complaints as problems in plain words at the line of each dependency "
+                "they concern (`line` null when none), with the solver's own text as `detail`. "
+                "A package name the channels do not have has `suggestions` (close names of the "
+                "channels). A problem is an answer (`valid: false`), not an error. Solving needs "
+                "`environment::solve` in `namespace` (default: the caller's primary namespace): "
+                "403 without it, as for the dry-run solve.",
             )
         ],
     ),
     *BUILD_TABLE,
+    (
+        "/kernels/",
+        [
+            Operation(
+                "get",
+                "listKernels",
+                "The running kernels of the store's environments",
+                "environments",
+                Response([RunningKernel]),
+                description="Each kernel with the build it runs and its environment's current "
+                "build: `stale` when they differ (restarting the kernel runs the current build). "
+                "Only kernels of environments the caller may read, and none for a caller Jupyter "
+                "Server does not let list its kernels.",
+            )
+        ],
+    ),
 ]
