@@ -11,10 +11,15 @@ import {
   IPackage,
   IPage,
   IPermissions,
-  ISpecificationRequest
+  ISpecificationRequest,
+  IValidateRequest,
+  IValidation
 } from './models';
 import { SSEParser } from './sse';
 import { CondaStoreError, QueryValue, apiURL, fetchAPI, requestAPI } from './request';
+
+// The validate route's types live with the other wire types; imported from here too.
+export type { ISolvedPackage, ISpecProblem, IValidateRequest, IValidation } from './models';
 
 /** GET / : the service's status. */
 export interface IServerStatus {
@@ -60,30 +65,18 @@ export interface ILogStreamOptions {
   signal?: AbortSignal;
 }
 
-/** What the validate route checks: a specification's text and/or the names it would get. */
-export interface IValidateRequest {
-  /** The YAML text of a specification or a conda-lock file. */
-  specification?: string;
-  is_lockfile?: boolean;
-  namespace?: string;
-  environment_name?: string;
-}
-
-/** One problem the server found; `line` and `column` are 1-based. */
-export interface ISpecProblem {
-  message: string;
-  line: number | null;
-  column: number | null;
-  path: Array<string | number>;
-  field: 'specification' | 'namespace' | 'environment_name';
-}
-
-/** The validate route's answer: nothing was written. */
-export interface IValidation {
-  valid: boolean;
-  problems: ISpecProblem[];
-  /** The name the specification gives, when it has one. */
-  name: string | null;
+/** A running kernel of one of the store's environments (GET kernels/). */
+export interface IRunningKernel {
+  kernel_id: string;
+  kernel_name: string;
+  namespace: string;
+  environment: string;
+  /** The build it runs; null when not known. */
+  build_id: number | null;
+  /** The environment's current build; null when the environment was deleted. */
+  current_build_id: number | null;
+  /** It runs another build than the current one: a restart runs the current one. */
+  stale: boolean;
 }
 
 /** The largest page the API gives. */
@@ -374,6 +367,13 @@ export class CondaStoreAPI {
     const url = apiURL(`${CondaStoreAPI._path('build', id)}${path}/`, this._settings);
     const token = this._settings.token;
     return token ? `${url}?token=${encodeURIComponent(token)}` : url;
+  }
+
+  // -- kernels -----------------------------------------------------------------------------
+
+  /** The running kernels of the store's environments, each with the build it runs. */
+  async runningKernels(): Promise<IRunningKernel[]> {
+    return this._data<IRunningKernel[]>('kernels/');
   }
 
   // -- channels and packages ----------------------------------------------------------------

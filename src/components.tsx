@@ -3,9 +3,9 @@ import { ISignal } from '@lumino/signaling';
 import React, { useEffect, useReducer } from 'react';
 
 import { BuildStatus } from './models';
-import { STATE_LABELS } from './model';
+import { STATE_LABELS, stateText } from './model';
 import { CondaStoreError } from './request';
-import { EnvironmentState } from './tokens';
+import { EnvironmentState, IEnvironmentEntry } from './tokens';
 
 /** Re-render when a signal fires. */
 export function useSignal(signal: ISignal<unknown, unknown> | null | undefined): void {
@@ -27,6 +27,24 @@ export function StateBadge(props: { state: EnvironmentState; title?: string }): 
   return (
     <span className="jp-CondaStore-badge" data-state={props.state} title={props.title}>
       {STATE_LABELS[props.state]}
+    </span>
+  );
+}
+
+/**
+ * The badge of an environment as it is now: its state, "ready · rebuilding" while a newer build
+ * runs on a usable one, a queued build's place.
+ */
+export function EntryBadge(props: { entry: IEnvironmentEntry; title?: string }): JSX.Element {
+  const { entry } = props;
+  return (
+    <span
+      className="jp-CondaStore-badge"
+      data-state={entry.state}
+      data-usable={entry.usable && entry.state !== 'ready' ? 'true' : undefined}
+      title={props.title}
+    >
+      {stateText(entry)}
     </span>
   );
 }

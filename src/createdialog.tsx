@@ -1,5 +1,6 @@
 /** The New environment dialog: names and the file checked by the server as they are given. */
 import { Dialog, showDialog } from '@jupyterlab/apputils';
+import { Message } from '@lumino/messaging';
 import React, { useEffect, useMemo, useState } from 'react';
 import { parse } from 'yaml';
 
@@ -161,31 +162,74 @@ class CreateBody extends ValidatedBody<ICreateRequest | null> {
       <CreateForm
         initial={this._state}
         options={this._options}
-        onChange={(state, valid, isLockfile) => {
+        onChange={(state, valid, isLockfile, pending) => {
           this._state = state;
           this._valid = valid;
           this._isLockfile = isLockfile;
+          this._pending = pending;
           this.setValid(valid);
+          if (this._submitWhenChecked && !pending) {
+            this._submitWhenChecked = false;
+            if (valid) {
+              this._accept();
+            }
+          }
         }}
       />
     );
   }
 
+  protected onAfterAttach(msg: Message): void {
+    super.onAfterAttach(msg);
+    // Before the dialog's own handler, which drops an Enter while the check is pending.
+    document.addEventListener('keydown', this._onKeyDown, true);
+  }
+
+  protected onBeforeDetach(msg: Message): void {
+    document.removeEventListener('keydown', this._onKeyDown, true);
+    super.onBeforeDetach(msg);
+  }
+
+  /** Enter typed right after the name (its check not in yet) creates once the check is in. */
+  private _onKeyDown = (event: KeyboardEvent): void => {
+    const target = event.target as HTMLElement | null;
+    if (
+      event.key === 'Enter' &&
+      this._pending &&
+      target instanceof HTMLInputElement &&
+      this.node.contains(target)
+    ) {
+      event.preventDefault();
+      event.stopPropagation();
+      this._submitWhenChecked = true;
+    }
+  };
+
+  private _accept(): void {
+    const dialog = this.node.closest('.jp-Dialog-content');
+    dialog?.querySelector<HTMLButtonElement>('.jp-Dialog-button.jp-mod-accept')?.click();
+  }
+
   private _valid = false;
   private _isLockfile = false;
+  private _pending = false;
+  private _submitWhenChecked = false;
 }
 
 function CreateForm(props: {
   initial: ICreateState;
   options: ICreateDialogOptions;
-  onChange: (state: ICreateState, valid: boolean, isLockfile: boolean) => void;
+  onChange: (state: ICreateState, valid: boolean, isLockfile: boolean, pending: boolean) => void;
 }): JSX.Element {
   const [state, setState] = useState<ICreateState>(props.initial);
   const [touched, setTouched] = useState<Record<string, boolean>>({});
   const validator = validatorOr(props.options.validator);
   const { problems, isLockfile, pending } = useCreateCheck(state, props.options, validator);
   const valid = Object.keys(problems).length === 0 && !pending;
-  useEffect(() => props.onChange(state, valid, isLockfile), [state, valid, isLockfile]);
+  useEffect(
+    () => props.onChange(state, valid, isLockfile, pending),
+    [state, valid, isLockfile, pending]
+  );
   const update = (patch: Partial<ICreateState>) => setState({ ...state, ...patch });
   const show = (field: Field) => (touched[field] || !!props.options.error) && problems[field];
 

@@ -23,6 +23,7 @@ import { readSettings } from './settings';
 import { CondaStoreSidebar } from './sidebar';
 import { CommandIDs, ICondaStoreAPI, IEnvironmentsModel, PLUGIN_ID, SIDEBAR_ID } from './tokens';
 import { DraftStore } from './drafts';
+import { kernelStatusPlugin } from './kernelstatus';
 import { EnvironmentViewModel, IDraft, ViewTab } from './view/model';
 import { EnvironmentPanel, createEnvironmentWidget, viewId } from './view/panel';
 
@@ -211,6 +212,17 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
           }
           [namespace, name] = choice.value.split('/');
         }
+        // A kept draft of an environment not created yet opens as that draft.
+        const stored = drafts.get(namespace, name);
+        if (stored?.isNew && !views.has(viewId(namespace, name))) {
+          if (!model.loaded) {
+            await model.refresh().catch(() => undefined);
+          }
+          if (!model.entry(namespace, name)) {
+            openView(namespace, name, { draft: stored, tab: 'specification' });
+            return;
+          }
+        }
         openView(namespace, name, {
           tab: args['tab'] as ViewTab | undefined,
           buildId: args['buildId'] as number | undefined
@@ -273,6 +285,9 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
               is_lockfile: request.isLockfile,
               environment_name: request.name
             });
+            if (drafts.get(request.namespace, request.name)?.isNew) {
+              drafts.discard(request.namespace, request.name); // built: no longer a draft
+            }
             void model.refresh();
             if (readSettings(settings).openAfterCreate) {
               openView(request.namespace, request.name, { tab: 'log', buildId });
@@ -336,4 +351,4 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [apiPlugin, environmentsPlugin, panelPlugin];
+export default [apiPlugin, environmentsPlugin, panelPlugin, kernelStatusPlugin];

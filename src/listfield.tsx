@@ -56,6 +56,8 @@ export interface IListFieldProps<T> {
   removeLabel: (item: T, n: number) => string;
   /** Shown instead of the rows when there are none. */
   empty?: ReactNode;
+  /** What is wrong with a row, if anything (the server's problems, placed). */
+  problemOf?: (item: T) => string | undefined;
 }
 
 export function ListField<T>(props: IListFieldProps<T>): JSX.Element {
@@ -88,33 +90,46 @@ export function ListField<T>(props: IListFieldProps<T>): JSX.Element {
           <span />
         </div>
       )}
-      {items.map((item, index) => (
-        <div className="jp-CondaStore-row" key={index} data-row={props.rowKind}>
-          {columns.map((column, c) => (
-            <input
-              key={c}
-              className={`jp-CondaStore-input${column.wide ? ' jp-CondaStore-wide' : ''}`}
-              aria-label={column.label(index + 1)}
-              placeholder={column.placeholder}
-              value={column.get(item)}
-              {...column.inputProps?.(item)}
-              onChange={e => {
-                const value = e.target.value;
-                column.inputProps?.(item).onChange?.(e);
-                onChange(items.map((other, i) => (i === index ? column.set(other, value) : other)));
-              }}
-            />
-          ))}
-          <button
-            className="jp-CondaStore-iconButton"
-            onClick={() => onChange(items.filter((_, i) => i !== index))}
-            aria-label={props.removeLabel(item, index + 1)}
-            title={props.removeLabel(item, index + 1)}
+      {items.map((item, index) => {
+        const problem = props.problemOf?.(item);
+        return (
+          <div
+            className="jp-CondaStore-row"
+            key={index}
+            data-row={props.rowKind}
+            data-invalid={problem ? true : undefined}
+            title={problem}
           >
-            <closeIcon.react tag="span" elementSize="normal" />
-          </button>
-        </div>
-      ))}
+            {columns.map((column, c) => (
+              <input
+                key={c}
+                className={`jp-CondaStore-input${column.wide ? ' jp-CondaStore-wide' : ''}`}
+                aria-label={column.label(index + 1)}
+                aria-invalid={problem ? true : undefined}
+                aria-description={c === 0 ? problem : undefined}
+                placeholder={column.placeholder}
+                value={column.get(item)}
+                {...column.inputProps?.(item)}
+                onChange={e => {
+                  const value = e.target.value;
+                  column.inputProps?.(item).onChange?.(e);
+                  onChange(
+                    items.map((other, i) => (i === index ? column.set(other, value) : other))
+                  );
+                }}
+              />
+            ))}
+            <button
+              className="jp-CondaStore-iconButton"
+              onClick={() => onChange(items.filter((_, i) => i !== index))}
+              aria-label={props.removeLabel(item, index + 1)}
+              title={props.removeLabel(item, index + 1)}
+            >
+              <closeIcon.react tag="span" elementSize="normal" />
+            </button>
+          </div>
+        );
+      })}
       <button
         className="jp-CondaStore-addButton"
         onClick={() => {

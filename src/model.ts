@@ -1,14 +1,15 @@
 import { IBuild, IEnvironment, INamespace, isActive } from './models';
 import { IPollingOptions, PollingModel } from './poll';
 import { CondaStoreError } from './request';
+import { DEFAULT_SETTINGS } from './settings';
 import { EnvironmentState, ICondaStoreAPI, IEnvironmentEntry, IEnvironmentsModel } from './tokens';
 
 /** How many of the most recent builds one refresh looks at (all active ones are among them). */
 const RECENT_BUILDS = 200;
 
 /**
- * How often it refreshes (milliseconds; by default every 2 s while something builds, never when
- * idle), or the settings to read that from and follow.
+ * How often it refreshes (milliseconds; by default every 2 s while something builds, every 10 s
+ * when idle), or the settings to read that from and follow.
  */
 export type IEnvironmentsModelOptions = Omit<IPollingOptions, 'name' | 'frequency'>;
 
@@ -16,15 +17,20 @@ export type IEnvironmentsModelOptions = Omit<IPollingOptions, 'name' | 'frequenc
  * The namespaces and environments of the store with a state per environment.
  *
  * Its poll refreshes it every `interval` while any build is queued or running, backing off on
- * errors; when nothing builds, or nobody looks (the sidebar hidden, the browser tab hidden), it
- * stands by and sends nothing. `refresh()` (after an action, on showing the panel) forces one.
+ * errors; when nothing builds it refreshes every `idleInterval` (others' environments appear);
+ * when nobody looks (the sidebar hidden, the browser tab hidden) it stands by and sends nothing.
+ * `refresh()` (after an action, on showing the panel) forces one.
  */
 export class EnvironmentsModel extends PollingModel implements IEnvironmentsModel {
   constructor(
     private readonly _api: ICondaStoreAPI,
     options: IEnvironmentsModelOptions = {}
   ) {
-    super({ ...options, name: '@conda-store-jupyter/labextension:environments' });
+    super({
+      idleInterval: DEFAULT_SETTINGS.idleRefreshInterval * 1000,
+      ...options,
+      name: '@conda-store-jupyter/labextension:environments'
+    });
   }
 
   get namespaces(): ReadonlyArray<INamespace> {
@@ -49,6 +55,15 @@ export class EnvironmentsModel extends PollingModel implements IEnvironmentsMode
 
   get building(): boolean {
     return this._entries.some(entry => entry.activeBuildId !== null);
+  }
+
+  get updated(): Date | null {
+    return this._updated;
+  }
+
+  async withPackages(packages: string[]): Promise<IEnvironment[]> {
+    const page = await this._api.listEnvironments({ packages, sort_by: ['namespace', 'name'] });
+    return page.items;
   }
 
   entry(namespace: string, name: string): IEnvironmentEntry | undefined {
@@ -79,8 +94,9 @@ export class EnvironmentsModel extends PollingModel implements IEnvironmentsMode
         }
         if (isActive(build.status)) {
           const seen = active.get(build.environment_id);
-          // A running build says more than one waiting behind it.
-          if (!seen || (seen.status === 'QUEUED' && build.status === 'BUILDING')) {
+          // A running build says more than one waiting behind it; of the waiting ones, the
+          // first in the queue (builds come newest first).
+          if (!seen || seen.status === 'QUEUED') {
             active.set(build.environment_id, build);
           }
         }
@@ -112,6 +128,7 @@ export class EnvironmentsModel extends PollingModel implements IEnvironmentsMode
         );
       this._error = null;
       this._loaded = true;
+      this._updated = new Date();
       this.emitChanged();
     } catch (error) {
       this._error = error as Error;
@@ -125,6 +142,7 @@ export class EnvironmentsModel extends PollingModel implements IEnvironmentsMode
   private _error: CondaStoreError | Error | null = null;
   private _loaded = false;
   private _namespaces: INamespace[] = [];
+  private _updated: Date | null = null;
   private _version: string | null = null;
 }
 
@@ -135,12 +153,14 @@ export function entryOf(
   latest: IBuild | undefined
 ): IEnvironmentEntry {
   const current = environment.current_build;
+  const usable = !!current && current.status === 'COMPLETED';
   let state: EnvironmentState;
   let detail: string;
   if (active) {
     state = active.status === 'BUILDING' ? 'building' : 'queued';
+    const place = active.queue_position ? ` (#${active.queue_position} in the queue)` : '';
     detail =
-      `Build ${active.id} is ${active.status === 'BUILDING' ? 'running' : 'waiting to start'}` +
+      `Build ${active.id} is ${active.status === 'BUILDING' ? 'running' : `waiting to start${place}`}` +
       (current && current.status === 'COMPLETED' && current.id !== active.id
         ? `; build ${current.id} is in use until it completes.`
         : '.');
@@ -167,7 +187,9 @@ export function entryOf(
     state,
     detail,
     activeBuildId: active?.id ?? null,
-    activeStatus: active?.status ?? null
+    activeStatus: active?.status ?? null,
+    usable,
+    queuePosition: active?.status === 'QUEUED' ? (active.queue_position ?? null) : null
   };
 }
 
@@ -190,3 +212,18 @@ export const STATE_LABELS: Record<EnvironmentState, string> = {
   canceled: 'canceled',
   empty: 'no build'
 };
+
+/**
+ * What a row's badge says: its state, and for an environment still usable while a newer build
+ * runs or waits, both (`ready · rebuilding`); a queued build says its place when known.
+ */
+export function stateText(entry: IEnvironmentEntry): string {
+  const place = entry.state === 'queued' && entry.queuePosition ? ` #${entry.queuePosition}` : '';
+  if (entry.usable && entry.state === 'building') {
+    return 'ready · rebuilding';
+  }
+  if (entry.usable && entry.state === 'queued') {
+    return `ready · queued${place}`;
+  }
+  return `${STATE_LABELS[entry.state]}${place}`;
+}

@@ -64,6 +64,10 @@ export interface IBuild {
   started_on: string | null;
   ended_on: string | null;
   build_artifacts: IBuildArtifact[];
+  /** A queued build's 1-based place in the store's queue (null or absent otherwise). */
+  queue_position?: number | null;
+  /** A failed build's solver complaints, placed at the specification's lines (GET build/{id}/). */
+  problems?: ISpecProblem[];
 }
 
 export interface IEnvironment {
@@ -143,4 +147,51 @@ export function parseDate(value: string | null | undefined): Date | null {
   const withZone = /[zZ]|[+-]\d\d:?\d\d$/.test(value) ? value : `${value}Z`;
   const date = new Date(withZone);
   return isNaN(date.getTime()) ? null : date;
+}
+
+/** What the validate route checks: a specification's text and/or the names it would get. */
+export interface IValidateRequest {
+  /** The YAML text of a specification or a conda-lock file. */
+  specification?: string;
+  is_lockfile?: boolean;
+  namespace?: string;
+  environment_name?: string;
+  /** Also solve it (a dry run: nothing is installed); slower. */
+  solve?: boolean;
+}
+
+/** One problem the server found; `line` and `column` are 1-based. */
+export interface ISpecProblem {
+  message: string;
+  line: number | null;
+  column: number | null;
+  path: Array<string | number>;
+  field: 'specification' | 'namespace' | 'environment_name';
+  /** Names the channels have that are close to an unknown one. */
+  suggestions?: string[];
+  /** More of the solver's explanation. */
+  detail?: string;
+}
+
+/** A package a solve would install. */
+export interface ISolvedPackage {
+  name: string;
+  version: string;
+  build: string;
+  channel: string;
+  /** True when the specification names it (else it comes as a dependency). */
+  requested: boolean;
+  /** The specification's entry asking for it. */
+  requested_as: string | null;
+}
+
+/** The validate route's answer: nothing was written. */
+export interface IValidation {
+  valid: boolean;
+  problems: ISpecProblem[];
+  /** The name the specification gives, when it has one. */
+  name: string | null;
+  /** With `solve`: whether it was solved, and what would be installed. */
+  solved?: boolean;
+  packages?: ISolvedPackage[];
 }

@@ -4,14 +4,17 @@ import type { ISettingRegistry } from '@jupyterlab/settingregistry';
 export interface IPanelSettings {
   /** Seconds between refreshes while something builds. */
   refreshInterval: number;
-  /** Seconds between refreshes when nothing builds; 0: only on demand. */
+  /**
+   * Seconds between refreshes when nothing builds, while the panel and the browser tab are
+   * visible (to notice environments made elsewhere); 0: only on demand.
+   */
   idleRefreshInterval: number;
   openAfterCreate: boolean;
 }
 
 export const DEFAULT_SETTINGS: IPanelSettings = {
   refreshInterval: 2,
-  idleRefreshInterval: 0,
+  idleRefreshInterval: 10,
   openAfterCreate: true
 };
 

@@ -34,6 +34,10 @@ export interface IEnvironmentEntry {
   /** The build that is queued or building, if any. */
   activeBuildId: number | null;
   activeStatus: BuildStatus | null;
+  /** Whether a completed build is in use: an environment being rebuilt stays usable. */
+  usable?: boolean;
+  /** A queued build's 1-based place in the store's queue, when the server says. */
+  queuePosition?: number | null;
   /** A short sentence explaining the state (for tooltips and screen readers). */
   detail: string;
 }
@@ -51,6 +55,12 @@ export interface IEnvironmentsModel {
   readonly version: string | null;
   /** True while any build is queued or running. */
   readonly building: boolean;
+  /** When the last refresh succeeded (null before the first). */
+  readonly updated?: Date | null;
+  /** Milliseconds between refreshes when nothing builds; 0: only on demand. */
+  readonly idleInterval?: number;
+  /** The environments whose current build has every package named (asked of the server). */
+  withPackages?(packages: string[]): Promise<IEnvironment[]>;
   /**
    * Whether someone looks at it (the sidebar is visible): it refreshes when this turns true, and
    * polls only while it is true.

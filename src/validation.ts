@@ -21,6 +21,12 @@ export interface ISpecIssue {
   /** 1-based line and column in the text, when known. */
   line?: number;
   column?: number;
+  /** Where it is in the document (`['dependencies', 2]`), for the form view. */
+  path?: Array<string | number>;
+  /** Names to offer instead of an unknown one ("did you mean numpy?"). */
+  suggestions?: string[];
+  /** More of the explanation (a solver's). */
+  detail?: string;
 }
 
 /** The same request gives the same key (the fields in a fixed order). */
@@ -29,7 +35,8 @@ export function checkKey(request: IValidateRequest): string {
     request.specification ?? null,
     request.is_lockfile ?? null,
     request.namespace ?? null,
-    request.environment_name ?? null
+    request.environment_name ?? null,
+    request.solve ?? false
   ]);
 }
 
@@ -119,6 +126,9 @@ export function specIssues(result: IValidation | null): ISpecIssue[] {
     severity: 'error' as const,
     message: problemMessage(problem),
     line: problem.line ?? undefined,
-    column: problem.column ?? undefined
+    column: problem.column ?? undefined,
+    path: problem.path,
+    ...(problem.suggestions?.length ? { suggestions: problem.suggestions } : {}),
+    ...(problem.detail ? { detail: problem.detail } : {})
   }));
 }

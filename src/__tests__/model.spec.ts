@@ -64,6 +64,22 @@ describe('entryOf', () => {
     expect(entry.detail).toMatch(/newer build 2 failed/);
   });
 
+  it('says a rebuilt environment stays usable, and where a queued build waits', () => {
+    const done = build(1, 1, 'COMPLETED');
+    const running = build(2, 1, 'BUILDING');
+    const rebuilding = entryOf(environment(1, 'a', done), running, running);
+    expect([rebuilding.state, rebuilding.usable]).toEqual(['building', true]);
+    const waiting = { ...build(3, 1, 'QUEUED'), queue_position: 2 };
+    const queued = entryOf(environment(1, 'a', done), waiting, waiting);
+    expect([queued.state, queued.usable, queued.queuePosition]).toEqual(['queued', true, 2]);
+    expect(queued.detail).toMatch(/#2 in the queue/);
+    const first = { ...build(4, 2, 'QUEUED'), queue_position: null };
+    const fresh = entryOf(environment(2, 'b', first), first, first);
+    expect([fresh.usable, fresh.queuePosition]).toEqual([false, null]);
+    // A running build's position is no queue position.
+    expect(entryOf(environment(1, 'a', done), running, running).queuePosition).toBeNull();
+  });
+
   it('cuts long messages at a word', () => {
     expect(brief('short')).toBe('short');
     const long = brief('word '.repeat(40));
@@ -151,7 +167,43 @@ describe('EnvironmentsModel polling', () => {
     model.dispose();
   });
 
-  it('refreshes when idle only if the settings ask for it', async () => {
+  it('keeps the first queued build of an environment, says when it refreshed', async () => {
+    const api = fakeAPI();
+    api.listBuilds = () =>
+      Promise.resolve({
+        items: [
+          { ...build(5, 1, 'QUEUED'), queue_position: 3 },
+          { ...build(4, 1, 'QUEUED'), queue_position: 1 },
+          build(1, 1, 'COMPLETED')
+        ],
+        page: 1,
+        size: 100,
+        count: 3
+      });
+    const model = new EnvironmentsModel(api, { interval: 50 });
+    expect(model.updated).toBeNull();
+    const before = Date.now();
+    await model.refresh();
+    expect(model.entries[0]).toMatchObject({ activeBuildId: 4, queuePosition: 1, usable: true });
+    expect(model.updated!.getTime()).toBeGreaterThanOrEqual(before);
+    model.dispose();
+  });
+
+  it('asks the server which environments have a package', async () => {
+    const api = fakeAPI();
+    const asked: unknown[] = [];
+    api.listEnvironments = (query => {
+      asked.push(query);
+      return Promise.resolve({ items: [environment(7, 'np', null)], page: 1, size: 1, count: 1 });
+    }) as ICondaStoreAPI['listEnvironments'];
+    const model = new EnvironmentsModel(api);
+    const found = await model.withPackages(['numpy']);
+    expect(found.map(e => e.id)).toEqual([7]);
+    expect(asked).toEqual([{ packages: ['numpy'], sort_by: ['namespace', 'name'] }]);
+    model.dispose();
+  });
+
+  it('refreshes when idle every idle interval (10 s by default)', async () => {
     const model = new EnvironmentsModel(fakeAPI(), { interval: 50, idleInterval: 100 });
     model.active = true;
     await model.refresh();

@@ -131,6 +131,19 @@ describe('PollingModel', () => {
     model.dispose();
   });
 
+  it('sends nothing idle while the browser tab is hidden, and resumes when it shows', async () => {
+    let visibility: DocumentVisibilityState = 'hidden';
+    jest.spyOn(document, 'visibilityState', 'get').mockImplementation(() => visibility);
+    const model = new Counter({ idleInterval: 100 });
+    model.active = true; // shown in a hidden tab: the forced refresh only
+    await wait(400);
+    expect(model.fetches).toBe(1);
+    visibility = 'visible';
+    await wait(300);
+    expect(model.fetches).toBeGreaterThanOrEqual(2);
+    model.dispose();
+  });
+
   it('backs off while fetching fails, up to max, and recovers', async () => {
     jest.spyOn(Math, 'random').mockReturnValue(0.999); // the longest waits backoff allows
     const model = new Counter();
@@ -217,9 +230,9 @@ describe('models following the settings', () => {
     model.dispose();
   });
 
-  it('without settings, the defaults', () => {
+  it('without settings, the defaults: every 2 s while building, every 10 s when idle', () => {
     const model = new EnvironmentsModel(api);
-    expect([model.interval, model.idleInterval]).toEqual([2000, 0]);
+    expect([model.interval, model.idleInterval]).toEqual([2000, 10000]);
     model.dispose();
   });
 });

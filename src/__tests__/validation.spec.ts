@@ -82,6 +82,9 @@ describe('problems as shown', () => {
       checkKey({ specification: 'x', namespace: 'a' })
     );
     expect(checkKey({ namespace: 'a' })).not.toBe(checkKey({ environment_name: 'a' }));
+    expect(checkKey({ specification: 'x' })).not.toBe(
+      checkKey({ specification: 'x', solve: true })
+    );
   });
 
   it('lists the problems with their line, capitalised', () => {
@@ -91,13 +94,29 @@ describe('problems as shown', () => {
       problems: [
         { message: 'invalid YAML: x', line: 4, column: 3, path: [], field: 'specification' },
         { message: 'no line', line: null, column: null, path: [], field: 'specification' },
-        { message: 'bad namespace', line: null, column: null, path: [], field: 'namespace' }
+        { message: 'bad namespace', line: null, column: null, path: [], field: 'namespace' },
+        {
+          message: 'no package nupmy',
+          line: 3,
+          column: 5,
+          path: ['dependencies', 0],
+          field: 'specification',
+          suggestions: ['numpy']
+        }
       ]
     });
     expect(issues).toEqual([
-      { severity: 'error', message: 'Invalid YAML: x', line: 4, column: 3 },
-      { severity: 'error', message: 'No line', line: undefined, column: undefined },
-      { severity: 'error', message: 'Bad namespace', line: undefined, column: undefined }
+      { severity: 'error', message: 'Invalid YAML: x', line: 4, column: 3, path: [] },
+      { severity: 'error', message: 'No line', line: undefined, column: undefined, path: [] },
+      { severity: 'error', message: 'Bad namespace', line: undefined, column: undefined, path: [] },
+      {
+        severity: 'error',
+        message: 'No package nupmy',
+        line: 3,
+        column: 5,
+        path: ['dependencies', 0],
+        suggestions: ['numpy']
+      }
     ]);
     expect(
       problemMessage({ message: 'x', line: null, column: null, path: [], field: 'namespace' })

@@ -2,10 +2,14 @@
  * What an environment view's model fetches and streams for its tabs: packages, comparisons, the
  * log of the selected build.
  */
-import { BuildStatus, IBuild } from '../models';
+import { DraftStore } from '../drafts';
+import { BuildStatus, IBuild, IPackage, ISpecification } from '../models';
 import { ICondaStoreAPI } from '../tokens';
 import { BuildLog } from '../view/buildlog';
 import { EnvironmentViewModel } from '../view/model';
+import { requestOf, requestedBy } from '../view/packages';
+import { SpecificationEdit } from '../view/specedit';
+import { packageNameAt, replacePackageName } from '../view/suggestion';
 
 const wait = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
 
@@ -183,5 +187,113 @@ describe('BuildLog', () => {
     expect(log.state.lines).toEqual([]);
     log.dispose();
     expect(streams[2].options?.signal?.aborted).toBe(true);
+  });
+});
+
+describe('SpecificationEdit', () => {
+  const specOf = (id: number) => `name: demo\ndependencies:\n  - alpha=${id}\n`;
+  const api = {
+    getBuild: (id: number) =>
+      Promise.resolve({
+        id,
+        specification: {
+          spec: { name: 'demo', dependencies: [`alpha=${id}`] },
+          is_lockfile: false
+        }
+      })
+  } as unknown as ICondaStoreAPI;
+  const storage = () => {
+    const items = new Map<string, string>();
+    return {
+      getItem: (key: string) => items.get(key) ?? null,
+      setItem: (key: string, value: string) => void items.set(key, value)
+    } as unknown as Storage;
+  };
+  const settle = () => wait(0);
+
+  it('shows the build in use, and follows a rollback unless edited or chosen', async () => {
+    const edit = new SpecificationEdit({
+      api,
+      namespace: 'default',
+      name: 'demo',
+      drafts: null,
+      onChange: () => undefined
+    });
+    edit.follow(1, 3); // build 3 is newer, build 1 in use
+    await settle();
+    expect(edit.baseBuildId).toBe(1);
+    expect(edit.text).toContain('alpha=1');
+
+    edit.follow(2, 3); // made current elsewhere: the editor follows
+    await settle();
+    expect(edit.baseBuildId).toBe(2);
+
+    await edit.load(3, { pin: true }); // chosen on purpose: it stays
+    edit.follow(2, 3);
+    await settle();
+    expect(edit.baseBuildId).toBe(3);
+
+    await edit.load(2);
+    edit.setText(`${edit.text}# edited\n`);
+    edit.follow(1, 3); // edits are never replaced
+    await settle();
+    expect(edit.baseBuildId).toBe(2);
+    expect(edit.dirty).toBe(true);
+  });
+
+  it('keeps edits in the draft store until built, and restores them', async () => {
+    const drafts = new DraftStore(storage());
+    const options = {
+      api,
+      namespace: 'default',
+      name: 'demo',
+      drafts,
+      onChange: () => undefined,
+      saveDelay: 0
+    };
+    const edit = new SpecificationEdit(options);
+    edit.follow(1, 1);
+    await settle();
+    edit.setText(specOf(1).replace('alpha=1', 'alpha=2'));
+    await wait(5);
+    expect(drafts.get('default', 'demo')).toMatchObject({ isNew: false, baseBuildId: 1 });
+
+    const again = new SpecificationEdit(options);
+    expect(again.text).toContain('alpha=2');
+    again.follow(1, 1);
+    await settle();
+    expect(again.original).toContain('alpha=1');
+    expect(again.dirty).toBe(true);
+
+    again.submitted(2);
+    expect(drafts.has('default', 'demo')).toBe(false);
+    expect(again.dirty).toBe(false);
+  });
+});
+
+describe('fixing a package name', () => {
+  it('replaces the name of the entry at a line, keeping its channel and constraint', () => {
+    const text = 'dependencies:\n  - conda-forge::nupmy>=1.2\n  - python\n';
+    expect(replacePackageName(text, 2, 5, 'numpy')).toBe(
+      'dependencies:\n  - conda-forge::numpy>=1.2\n  - python\n'
+    );
+    expect(replacePackageName(text, 2, 3, 'numpy')).toContain('conda-forge::numpy>=1.2');
+    expect(packageNameAt(text, 3, 5)).toBe('python');
+    expect(replacePackageName(text, 9, 1, 'x')).toBeNull();
+  });
+});
+
+describe('requested packages', () => {
+  it('separates what the specification asked for from dependencies', () => {
+    const specification = {
+      is_lockfile: false,
+      spec: { dependencies: ['conda-forge::Alpha>=1.1', 'beta', { pip: ['Some_Thing==1'] }] }
+    } as unknown as ISpecification;
+    const requested = requestedBy(specification)!;
+    const pkg = (name: string, manager = 'conda') => ({ name, manager }) as IPackage;
+    expect(requestOf(requested, pkg('alpha'))).toBe('conda-forge::Alpha>=1.1');
+    expect(requestOf(requested, pkg('beta'))).toBe('beta');
+    expect(requestOf(requested, pkg('some-thing', 'pip'))).toBe('Some_Thing==1');
+    expect(requestOf(requested, pkg('gamma'))).toBeUndefined();
   });
 });

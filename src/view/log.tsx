@@ -4,6 +4,7 @@ import { BuildBadge, errorText, useSignal } from '../components';
 import { BuildStatus, IBuild, isActive } from '../models';
 import { ICondaStoreAPI } from '../tokens';
 import { BuildLog } from './buildlog';
+import { BuildProblems } from './buildproblems';
 
 /** A log line split into its timestamp and its text. */
 export interface ILogLine {
@@ -55,6 +56,8 @@ interface ILogViewProps {
   build: IBuild | null;
   /** Cancel the build (offered while it is queued or running). */
   onCancel?: () => Promise<void>;
+  /** Show a line of a build's specification (a failed build's problem). */
+  onGoToLine?: (buildId: number, line: number, column: number) => void;
 }
 
 /**
@@ -168,6 +171,7 @@ export function LogView(props: ILogViewProps): JSX.Element {
           {message.length > 0 && (
             <pre className="jp-CondaStore-solverMessage">{message.map(l => l.text).join('\n')}</pre>
           )}
+          <BuildProblems api={api} build={build} onGoToLine={props.onGoToLine} />
         </div>
       )}
       {status === 'CANCELED' && (

@@ -1,6 +1,5 @@
 import { KernelSpec } from '@jupyterlab/services';
 import type { ISettingRegistry } from '@jupyterlab/settingregistry';
-import { parse } from 'yaml';
 
 import { DraftStore } from '../drafts';
 import { EnvironmentKernelModel, IEnvironmentKernel } from '../kernels';
@@ -9,10 +8,12 @@ import { BuildStatus, IBuild, IBuildDiff, IEnvironment, IPackage, isActive } fro
 import { PollingModel, frequencyOf } from '../poll';
 import { CondaStoreError } from '../request';
 import { Resource } from '../resource';
-import { isLockfileContent, storedSpecToYaml } from '../spec';
 import { ICondaStoreAPI, IEnvironmentEntry, IEnvironmentsModel } from '../tokens';
 import { BuildLog } from './buildlog';
 import { BuildComparison } from './comparison';
+import { IDraft, SpecificationEdit } from './specedit';
+
+export type { IDraft } from './specedit';
 
 export type ViewTab = 'specification' | 'builds' | 'log' | 'packages' | 'artifacts';
 
@@ -23,12 +24,6 @@ export const TABS: Array<{ id: ViewTab; label: string }> = [
   { id: 'packages', label: 'Packages' },
   { id: 'artifacts', label: 'Artifacts' }
 ];
-
-export interface IDraft {
-  text: string;
-  isLockfile?: boolean;
-  description?: string;
-}
 
 export interface IViewModelOptions {
   api: ICondaStoreAPI;
@@ -70,11 +65,16 @@ export class EnvironmentViewModel extends PollingModel {
     this.comparison = new BuildComparison(this.api, this);
     this.log = new BuildLog(this.api);
     this._kernel = new EnvironmentKernelModel(options.kernelspecs ?? null, namespace, name);
+    this.spec = new SpecificationEdit({
+      api: this.api,
+      namespace,
+      name,
+      drafts: this.drafts,
+      draft: options.draft,
+      onChange: () => this.emitChanged()
+    });
     if (options.draft) {
       this._draft = true;
-      this._specText = options.draft.text;
-      this._specIsLockfile = !!options.draft.isLockfile;
-      this._description = options.draft.description;
       this._tab = 'specification';
     }
     this._environments?.changed.connect(this._onEnvironmentsChanged, this);
@@ -87,6 +87,8 @@ export class EnvironmentViewModel extends PollingModel {
   readonly drafts: DraftStore | null;
   readonly namespace: string;
   readonly name: string;
+  /** The specification being edited (and its stored draft). */
+  readonly spec: SpecificationEdit;
 
   /** The packages of the selected build (fetched again when its status changes). */
   readonly packages = new Resource<IPackage[]>();
@@ -179,85 +181,74 @@ export class EnvironmentViewModel extends PollingModel {
     return this._kernel.checked;
   }
 
-  // -- the specification being edited -------------------------------------------------------
+  // -- the specification being edited (see specedit.ts) ------------------------------------
 
   get specText(): string {
-    return this._specText;
+    return this.spec.text;
   }
 
-  /** True when the text differs from what it was loaded from. */
+  /** True when the text differs from the build it was loaded from. */
   get specDirty(): boolean {
-    return this._specText !== this._specOriginal;
+    return this.spec.edited;
+  }
+
+  /** Unbuilt work closing the view would lose (the tab shows it; closing asks). */
+  get dirty(): boolean {
+    return !this._missing && this.spec.dirty;
   }
 
   get specIsLockfile(): boolean {
-    return this._specIsLockfile;
+    return this.spec.isLockfile;
   }
 
   get specBaseBuildId(): number | null {
-    return this._specBase;
+    return this.spec.baseBuildId;
   }
 
   get specLoading(): boolean {
-    return this._specLoading;
+    return this.spec.loading;
   }
 
   get description(): string | undefined {
-    return this._description;
+    return this.spec.description;
   }
 
   setSpecText(text: string): void {
-    if (text === this._specText) {
-      return;
-    }
-    this._specText = text;
-    // An uploaded or pasted conda-lock file is submitted as one.
-    try {
-      this._specIsLockfile = isLockfileContent(parse(text));
-    } catch {
-      // invalid YAML: keep what it was; validation shows the problem
-    }
-    this.emitChanged();
+    this.spec.setText(text);
   }
 
-  /** Put a build's specification in the editor. */
-  async loadSpecFromBuild(id: number): Promise<void> {
-    this._specLoading = true;
-    this.emitChanged();
-    try {
-      const build = await this.api.getBuild(id);
-      const specification = build.specification;
-      if (specification) {
-        const text = storedSpecToYaml(specification.spec, specification.is_lockfile);
-        this._specText = text;
-        this._specOriginal = text;
-        this._specIsLockfile = specification.is_lockfile;
-        this._specBase = id;
-      }
-    } finally {
-      this._specLoading = false;
-      this.emitChanged();
+  /** Put a build's specification in the editor, on purpose: it stays until replaced. */
+  loadSpecFromBuild(id: number): Promise<void> {
+    return this.spec.load(id, { pin: id !== this.currentBuildId });
+  }
+
+  /** Show build `id`'s specification with the cursor on `line` (a failed build's problem). */
+  async showSpecLine(id: number, line: number, column = 1): Promise<void> {
+    if (this.spec.baseBuildId !== id) {
+      await this.loadSpecFromBuild(id);
     }
+    this.tab = 'specification';
+    this.spec.requestLine(line, column);
   }
 
   revertSpec(): void {
-    this.setSpecText(this._specOriginal);
+    this.spec.revert();
   }
 
   // -- actions -----------------------------------------------------------------------------
 
   /** Submit the edited specification; resolves with the new (or same) build id. */
   async submit(): Promise<number> {
+    const description = this.spec.description;
     const buildId = await this.api.submitSpecification({
       namespace: this.namespace,
-      specification: this._specText,
-      is_lockfile: this._specIsLockfile,
+      specification: this.spec.text,
+      is_lockfile: this.spec.isLockfile,
       environment_name: this.name,
-      ...(this._draft && this._description ? { environment_description: this._description } : {})
+      ...(this._draft && description ? { environment_description: description } : {})
     });
     this._draft = false;
-    this._specOriginal = this._specText;
-    this._specBase = buildId;
+    this.spec.submitted(buildId);
     this._selected = buildId;
     this._tab = 'log';
     await this._afterAction();
@@ -293,6 +284,7 @@ export class EnvironmentViewModel extends PollingModel {
 
   async deleteEnvironment(): Promise<void> {
     await this.api.deleteEnvironment(this.namespace, this.name);
+    this.spec.discard(); // no draft of what is gone
     this._missing = true;
     this.emitChanged();
     void this._environments?.refresh();
@@ -332,6 +324,7 @@ export class EnvironmentViewModel extends PollingModel {
     this.comparison.dispose();
     this.log.dispose();
     this.channels.dispose();
+    this.spec.dispose();
     this._kernel.dispose();
     super.dispose();
   }
@@ -389,9 +382,8 @@ export class EnvironmentViewModel extends PollingModel {
       this._tab = 'log'; // opened while it builds: show it building
     }
     this.emitChanged();
-    if (first && this._builds.length && this._specBase === null && !this.specDirty) {
-      void this.loadSpecFromBuild(this._builds[0].id).catch(() => undefined);
-    }
+    // The editor shows the build in use unless edited or chosen on purpose (also after a rollback).
+    this.spec.follow(this.currentBuildId, this._builds[0]?.id ?? null);
     if (first || previousUsable !== this.usableBuildId) {
       // A build that just completed gets its kernel within a second or so: look a few times.
       void this.checkKernel(first || this.usableBuildId === null ? 0 : 6);
@@ -432,7 +424,6 @@ export class EnvironmentViewModel extends PollingModel {
   }
 
   private _builds: IBuild[] = [];
-  private _description: string | undefined;
   private _draft = false;
   private _environment: IEnvironment | null = null;
   private _environments: IEnvironmentsModel | null;
@@ -441,10 +432,5 @@ export class EnvironmentViewModel extends PollingModel {
   private _loaded = false;
   private _missing = false;
   private _selected: number | null = null;
-  private _specBase: number | null = null;
-  private _specIsLockfile = false;
-  private _specLoading = false;
-  private _specOriginal = '';
-  private _specText = '';
   private _tab: ViewTab = 'specification';
 }

@@ -1,7 +1,103 @@
-import React, { useMemo, useState } from 'react';
+import React, { useEffect, useMemo, useState } from 'react';
 
 import { ErrorMessage, SearchInput, TableHead, formatSize, useSignal } from '../components';
+import { IBuild, IPackage, ISpecification } from '../models';
+import { parseDependency } from '../spec';
 import { EnvironmentViewModel } from './model';
+
+/** What a build's specification asked for: the entry (`numpy>=1.26`) by manager and name. */
+export function requestedBy(spec: ISpecification | null | undefined): Map<string, string> | null {
+  if (!spec || spec.is_lockfile) {
+    return null; // a lock file asks for exactly what it lists
+  }
+  const requested = new Map<string, string>();
+  const dependencies = (spec.spec as { dependencies?: unknown }).dependencies;
+  for (const entry of Array.isArray(dependencies) ? dependencies : []) {
+    if (typeof entry === 'string') {
+      const name = parseDependency(entry.replace(/^[^\s:]+::/, '')).name.toLowerCase();
+      requested.set(`conda:${name}`, entry.trim());
+    } else if (entry && Array.isArray(entry.pip)) {
+      for (const requirement of entry.pip as unknown[]) {
+        const match = /^\s*([A-Za-z0-9_.-]+)/.exec(String(requirement));
+        if (match) {
+          // pip compares names case-insensitively, `-`, `_` and `.` alike.
+          requested.set(`pip:${pipName(match[1])}`, String(requirement).trim());
+        }
+      }
+    }
+  }
+  return requested;
+}
+
+/** The specification of `build`: the list of builds leaves it out, the build itself has it. */
+function useSpecification(
+  api: EnvironmentViewModel['api'],
+  build: IBuild | null
+): ISpecification | null {
+  const [fetched, setFetched] = useState<{ id: number; spec: ISpecification | null } | null>(null);
+  const id = build?.id ?? null;
+  const given = build?.specification ?? null;
+  useEffect(() => {
+    if (id === null || given) {
+      return;
+    }
+    let stale = false;
+    api.getBuild(id).then(
+      full => !stale && setFetched({ id, spec: full.specification }),
+      () => undefined
+    );
+    return () => {
+      stale = true;
+    };
+  }, [api, id, given]);
+  return given ?? (fetched && fetched.id === id ? fetched.spec : null);
+}
+
+function pipName(name: string): string {
+  return name.toLowerCase().replace(/[-_.]+/g, '-');
+}
+
+/** The entry of the specification that asked for `pkg`, if any. */
+export function requestOf(requested: Map<string, string>, pkg: IPackage): string | undefined {
+  return pkg.manager === 'pip'
+    ? requested.get(`pip:${pipName(pkg.name)}`)
+    : requested.get(`conda:${pkg.name.toLowerCase()}`);
+}
+
+function PackageTable(props: {
+  label: string;
+  packages: IPackage[];
+  requested?: Map<string, string>;
+}): JSX.Element {
+  const { requested } = props;
+  const columns = requested
+    ? ['Name', 'Requested', 'Installed', 'Build', 'Channel', 'Size']
+    : ['Name', 'Version', 'Build', 'Channel', 'Size'];
+  return (
+    <table className="jp-CondaStore-table" aria-label={props.label}>
+      <TableHead columns={columns} />
+      <tbody>
+        {props.packages.map(p => (
+          <tr key={`${p.manager}:${p.name}`} data-package={p.name}>
+            <td>
+              {p.name}
+              {p.manager === 'pip' && <span className="jp-CondaStore-tag">pip</span>}
+            </td>
+            {requested && (
+              <td className="jp-CondaStore-mono" data-column="requested">
+                {requestOf(requested, p)}
+              </td>
+            )}
+            <td data-column="version">{p.version}</td>
+            <td className="jp-CondaStore-mono">{p.build}</td>
+            <td title={p.channel}>{channelLabel(p.channel)}</td>
+            <td>{formatSize(p.size)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
 
 /** A channel URL made short: `conda-forge`, or the last part of a file:// path. */
 export function channelLabel(channel: string): string {
@@ -16,7 +112,10 @@ export function channelLabel(channel: string): string {
   return trimmed;
 }
 
-/** The packages of the selected build (the model fetches them), with a filter. */
+/**
+ * The packages of the selected build (the model fetches them), with a filter: what its
+ * specification requested (with the constraint asked for), then what came as dependencies.
+ */
 export function PackagesView(props: { model: EnvironmentViewModel }): JSX.Element {
   const { model } = props;
   useSignal(model.packages.changed);
@@ -32,6 +131,11 @@ export function PackagesView(props: { model: EnvironmentViewModel }): JSX.Elemen
       )
       .sort((a, b) => a.name.localeCompare(b.name));
   }, [packages, filter]);
+
+  const specification = useSpecification(model.api, build);
+  const requested = useMemo(() => requestedBy(specification), [specification]);
+  const asked = requested ? shown.filter(p => requestOf(requested, p) !== undefined) : [];
+  const rest = requested ? shown.filter(p => requestOf(requested, p) === undefined) : shown;
 
   if (!build) {
     return <p className="jp-CondaStore-muted">No build selected.</p>;
@@ -58,24 +162,26 @@ export function PackagesView(props: { model: EnvironmentViewModel }): JSX.Elemen
             : `Build ${build.id} is ${build.status.toLowerCase()}: packages are listed once it is solved.`}
         </p>
       )}
-      {shown.length > 0 && (
-        <table className="jp-CondaStore-table" aria-label={`Packages of build ${build.id}`}>
-          <TableHead columns={['Name', 'Version', 'Build', 'Channel', 'Size']} />
-          <tbody>
-            {shown.map(p => (
-              <tr key={`${p.manager}:${p.name}`} data-package={p.name}>
-                <td>
-                  {p.name}
-                  {p.manager === 'pip' && <span className="jp-CondaStore-tag">pip</span>}
-                </td>
-                <td data-column="version">{p.version}</td>
-                <td className="jp-CondaStore-mono">{p.build}</td>
-                <td title={p.channel}>{channelLabel(p.channel)}</td>
-                <td>{formatSize(p.size)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+      {asked.length > 0 && requested && (
+        <section className="jp-CondaStore-packageSection" data-section="requested">
+          <h3>Requested packages ({asked.length})</h3>
+          <PackageTable
+            label={`Requested packages of build ${build.id}`}
+            packages={asked}
+            requested={requested}
+          />
+        </section>
+      )}
+      {rest.length > 0 && (
+        <section className="jp-CondaStore-packageSection" data-section="installed">
+          {requested && <h3>Installed as dependencies ({rest.length})</h3>}
+          <PackageTable
+            label={
+              requested ? `Dependencies of build ${build.id}` : `Packages of build ${build.id}`
+            }
+            packages={rest}
+          />
+        </section>
       )}
     </div>
   );

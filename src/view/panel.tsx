@@ -14,7 +14,8 @@ import { BuildsView } from './builds';
 import { LogView } from './log';
 import { EnvironmentViewModel, TABS, ViewTab } from './model';
 import { PackagesView } from './packages';
-import { SpecificationView } from './specification';
+import { SpecificationView, goToBuildLine } from './specification';
+import { EnvironmentWidget } from './widget';
 
 export interface IPanelOptions {
   model: EnvironmentViewModel;
@@ -33,13 +34,19 @@ function UseIt(props: { model: EnvironmentViewModel; commands: CommandRegistry }
   const [error, setError] = useState<unknown>(null);
   const kernel = model.kernel;
   const current = model.usableBuildId;
+  const building = model.builds.some(b => isActive(b.status));
+  const lastFailed = model.builds[0]?.status === 'FAILED';
   const hint = kernel
     ? `Kernel “${kernel.displayName}”`
     : !model.kernelChecked
       ? 'Looking for the kernel…'
-      : current === null
-        ? 'A kernel appears when a build completes.'
-        : 'No kernel: add ipykernel to the specification to use this environment in notebooks.';
+      : current === null && lastFailed
+        ? `Build ${model.builds[0].id} failed, so there is no kernel: see its log, fix the specification and build again.`
+        : current === null
+          ? building
+            ? 'A kernel appears when the build completes.'
+            : 'A kernel appears when a build completes.'
+          : 'No kernel: add ipykernel to the specification to use this environment in notebooks.';
   const open = async (command: string, args: Record<string, unknown>) => {
     setError(null);
     try {
@@ -50,11 +57,12 @@ function UseIt(props: { model: EnvironmentViewModel; commands: CommandRegistry }
   };
   return (
     <div className="jp-CondaStore-useIt" role="group" aria-label="Use this environment">
+      {/* Focusable while disabled: focus waits here after "Save and build" (specification.tsx). */}
       <button
-        className="jp-CondaStore-toolButton"
-        disabled={!kernel}
+        className="jp-CondaStore-toolButton jp-CondaStore-openNotebook"
+        aria-disabled={!kernel}
         title={kernel ? `New notebook with ${kernel.displayName}` : hint}
-        onClick={() => void open('notebook:create-new', { kernelName: kernel!.name })}
+        onClick={() => kernel && void open('notebook:create-new', { kernelName: kernel.name })}
       >
         <notebookIcon.react tag="span" elementSize="normal" />
         <span>Open notebook</span>
@@ -310,6 +318,7 @@ function EnvironmentViewContent(props: IPanelOptions): JSX.Element {
                   api={model.api}
                   build={selected}
                   onCancel={selected ? () => model.cancel(selected.id) : undefined}
+                  onGoToLine={(id, line, column) => void goToBuildLine(model, id, line, column)}
                 />
               </TabPanel>
               <TabPanel model={model} id="packages">
@@ -375,7 +384,7 @@ export class EnvironmentPanel extends ReactWidget {
 /** The main-area widget (one per environment) around an environment's panel. */
 export function createEnvironmentWidget(options: IPanelOptions): MainAreaWidget<EnvironmentPanel> {
   const content = new EnvironmentPanel(options);
-  const widget = new MainAreaWidget({ content });
+  const widget = new EnvironmentWidget({ content });
   const { namespace, name } = options.model;
   widget.id = viewId(namespace, name);
   widget.title.label = name;

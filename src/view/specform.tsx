@@ -75,6 +75,8 @@ interface IFormProps {
   onChange: (form: ISpecForm) => void;
   api: ICondaStoreAPI;
   defaultChannels: string[];
+  /** Problems by the package name they are about (marked on that package's row). */
+  problems?: ReadonlyMap<string, string>;
 }
 
 export function SpecForm(props: IFormProps): JSX.Element {
@@ -143,6 +145,7 @@ export function SpecForm(props: IFormProps): JSX.Element {
           })
         ]}
         newItem={() => ({ name: '', constraint: '' })}
+        problemOf={item => props.problems?.get(item.name)}
       />
 
       <ListField<string>
@@ -150,6 +153,7 @@ export function SpecForm(props: IFormProps): JSX.Element {
         {...rows('pip', 'pip', 'pip package')}
         columns={[textColumn(n => `Pip package ${n}`, 'requirement, e.g. requests>=2.31')]}
         newItem={() => ''}
+        problemOf={item => props.problems?.get(/^[A-Za-z0-9_.-]*/.exec(item.trim())![0])}
       />
 
       <ListField<IVariable>

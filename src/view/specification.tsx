@@ -1,110 +1,82 @@
 /** The Specification tab: the YAML editor, the form view, the server's problems, submit. */
+import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { CodeEditor } from '@jupyterlab/codeeditor';
 import React, { useEffect, useMemo, useRef, useState } from 'react';
 
 import { ErrorMessage, errorText, useSignal } from '../components';
 import { ISpecForm, formToYaml, readSpec } from '../spec';
 import { ISpecIssue, specIssues, useValidation } from '../validation';
+import { WouldInstall, useSolveCheck } from './checkresult';
+import { IssueList } from './issues';
 import { EnvironmentViewModel } from './model';
 import { SpecForm } from './specform';
+import { packageNameAt, replacePackageName } from './suggestion';
+import { YamlEditor } from './yamleditor';
 
-// -------------------------------------------------------------------------------------------
-// The YAML editor: JupyterLab's CodeMirror through the editor services
-
-interface IYamlEditorProps {
-  factory: CodeEditor.Factory;
-  value: string;
-  onChange: (value: string) => void;
-  onEditor?: (editor: CodeEditor.IEditor | null) => void;
-  label: string;
+/** Replacing edited text asks first (the edits would be lost). */
+export async function confirmReplaceEdits(model: EnvironmentViewModel): Promise<boolean> {
+  if (!model.specDirty) {
+    return true;
+  }
+  const result = await showDialog({
+    title: 'Replace your edits?',
+    body: `The specification of ${model.namespace}/${model.name} has edits that were not built. Loading another build's specification replaces them.`,
+    buttons: [
+      Dialog.cancelButton({ label: 'Keep editing' }),
+      Dialog.warnButton({ label: 'Replace' })
+    ]
+  });
+  return result.button.accept;
 }
 
-export function YamlEditor(props: IYamlEditorProps): JSX.Element {
-  const host = useRef<HTMLDivElement>(null);
-  const model = useRef<CodeEditor.Model>();
-  const onChange = useRef(props.onChange);
-  onChange.current = props.onChange;
-
-  useEffect(() => {
-    const editorModel = new CodeEditor.Model({ mimeType: 'text/x-yaml' });
-    editorModel.sharedModel.setSource(props.value);
-    model.current = editorModel;
-    const editor = props.factory({
-      host: host.current!,
-      model: editorModel,
-      config: { lineNumbers: true, lineWrap: false, tabSize: 2, indentUnit: '2' } as Record<
-        string,
-        unknown
-      >
-    });
-    const contentNode = host.current!.querySelector('.cm-content');
-    contentNode?.setAttribute('aria-label', props.label);
-    const changed = () => onChange.current(editorModel.sharedModel.getSource());
-    editorModel.sharedModel.changed.connect(changed);
-    props.onEditor?.(editor);
-    return () => {
-      props.onEditor?.(null);
-      editorModel.sharedModel.changed.disconnect(changed);
-      editor.dispose();
-      editorModel.dispose();
-      model.current = undefined;
-    };
-  }, [props.factory]);
-
-  // Text set from outside (the form, loading a build's specification, revert).
-  useEffect(() => {
-    const shared = model.current?.sharedModel;
-    if (shared && shared.getSource() !== props.value) {
-      shared.setSource(props.value);
-    }
-  }, [props.value]);
-
-  return <div className="jp-CondaStore-yamlEditor" ref={host} />;
+/** Show `line` of build `id`'s specification in the editor (asking before replacing edits). */
+export async function goToBuildLine(
+  model: EnvironmentViewModel,
+  id: number,
+  line: number,
+  column: number
+): Promise<void> {
+  if (model.specBaseBuildId === id || (await confirmReplaceEdits(model))) {
+    await model.showSpecLine(id, line, column).catch(() => undefined);
+  }
 }
 
-// -------------------------------------------------------------------------------------------
-// Issues
-
-function IssueList(props: {
-  issues: ISpecIssue[];
-  onGoTo?: (issue: ISpecIssue) => void;
-  /** The list is being checked again (it is for an earlier text). */
-  pending?: boolean;
-}): JSX.Element | null {
-  if (!props.issues.length) {
+/** The editor shows another build than the one in use: say so, and offer the one in use. */
+function OtherBuildBanner(props: { model: EnvironmentViewModel }): JSX.Element | null {
+  const { model } = props;
+  const shown = model.specBaseBuildId;
+  const current = model.currentBuildId;
+  if (model.isDraft || shown === null || current === null || shown === current) {
     return null;
   }
-  const errors = props.issues.filter(i => i.severity === 'error').length;
+  const load = async () => {
+    if (await confirmReplaceEdits(model)) {
+      await model.spec.load(current).catch(() => undefined);
+    }
+  };
   return (
-    <div
-      className="jp-CondaStore-issues"
-      role={errors ? 'alert' : 'status'}
-      aria-label="Problems in the specification"
-      aria-busy={props.pending || undefined}
-    >
-      <ul>
-        {props.issues.map((issue, index) => (
-          <li key={index} className="jp-CondaStore-issue" data-severity={issue.severity}>
-            <span className="jp-CondaStore-issueSeverity">
-              {issue.severity === 'error' ? 'Error' : 'Warning'}
-            </span>
-            {issue.line !== undefined && props.onGoTo ? (
-              <button
-                className="jp-CondaStore-linkButton"
-                onClick={() => props.onGoTo!(issue)}
-                aria-label={`Go to line ${issue.line}`}
-              >
-                line {issue.line}
-              </button>
-            ) : issue.line !== undefined ? (
-              <span className="jp-CondaStore-muted">line {issue.line}</span>
-            ) : null}
-            <span className="jp-CondaStore-issueMessage">{issue.message}</span>
-          </li>
-        ))}
-      </ul>
+    <div className="jp-CondaStore-notice jp-CondaStore-specBanner" role="status">
+      Showing build {shown}&apos;s specification{model.specDirty ? ' (edited)' : ''}; build{' '}
+      {current} is in use.{' '}
+      <button className="jp-CondaStore-linkButton" onClick={() => void load()}>
+        Load the build in use
+      </button>
     </div>
   );
+}
+
+/**
+ * Where focus goes after "Save and build" (the button is hidden with its tab): the view's "Open
+ * notebook", usable once built. `view` is the whole view's node, which outlives this tab's.
+ */
+function focusAfterSubmit(view: Element | null | undefined): void {
+  // The header re-renders first (a new environment gets its "Use it" row).
+  requestAnimationFrame(() => {
+    const target =
+      view?.querySelector<HTMLElement>('.jp-CondaStore-openNotebook') ??
+      view?.querySelector<HTMLElement>('[role="tab"][aria-selected="true"]');
+    target?.focus();
+  });
 }
 
 // -------------------------------------------------------------------------------------------
@@ -123,6 +95,7 @@ export function SpecificationView(props: {
   const [submitError, setSubmitError] = useState<unknown>(null);
   const written = useRef<string | null>(null);
   const editor = useRef<CodeEditor.IEditor | null>(null);
+  const root = useRef<HTMLDivElement>(null);
 
   const text = model.specText;
   const parsed = useMemo(() => readSpec(text), [text]);
@@ -141,8 +114,10 @@ export function SpecificationView(props: {
     [text, lockfile, model.namespace, model.name]
   );
   const check = useValidation(model.api, request);
+  const solve = useSolveCheck(model.api, request);
   const issues = useMemo(() => {
-    const found = specIssues(check.result);
+    // A solve's answer has the typing problems too, and the solver's.
+    const found = specIssues(solve.result ?? check.result);
     const name = check.result?.name;
     if (check.result?.valid && !lockfile && name && name !== model.name) {
       found.push({
@@ -151,8 +126,24 @@ export function SpecificationView(props: {
       });
     }
     return found;
-  }, [check.result, lockfile, model.name]);
+  }, [check.result, solve.result, lockfile, model.name]);
   const invalid = !!check.result && !check.result.valid && !check.pending;
+  // Marks in the editor only for the text they were found in.
+  const marked = useMemo(
+    () => (solve.result || !check.pending ? issues : []),
+    [issues, check.pending, solve.result]
+  );
+  // The form marks the package each problem is about.
+  const formProblems = useMemo(() => {
+    const found = new Map<string, string>();
+    for (const issue of marked) {
+      const name = issue.line && packageNameAt(text, issue.line, issue.column ?? 1);
+      if (name && issue.path?.[0] === 'dependencies' && !found.has(name)) {
+        found.set(name, issue.message);
+      }
+    }
+    return found;
+  }, [marked, text]);
 
   // The server's default channels, for the form's placeholder: fetched once by the model.
   useSignal(model.channels.changed);
@@ -194,12 +185,13 @@ export function SpecificationView(props: {
     model.setSpecText(yaml);
   };
 
-  const goTo = (issue: ISpecIssue) => {
+  const goTo = (issue: { line?: number; column?: number }) => {
     if (mode !== 'yaml') {
       setMode('yaml');
     }
     const target = editor.current;
     if (target && issue.line !== undefined) {
+      // The editor's positions are 0-based, the server's 1-based.
       target.setCursorPosition({
         line: issue.line - 1,
         column: Math.max(0, (issue.column ?? 1) - 1)
@@ -208,11 +200,29 @@ export function SpecificationView(props: {
     }
   };
 
+  // A line asked for from elsewhere (a failed build's problem): shown once its text is in.
+  useEffect(() => {
+    const ready = !model.specLoading && model.tab === 'specification' && !!editor.current;
+    if (model.spec.lineRequest && ready) {
+      const request = model.spec.takeLineRequest();
+      requestAnimationFrame(() => goTo(request!));
+    }
+  });
+
+  const suggest = (issue: ISpecIssue, name: string) => {
+    const fixed = replacePackageName(text, issue.line!, issue.column ?? 1, name);
+    if (fixed !== null) {
+      model.setSpecText(fixed);
+    }
+  };
+
   const submit = async () => {
+    const view = root.current?.closest('.jp-CondaStore-view');
     setSubmitting(true);
     setSubmitError(null);
     try {
       await model.submit();
+      focusAfterSubmit(view);
     } catch (error) {
       setSubmitError(error);
     } finally {
@@ -221,11 +231,21 @@ export function SpecificationView(props: {
   };
 
   const formUnavailable = parsed.form ? '' : parsed.reason;
-  const blocked = !text.trim() || submitting || check.pending || invalid;
+  const blockedBy = !text.trim()
+    ? 'The specification is empty.'
+    : submitting
+      ? 'Submitting…'
+      : check.pending
+        ? 'Checking the specification…'
+        : invalid
+          ? 'Fix the errors above first.'
+          : '';
+  const blocked = !!blockedBy;
   const baseBuild = model.specBaseBuildId;
+  const reasonId = `${model.namespace}-${model.name}-build-reason`.replace(/[^A-Za-z0-9_-]/g, '_');
 
   return (
-    <div className="jp-CondaStore-spec">
+    <div className="jp-CondaStore-spec" ref={root}>
       <div className="jp-CondaStore-specToolbar">
         <div className="jp-CondaStore-segmented" role="radiogroup" aria-label="Edit as">
           <button
@@ -264,8 +284,11 @@ export function SpecificationView(props: {
               aria-label="Load the specification of a build"
               value=""
               onChange={e => {
-                if (e.target.value) {
-                  void model.loadSpecFromBuild(Number(e.target.value));
+                const id = Number(e.target.value);
+                if (id) {
+                  void confirmReplaceEdits(model).then(ok =>
+                    ok ? model.loadSpecFromBuild(id).catch(() => undefined) : undefined
+                  );
                 }
               }}
             >
@@ -280,6 +303,7 @@ export function SpecificationView(props: {
           </label>
         )}
       </div>
+      <OtherBuildBanner model={model} />
       {lockfile && (
         <p className="jp-CondaStore-notice" role="status">
           This is a conda-lock file: it is installed exactly as locked.
@@ -293,6 +317,7 @@ export function SpecificationView(props: {
             onChange={value => model.setSpecText(value)}
             onEditor={value => (editor.current = value)}
             label={`Specification of ${model.namespace}/${model.name} (YAML)`}
+            issues={marked}
           />
         ) : (
           <textarea
@@ -310,9 +335,24 @@ export function SpecificationView(props: {
           onChange={onFormChange}
           api={model.api}
           defaultChannels={defaultChannels}
+          problems={formProblems}
         />
       )}
-      <IssueList issues={issues} onGoTo={goTo} pending={check.pending} />
+      <IssueList
+        issues={issues}
+        onGoTo={goTo}
+        onSuggest={suggest}
+        pending={check.pending && !solve.result}
+      />
+      {solve.result?.solved && solve.result.packages && (
+        <WouldInstall packages={solve.result.packages} />
+      )}
+      {solve.result && !solve.result.solved && solve.result.valid && (
+        <p className="jp-CondaStore-muted" role="status">
+          The check could not solve it; the server says no more.
+        </p>
+      )}
+      <ErrorMessage error={solve.error} doing="check the specification" />
       {!!check.error && (
         <p className="jp-CondaStore-muted" role="status">
           {errorText(check.error, 'check the specification').replace(/\.$/, '')}. The server checks
@@ -326,15 +366,25 @@ export function SpecificationView(props: {
       />
       <div className="jp-CondaStore-buttons">
         <button
-          className="jp-Button jp-mod-styled jp-mod-accept"
+          className="jp-Button jp-mod-styled"
+          onClick={() => void solve.run()}
+          disabled={!text.trim() || solve.running || invalid || lockfile}
+          title={
+            lockfile
+              ? 'A conda-lock file is installed as locked: there is nothing to solve'
+              : 'Solve it without building: its problems are marked, and what it would install is listed'
+          }
+        >
+          {solve.running ? 'Checking…' : 'Check'}
+        </button>
+        <button
+          className="jp-Button jp-mod-styled jp-mod-accept jp-CondaStore-saveAndBuild"
           onClick={() => void submit()}
           disabled={blocked}
+          aria-describedby={blocked ? reasonId : undefined}
           title={
-            invalid
-              ? 'Fix the errors first'
-              : check.pending
-                ? 'Checking the specification…'
-                : 'Save this specification and build it; the environment switches to it when the build completes'
+            blockedBy ||
+            'Save this specification and build it; the environment switches to it when the build completes'
           }
         >
           {submitting ? 'Submitting…' : 'Save and build'}
@@ -346,6 +396,11 @@ export function SpecificationView(props: {
           >
             Discard changes
           </button>
+        )}
+        {blocked && !submitting && (
+          <span className="jp-CondaStore-muted jp-CondaStore-blockedReason" id={reasonId}>
+            {blockedBy}
+          </span>
         )}
       </div>
     </div>

@@ -58,6 +58,14 @@ test.describe('edit in the form view and roll back', () => {
       '1.1'
     );
     await expect(packages.locator('tr[data-package="beta"]')).toHaveCount(1);
+    // What the specification asked for, next to what was installed.
+    const requested = packages.locator('[data-section="requested"]');
+    await expect(
+      requested.locator('tr[data-package="alpha"] [data-column="requested"]')
+    ).toHaveText('alpha>=1.1,<2');
+    await expect(requested.locator('tr[data-package="beta"] [data-column="requested"]')).toHaveText(
+      'beta'
+    );
 
     // Roll back: the confirmation says what changes.
     await view.showTab('Builds');

@@ -118,7 +118,7 @@ export class CondaStorePage {
 
   async openEnvironment(namespace: string, name: string): Promise<EnvironmentView> {
     await this.openSidebar();
-    await this.item(namespace, name).getByRole('button').click();
+    await this.item(namespace, name).click(); // the tree item itself (role treeitem)
     const view = this.view(namespace, name);
     await view.root.waitFor({ state: 'visible' });
     return view;

@@ -26,8 +26,14 @@ test.describe('namespaces, templates, consoles and deleting', () => {
     const section = sidebar.locator(`[data-namespace="${namespace}"]`);
     await expect(section.getByText('No environments yet.')).toBeVisible();
 
-    // The namespace's own + opens the dialog with the namespace filled in.
-    await section.getByRole('button', { name: `New environment in ${namespace}` }).click();
+    // The empty namespace offers to create there (as its own + does): the dialog opens with the
+    // namespace filled in.
+    await expect(
+      section.getByRole('button', { name: `New environment in ${namespace}` })
+    ).toBeVisible();
+    await section
+      .getByRole('treeitem', { name: `No environments yet in ${namespace}: create one` })
+      .click();
     await expect(dialog.getByRole('combobox', { name: 'Namespace' })).toHaveValue(namespace);
     await dialog.getByRole('textbox', { name: 'Name' }).fill('py');
     await expect(dialog.getByRole('radio', { name: /^Python with ipykernel/ })).toBeChecked();
