@@ -54,7 +54,13 @@ export function IssueList(props: IIssueListProps): JSX.Element | null {
                   Did you mean {name}?
                 </button>
               ))}
-            {issue.detail && <pre className="jp-CondaStore-issueDetail">{issue.detail}</pre>}
+            {issue.detail && (
+              // The solver's own words, folded: the line above says it plainly.
+              <details className="jp-CondaStore-issueDetail">
+                <summary>The solver's explanation</summary>
+                <pre>{issue.detail}</pre>
+              </details>
+            )}
           </li>
         ))}
       </ul>

@@ -89,7 +89,9 @@ function PackageTable(props: {
               </td>
             )}
             <td data-column="version">{p.version}</td>
-            <td className="jp-CondaStore-mono">{p.build}</td>
+            <td className="jp-CondaStore-mono" data-column="build">
+              {p.build}
+            </td>
             <td title={p.channel}>{channelLabel(p.channel)}</td>
             <td>{formatSize(p.size)}</td>
           </tr>

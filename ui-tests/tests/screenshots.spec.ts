@@ -33,7 +33,7 @@ function volatile(page: IJupyterLabPageFixture): Locator[] {
     page.locator('.jp-CondaStore-volatile'),
     page.locator('.jp-CondaStore-buildId button'),
     // Build strings carry a hash of the generated test packages.
-    page.locator('[data-panel="packages"] td.jp-CondaStore-mono'),
+    page.locator('[data-panel="packages"] td[data-column="build"]'),
     page.locator('.jp-CondaStore-serverVersion'),
     // The test channel lives in the server's per-run directory: its file:// URL differs each run.
     page.locator('.jp-CondaStore-yamlEditor .cm-line', { hasText: 'file://' })
@@ -53,7 +53,7 @@ async function showGallery(store: CondaStorePage): Promise<Locator> {
     'failed'
   );
   await expect(store.item(NAMESPACE, 'plain').locator('.jp-CondaStore-badge')).toHaveText('ready');
-  await expect(sidebar.getByText('Up to date')).toBeVisible();
+  await expect(sidebar.getByText('Updated just now')).toBeVisible();
   return sidebar;
 }
 
@@ -92,6 +92,43 @@ for (const theme of ['light', 'dark'] as const) {
       const packages = await view.showTab('Packages');
       await expect(packages.locator('tr[data-package]')).toHaveCount(3);
       await expect(view.root).toHaveScreenshot(`environment-packages-${theme}.png`, {
+        mask: volatile(page)
+      });
+
+      // Unbuilt edits: the tab's marker and the prompt on closing it.
+      await view.showTab('Specification');
+      await view.setYaml(ENVIRONMENTS.analysis + '  - delta\n');
+      const tab = page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab.jp-mod-dirty');
+      await expect(tab).toHaveCount(1);
+      await tab.locator('.lm-TabBar-tabCloseIcon').click();
+      const dialog = page.locator('.jp-Dialog-content');
+      await expect(dialog).toBeVisible();
+      await expect(dialog).toHaveScreenshot(`discard-dialog-${theme}.png`);
+      await dialog.getByRole('button', { name: 'Discard', exact: true }).click();
+
+      // Check, before building: the conflicting entries marked at their lines.
+      const broken = await store.openEnvironment(NAMESPACE, 'broken');
+      await broken.root.getByRole('button', { name: 'Check', exact: true }).click();
+      await expect(broken.root.locator('.jp-CondaStore-problemMark')).toHaveCount(2, {
+        timeout: 60_000
+      });
+      // The hint names the failed build, whose id depends on what ran before.
+      await expect(broken.root).toHaveScreenshot(`environment-check-${theme}.png`, {
+        mask: [...volatile(page), broken.root.locator('.jp-CondaStore-kernelHint')]
+      });
+      // The failed build's log: each complaint linked to its line.
+      const log = await broken.showTab('Log');
+      const problems = log.locator('.jp-CondaStore-failureProblems');
+      await expect(problems.getByRole('button')).toHaveCount(2);
+      await expect(problems).toHaveScreenshot(`failed-build-problems-${theme}.png`, {
+        mask: volatile(page)
+      });
+
+      // Nothing matches: the empty state offers to create one.
+      await store.openSidebar();
+      await sidebar.getByLabel('Filter by package (exact name)').fill('no-such-package');
+      await expect(sidebar.getByRole('button', { name: 'Clear filters' })).toBeVisible();
+      await expect(sidebar).toHaveScreenshot(`sidebar-empty-${theme}.png`, {
         mask: volatile(page)
       });
     });
