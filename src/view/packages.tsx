@@ -146,14 +146,18 @@ export function PackagesView(props: { model: EnvironmentViewModel }): JSX.Elemen
     <div className="jp-CondaStore-packages">
       <div className="jp-CondaStore-filterBar">
         <SearchInput label="Filter packages" value={filter} onChange={setFilter} />
-        <span className="jp-CondaStore-muted jp-CondaStore-volatile" role="status">
+        <span className="jp-CondaStore-muted" role="status">
           {packages === null
             ? error
               ? ''
               : 'Loading…'
             : filter
               ? `${shown.length} of ${packages.length} packages`
-              : `${packages.length} package${packages.length === 1 ? '' : 's'} in build ${build.id}`}
+              : `${packages.length} package${packages.length === 1 ? '' : 's'} in build `}
+          {/* Last in the row, so that its width (the id's digits) moves nothing else. */}
+          {packages !== null && !filter && (
+            <span className="jp-CondaStore-volatile">{build.id}</span>
+          )}
         </span>
       </div>
       <ErrorMessage error={error} doing={`list the packages of build ${build.id}`} />

@@ -280,7 +280,7 @@ export function SpecificationView(props: {
           <label className="jp-CondaStore-muted">
             Load from{' '}
             <select
-              className="jp-CondaStore-select"
+              className="jp-CondaStore-select jp-CondaStore-loadBuild"
               aria-label="Load the specification of a build"
               value=""
               onChange={e => {
