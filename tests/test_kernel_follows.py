@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,7 @@ import pytest
 from conda_store_jupyter.kernels import ACTIVATE_SCRIPT, running_prefix_file
 
 from .test_api import Client
-from .test_kernels import KERNEL_SPECS, kernel_name_of, wait_for_kernelspec
+from .test_kernels import KERNEL_SPECS, execute, kernel_name_of, wait_for_kernelspec
 
 PREFIX_CODE = "import os, sys; print(sys.prefix); print(os.environ['CONDA_PREFIX'])"
 
@@ -27,55 +26,6 @@ def conda_store_config(store_dir, local_channel) -> dict:
 @pytest.fixture
 def api(jp_fetch, jp_started_server) -> Client:
     return Client(jp_fetch, jp_started_server)
-
-
-async def execute(jp_ws_fetch, kernel_id: str, code: str) -> str:
-    """Run `code` in a running kernel over its WebSocket; its stdout."""
-    ws = await jp_ws_fetch("api", "kernels", kernel_id, "channels")
-    msg_id = uuid.uuid4().hex
-    ws.write_message(
-        json.dumps(
-            {
-                "header": {
-                    "msg_id": msg_id,
-                    "msg_type": "execute_request",
-                    "username": "test",
-                    "session": uuid.uuid4().hex,
-                    "version": "5.3",
-                    "date": "",
-                },
-                "parent_header": {},
-                "metadata": {},
-                "channel": "shell",
-                "buffers": [],
-                "content": {
-                    "code": code,
-                    "silent": False,
-                    "store_history": False,
-                    "user_expressions": {},
-                    "allow_stdin": False,
-                    "stop_on_error": True,
-                },
-            }
-        )
-    )
-    output, deadline = [], time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline:
-            message = json.loads(await asyncio.wait_for(ws.read_message(), 60))
-            if message.get("parent_header", {}).get("msg_id") != msg_id:
-                continue
-            if message["msg_type"] == "stream":
-                output.append(message["content"]["text"])
-            elif message["msg_type"] == "error":
-                raise AssertionError("\n".join(message["content"]["traceback"]))
-            elif (
-                message["msg_type"] == "status" and message["content"]["execution_state"] == "idle"
-            ):
-                return "".join(output)
-        raise AssertionError("the kernel did not answer within 60 s")
-    finally:
-        ws.close()
 
 
 async def running(api: Client) -> dict[str, dict]:

@@ -53,43 +53,38 @@ async def wait_for_kernelspec(
         await asyncio.sleep(0.05)
 
 
-async def run_in_kernel(jp_fetch, jp_ws_fetch, kernel_name: str, code: str) -> str:
-    """Start a kernel through the REST API, run `code` over the WebSocket, return its stdout."""
-    kernel = json.loads(
-        (
-            await jp_fetch("api", "kernels", method="POST", body=json.dumps({"name": kernel_name}))
-        ).body
-    )
-    try:
-        ws = await jp_ws_fetch("api", "kernels", kernel["id"], "channels")
-        msg_id = uuid.uuid4().hex
-        ws.write_message(
-            json.dumps(
-                {
-                    "header": {
-                        "msg_id": msg_id,
-                        "msg_type": "execute_request",
-                        "username": "test",
-                        "session": uuid.uuid4().hex,
-                        "version": "5.3",
-                        "date": "",
-                    },
-                    "parent_header": {},
-                    "metadata": {},
-                    "channel": "shell",
-                    "buffers": [],
-                    "content": {
-                        "code": code,
-                        "silent": False,
-                        "store_history": False,
-                        "user_expressions": {},
-                        "allow_stdin": False,
-                        "stop_on_error": True,
-                    },
-                }
-            )
+async def execute(jp_ws_fetch, kernel_id: str, code: str) -> str:
+    """Run `code` in a running kernel over its WebSocket; its stdout."""
+    ws = await jp_ws_fetch("api", "kernels", kernel_id, "channels")
+    msg_id = uuid.uuid4().hex
+    ws.write_message(
+        json.dumps(
+            {
+                "header": {
+                    "msg_id": msg_id,
+                    "msg_type": "execute_request",
+                    "username": "test",
+                    "session": uuid.uuid4().hex,
+                    "version": "5.3",
+                    "date": "",
+                },
+                "parent_header": {},
+                "metadata": {},
+                "channel": "shell",
+                "buffers": [],
+                "content": {
+                    "code": code,
+                    "silent": False,
+                    "store_history": False,
+                    "user_expressions": {},
+                    "allow_stdin": False,
+                    "stop_on_error": True,
+                },
+            }
         )
-        output, deadline = [], time.monotonic() + 60
+    )
+    output, deadline = [], time.monotonic() + 60
+    try:
         while time.monotonic() < deadline:
             message = json.loads(await asyncio.wait_for(ws.read_message(), 60))
             if message.get("parent_header", {}).get("msg_id") != msg_id:
@@ -101,9 +96,21 @@ async def run_in_kernel(jp_fetch, jp_ws_fetch, kernel_name: str, code: str) -> s
             elif (
                 message["msg_type"] == "status" and message["content"]["execution_state"] == "idle"
             ):
-                break
+                return "".join(output)
+        raise AssertionError("the kernel did not answer within 60 s")
+    finally:
         ws.close()
-        return "".join(output)
+
+
+async def run_in_kernel(jp_fetch, jp_ws_fetch, kernel_name: str, code: str) -> str:
+    """Start a kernel through the REST API, run `code` over the WebSocket, return its stdout."""
+    kernel = json.loads(
+        (
+            await jp_fetch("api", "kernels", method="POST", body=json.dumps({"name": kernel_name}))
+        ).body
+    )
+    try:
+        return await execute(jp_ws_fetch, kernel["id"], code)
     finally:
         await jp_fetch("api", "kernels", kernel["id"], method="DELETE")
 
