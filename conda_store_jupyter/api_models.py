@@ -140,6 +140,12 @@ class Build(ApiModel):
     started_on: Timestamp | None
     ended_on: Timestamp | None
     build_artifacts: list[BuildArtifact]
+    worker: str | None = Field(
+        default=None,
+        description="The process that ran (or runs) the build, as host:pid (a Celery worker: "
+        "its node name, e.g. w1@host, and pid); null while QUEUED",
+        examples=["celery@build-host-1:4242"],
+    )
     queue_position: int | None = Field(
         default=None,
         ge=1,
@@ -177,6 +183,7 @@ class Build(ApiModel):
             started_on=row.started_on,
             ended_on=row.ended_on,
             build_artifacts=[BuildArtifact.from_row(a) for a in row.artifacts],
+            worker=row.worker,
             queue_position=queue_position(row),
             namespace=environment.namespace.name,
             environment_name=environment.name,

@@ -15,7 +15,7 @@ from .auth import PERSONAL_BINDINGS, SHARED_BINDINGS
 from .config import CondaStore
 from .db import open_database
 from .errors import CondaStoreError, SpecError
-from .executor import BuildExecutor, Executor
+from .executor import BuildExecutor, Executor, executor_class_for
 from .handlers import API_PREFIX, ROUTES
 from .handlers.status import UnavailableHandler
 from .kernels import KernelRegistry
@@ -35,10 +35,12 @@ class CondaStoreApp(ExtensionApp):
     classes = [CondaStore, BuildExecutor, KernelRegistry]
 
     executor_class = Type(
-        default_value=BuildExecutor,
+        default_value=None,
+        allow_none=True,
         klass=Executor,
-        help="Where builds run: a subclass of conda_store_jupyter.executor.Executor. The "
-        "default, BuildExecutor, runs each build in a child process of the server.",
+        help="A custom executor: a subclass of conda_store_jupyter.executor.Executor. By "
+        "default CondaStore.executor picks one: local (BuildExecutor, builds in child "
+        "processes of the server) or celery (CeleryExecutor, builds on Celery workers).",
     ).tag(config=True)
 
     @default("open_browser")
@@ -89,10 +91,17 @@ class CondaStoreApp(ExtensionApp):
 
     def _initialize_store(self) -> None:
         self.conda_store = CondaStore(parent=self)
+        problem = self.conda_store.deployment_problem()
+        if problem:
+            raise CondaStoreError(problem)
         # Migrations run here, before the server answers anything.
         self.engine, sessions = open_database(self.conda_store.database_url)
-        self.executor = self.executor_class(
-            parent=self, sessions=sessions, settings=build_settings(self.conda_store)
+        executor_class = self.executor_class or executor_class_for(self.conda_store.executor)
+        self.executor = executor_class(
+            parent=self,
+            sessions=sessions,
+            settings=build_settings(self.conda_store),
+            conda_store=self.conda_store,
         )
         self.kernels = KernelRegistry(
             parent=self, sessions=sessions, store_dir=self.conda_store.store_dir
@@ -117,10 +126,13 @@ class CondaStoreApp(ExtensionApp):
         if shared:
             self._log_access()
         self.log.info(
-            "conda-store-jupyter %s: store %s, channels %s",
+            "conda-store-jupyter %s: store %s, channels %s, builds run %s",
             __version__,
             self.conda_store.store_dir,
             ", ".join(self.conda_store.channels),
+            "on Celery workers"
+            if self.conda_store.executor == "celery"
+            else "in this server's child processes",
         )
 
     def _log_access(self) -> None:

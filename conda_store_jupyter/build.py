@@ -129,10 +129,12 @@ class Builder:
             self.is_lockfile = spec.is_lockfile
             self.spec_sha256 = spec.sha256
             self.spec_data = spec.spec
+            worker = build.worker
         self.prefix = self.layout.build_prefix(self.namespace, self.build_dir)
         self.log.write(
             f"starting build {self.build_id} of {self.namespace}/{self.environment_name} "
-            f"(specification {self.spec_sha256[:12]}) on {os.uname().nodename}, pid {os.getpid()}"
+            f"(specification {self.spec_sha256[:12]}) on {os.uname().nodename}, pid {os.getpid()}, "
+            f"for worker {worker}"
         )
         self.log.write(f"prefix: {self.prefix}")
 

@@ -360,6 +360,10 @@ def run() -> None:
     argv = sys.argv[1:]
     if argv and argv[0] in COMMANDS:
         sys.exit(main(argv))
+    if argv and argv[0] == "worker":
+        from .distributed.worker import main as work
+
+        return work(argv[1:])
     from .app import main as serve
 
     serve(argv)

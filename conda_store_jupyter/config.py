@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from jupyter_core.paths import jupyter_data_dir
-from traitlets import Bool, Dict, Float, List, TraitError, Unicode, default, validate
+from traitlets import Bool, Dict, Enum, Float, List, TraitError, Unicode, default, validate
 from traitlets.config import LoggingConfigurable
 
 
@@ -49,6 +49,21 @@ class CondaStore(LoggingConfigurable):
     database_url = Unicode(
         help="SQLAlchemy URL of the store's database (default: a SQLite file in store_dir). "
         "Shared deployments use PostgreSQL, e.g. postgresql+psycopg://user@host/db.",
+    ).tag(config=True)
+
+    executor = Enum(
+        ["local", "celery"],
+        default_value="local",
+        help="Where builds run. local: in child processes of this server. celery: on "
+        "`jupyter conda-store worker` processes (any number, on any machines sharing store_dir "
+        "and database_url), reached through celery_broker_url; the server only enqueues. "
+        "celery needs PostgreSQL (database_url) and a broker.",
+    ).tag(config=True)
+
+    celery_broker_url = Unicode(
+        "",
+        help="The Celery broker servers enqueue builds on and workers take them from, e.g. "
+        "redis://127.0.0.1:6379/0. Needed when executor is celery.",
     ).tag(config=True)
 
     channels = ConfigList(
@@ -227,3 +242,23 @@ class CondaStore(LoggingConfigurable):
             return validate_name("namespace", proposal["value"])
         except SpecError as error:
             raise TraitError(f"CondaStore.default_namespace: {error.message}") from None
+
+    def deployment_problem(self) -> str | None:
+        """What stops this configuration from running, said so that the reader knows what to
+        set; None if nothing. Checked by the server and by every worker at start."""
+        if self.executor != "celery":
+            return None
+        if not self.celery_broker_url:
+            return (
+                "CondaStore.executor is 'celery' but CondaStore.celery_broker_url is not set: "
+                "set it to the broker the workers use, e.g. "
+                "--CondaStore.celery_broker_url=redis://127.0.0.1:6379/0"
+            )
+        if self.database_url.startswith("sqlite"):
+            return (
+                "CondaStore.executor is 'celery' but CondaStore.database_url is SQLite "
+                f"({self.database_url}), which only one machine can use: set it to the "
+                "PostgreSQL database every server and worker shares, e.g. "
+                "--CondaStore.database_url=postgresql+psycopg://conda_store@db-host/conda_store"
+            )
+        return None

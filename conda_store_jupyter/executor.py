@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import datetime
 import os
 import socket
 from abc import ABCMeta, abstractmethod
@@ -26,11 +25,12 @@ from traitlets.config import LoggingConfigurable
 from traitlets.traitlets import MetaHasTraits
 
 from .build import BuildSettings
-from .buildlog import BuildLog
-from .db import Build, BuildStatus, Environment, Namespace, claim_next_build, transitions, utcnow
-from .envlinks import sync_environment_link
+from .config import CondaStore
+from .db import Build, BuildStatus, claim_next_build
 from .launcher import BuildLauncher, BuildProcess
 from .loops import BackgroundLoop
+from .maintenance import Maintenance
+from .recovery import StoreRecovery
 from .store import StoreLayout
 
 
@@ -47,21 +47,61 @@ class _ConfigurableABCMeta(MetaHasTraits, ABCMeta):
 
 
 class Executor(LoggingConfigurable, metaclass=_ConfigurableABCMeta):
-    """Where QUEUED builds run: the base of `CondaStoreApp.executor_class`.
+    """Where QUEUED builds run: the base of every executor (`CondaStore.executor` picks one).
 
     The app constructs it with the database `sessions` and the `settings` builds run with, sets
     `on_build_end`, calls `recover()` before the server answers anything, `start()` once the
     server runs and `stop()` when it stops; `wake()` (from any thread) after every change of the
     queue. A build is claimed from the database (`db.claim_next_build`) and run under its claim
-    (`build.run_build`), wherever that happens.
+    (`build.run_build`), wherever that happens. The timings below are the same for every
+    executor, and for Celery workers, which read them from the same configuration.
     """
 
-    def __init__(self, *, sessions: sessionmaker[Session], settings: BuildSettings, **kwargs: Any):
+    build_timeout = Float(
+        3600.0, help="Seconds a build may run before it is killed and marked FAILED."
+    ).tag(config=True)
+    heartbeat_interval = Float(
+        2.0,
+        help="Seconds between the heartbeats each build process writes for its build (at most "
+        "a quarter of stale_after).",
+    ).tag(config=True)
+    stale_after = Float(
+        60.0,
+        help="A BUILDING build whose heartbeat is older than this many seconds is considered "
+        "abandoned by a dead process (or a vanished machine) and is failed by recovery. A build "
+        "process that could not confirm its claim for half of this stops before writing "
+        "anything more.",
+    ).tag(config=True)
+
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        settings: BuildSettings,
+        conda_store: CondaStore | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(**kwargs)
         self.sessions = sessions
-        self.settings = settings
+        self.conda_store = conda_store or CondaStore(parent=self)
+        # The build process heartbeats itself, so it needs the executor's timings: at least
+        # four heartbeats per `stale_after`, or a live build could be taken for a dead one.
+        self.settings = dataclasses.replace(
+            settings,
+            heartbeat_interval=min(self.heartbeat_interval, self.stale_after / 4),
+            stale_after=self.stale_after,
+        )
+        self.layout = StoreLayout(settings.store_dir)
+        self.recovery = StoreRecovery(sessions, self.layout, self.log)
         # Told when a build ends, whatever the outcome (the kernel registry listens).
         self.on_build_end: Callable[[], None] = lambda: None
+
+    def make_maintenance(self, role: str, *jobs: Callable[[], object]) -> Maintenance:
+        """The periodic work of the store (maintenance.py), run by whichever process of the
+        deployment holds its lease: this executor's process may be the one."""
+        return Maintenance(
+            self.recovery, stale_after=self.stale_after, role=role, jobs=jobs, log=self.log
+        )
 
     @abstractmethod
     def recover(self) -> None:
@@ -83,7 +123,7 @@ class Executor(LoggingConfigurable, metaclass=_ConfigurableABCMeta):
     @property
     @abstractmethod
     def running_build_ids(self) -> list[int]:
-        """The builds this executor runs now."""
+        """The builds this process runs now."""
 
 
 class BuildExecutor(BackgroundLoop, Executor):
@@ -95,18 +135,6 @@ class BuildExecutor(BackgroundLoop, Executor):
     max_workers = Int(help="Builds run at once (default: half the cores, at least 1).").tag(
         config=True
     )
-    build_timeout = Float(
-        3600.0, help="Seconds a build may run before it is killed and marked FAILED."
-    ).tag(config=True)
-    heartbeat_interval = Float(
-        2.0, help="Seconds between the heartbeats each build process writes for its build."
-    ).tag(config=True)
-    stale_after = Float(
-        60.0,
-        help="A BUILDING build whose heartbeat is older than this many seconds is considered "
-        "abandoned by a dead process and is failed by recovery. A build process that could not "
-        "confirm its claim for half of this stops before writing anything more.",
-    ).tag(config=True)
     warm_launcher = Bool(
         True,
         help="Start the build launcher (the process that forks builds; importing the build code "
@@ -121,23 +149,16 @@ class BuildExecutor(BackgroundLoop, Executor):
     def _default_max_workers(self) -> int:
         return max(1, (os.cpu_count() or 2) // 2)
 
-    def __init__(self, *, sessions: sessionmaker[Session], settings: BuildSettings, **kwargs: Any):
-        super().__init__(sessions=sessions, settings=settings, **kwargs)
-        # The build process heartbeats itself, so it needs the executor's timings.
-        self.settings = settings = dataclasses.replace(
-            settings, heartbeat_interval=self.heartbeat_interval, stale_after=self.stale_after
-        )
-        self.layout = StoreLayout(settings.store_dir)
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
         self._running: dict[int, _Running] = {}
-        self._last_sweep = 0.0  # orphan prefixes are looked for every `stale_after` seconds
         self._recovered = False
-        self.launcher = BuildLauncher(settings, log=self.log, on_exit=self.wake)
+        self.launcher = BuildLauncher(self.settings, log=self.log, on_exit=self.wake)
+        self.maintenance = self.make_maintenance("server")
 
     # -- lifecycle --------------------------------------------------------------------------
     async def setup(self) -> None:
-        assert self._loop is not None
-        self._last_sweep = self._loop.time()  # `recover` has just swept
         # Started now, from the loop's thread (it outlives any worker thread, and the launcher
         # dies with the thread that started it); it imports the build code in the background,
         # so the first build does not wait for that either.
@@ -145,11 +166,13 @@ class BuildExecutor(BackgroundLoop, Executor):
             self.launcher.start()
         if not self._recovered:
             await asyncio.to_thread(self.recover)
+        self.maintenance.start()
 
     async def stop(self) -> None:
         """Stop scheduling; builds still running are killed and failed (a later start would
         find them abandoned anyway; doing it now says why)."""
         await super().stop()
+        await asyncio.to_thread(self.maintenance.stop)
         for running in list(self._running.values()):
             await asyncio.to_thread(
                 self._end_abnormally,
@@ -170,10 +193,6 @@ class BuildExecutor(BackgroundLoop, Executor):
 
     # -- the loop ---------------------------------------------------------------------------
     async def tick(self) -> None:
-        assert self._loop is not None
-        if self._loop.time() - self._last_sweep >= self.stale_after:
-            self._last_sweep = self._loop.time()
-            await asyncio.to_thread(self.remove_orphan_prefixes)
         await self._reap()
         if self._running:
             await asyncio.to_thread(self._watch_running)
@@ -220,15 +239,10 @@ class BuildExecutor(BackgroundLoop, Executor):
                     f"the build process died ({how})",
                 )
                 # It may have died after completing the build and before setting the link.
-                await asyncio.to_thread(self._sync_link_of, running.build_id)
+                await asyncio.to_thread(self.recovery.sync_link_of, running.build_id)
             del self._running[running.build_id]
             self.on_build_end()
             self.log.info("conda-store: build %s process ended (%s)", running.build_id, exitcode)
-
-    def _sync_link_of(self, build_id: int) -> None:
-        with self.sessions() as session:
-            namespace, name, _ = _where_built(session, build_id)
-        sync_environment_link(self.layout, self.sessions, namespace, name)
 
     def _watch_running(self) -> None:
         """Cancellations and time limits of the builds this executor runs (each build process
@@ -266,123 +280,24 @@ class BuildExecutor(BackgroundLoop, Executor):
         if running.process.is_alive():
             running.process.kill()
         running.process.join(10)
-        self._finish_build(running.build_id, running.claim, status, reason)
-
-    def _finish_build(
-        self, build_id: int, claim: str | None, status: BuildStatus, reason: str
-    ) -> bool:
-        """End a build whose process is dead (or never started), if it is still BUILDING under
-        `claim`, or canceled by a user while it was. Only then is its prefix ours to remove: a
-        build that completed, or that another party took over, is left alone. True if it was."""
-        with self.sessions() as session, session.begin():
-            won = transitions.end(session, build_id, claim, status, reason)
-            if not won and transitions.holder_state(session, build_id, claim) != "canceled":
-                return False
-            namespace, _, build_dir = _where_built(session, build_id)
-        if build_dir:
-            self.layout.remove_prefix(namespace, build_dir)
-        ended = status.value if won else BuildStatus.CANCELED.value
-        with BuildLog(self.layout.log_path(build_id)) as log:
-            log.write(f"build {ended}: {reason if won else 'canceled'}; partial prefix removed")
-        self.log.info("conda-store: build %s %s: %s", build_id, ended, reason)
-        return True
+        self.recovery.finish_build(running.build_id, running.claim, status, reason)
 
     # -- recovery ---------------------------------------------------------------------------
     def recover(self) -> None:
-        """At start: fail builds left BUILDING by a dead process, then make every environment
-        link agree with the database, and empty the trash."""
-        host = socket.gethostname()
-        stale_before = utcnow() - datetime.timedelta(seconds=self.stale_after)
-        with self.sessions() as session:
-            abandoned = []
-            for build in session.scalars(
-                sa.select(Build).where(Build.status == BuildStatus.BUILDING)
-            ):
-                worker_host, _, pid = (build.worker or "").rpartition(":")
-                dead_here = worker_host == host and pid.isdigit() and not _pid_alive(int(pid))
-                stale = build.heartbeat_on is None or build.heartbeat_on < stale_before
-                if dead_here or stale or build.worker == self.worker_id:
-                    abandoned.append((build.id, build.claim, build.worker, build.heartbeat_on))
-        for build_id, claim, worker, heartbeat in abandoned:
-            # Conditional on the claim seen above: if its process completes (or fails) the
-            # build meanwhile, that process won, and this changes and removes nothing.
-            self._finish_build(
-                build_id,
-                claim,
-                BuildStatus.FAILED,
-                f"the process building it stopped (worker {worker}, last heartbeat "
-                f"{heartbeat.isoformat() if heartbeat else 'never'})",
-            )
-        self.reconcile_links()
-        self.remove_orphan_prefixes()
+        """At start: fail builds left BUILDING by a dead process (or by this one, before a
+        restart), then make every environment link agree with the database, and empty the
+        trash."""
+        self.recovery.fail_abandoned(self.stale_after, own_worker=self.worker_id)
+        self.recovery.reconcile_links()
+        self.recovery.remove_orphan_prefixes()
         self.layout.empty_trash()
         self._recovered = True
 
-    def reconcile_links(self) -> None:
-        """Every envs/<name> link, and every live environment's, set from the database."""
-        with self.sessions() as session:
-            names = set(
-                tuple(row)
-                for row in session.execute(
-                    sa.select(Namespace.name, Environment.name)
-                    .join(Namespace, Namespace.id == Environment.namespace_id)
-                    .where(Environment.deleted_on.is_(None))
-                ).all()
-            )
-        names |= set(self.layout.linked_environments())
-        for namespace, name in sorted(names):
-            before = self.layout.linked_build_dir(namespace, name)
-            after = sync_environment_link(self.layout, self.sessions, namespace, name)
-            if before != after:
-                self.log.warning(
-                    "conda-store: %s/%s pointed at %s; now at %s (the database's current build)",
-                    namespace,
-                    name,
-                    before or "nothing",
-                    after or "nothing",
-                )
 
-    def remove_orphan_prefixes(self) -> None:
-        """Remove build prefixes the database does not keep (failed, canceled or deleted
-        builds): left by a process that died, or that was fenced, after its prefix had been
-        removed once. Prefixes of queued, running and live completed builds stay."""
-        on_disk = self.layout.build_dirs()
-        if not on_disk:
-            return
-        kept = (BuildStatus.QUEUED, BuildStatus.BUILDING, BuildStatus.COMPLETED)
-        with self.sessions() as session:
-            keep = set(
-                session.scalars(
-                    sa.select(Build.build_dir).where(
-                        Build.build_dir.in_({build_dir for _, build_dir in on_disk}),
-                        Build.status.in_(kept),
-                        Build.deleted_on.is_(None),
-                    )
-                )
-            )
-        for namespace, build_dir in on_disk:
-            if build_dir not in keep:
-                self.log.warning("conda-store: removing orphan prefix %s/%s", namespace, build_dir)
-                self.layout.remove_prefix(namespace, build_dir)
+def executor_class_for(name: str) -> type[Executor]:
+    """The executor `CondaStore.executor` names (Celery is imported only when used)."""
+    if name == "celery":
+        from .distributed.executor import CeleryExecutor
 
-
-def _where_built(session: Session, build_id: int) -> tuple[str, str, str | None]:
-    """(namespace, environment name, build directory) of a build."""
-    return tuple(  # type: ignore[return-value]
-        session.execute(
-            sa.select(Namespace.name, Environment.name, Build.build_dir)
-            .join(Environment, Environment.id == Build.environment_id)
-            .join(Namespace, Namespace.id == Environment.namespace_id)
-            .where(Build.id == build_id)
-        ).one()
-    )
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        return CeleryExecutor
+    return BuildExecutor

@@ -122,7 +122,8 @@ def test_build_gamma_end_to_end(store):
     prefix = store.prefix(done)
     assert installed(prefix) == {"alpha": "1.1", "beta": "0.5", "gamma": "3.0"}
     link = store.link("default", "solver")
-    assert link.is_symlink() and link.resolve() == prefix.resolve()
+    # The build process moves the link right after the database says COMPLETED.
+    wait_until(lambda: link.is_symlink() and link.resolve() == prefix.resolve(), timeout=10)
     environment = store.service.get_environment("default", "solver")
     assert environment.current_build_id == build.id
     assert done.size > 0 and done.started_on and done.ended_on

@@ -244,3 +244,15 @@ class BuildPackage(Base):
     manager: Mapped[PackageManager] = mapped_column(
         _str_enum(PackageManager, 16), default=PackageManager.CONDA
     )
+
+
+class Lease(Base):
+    """Who does a piece of periodic work now, across every server and worker of a store (see
+    db/leases.py): the holder renews `renewed_on`; another process takes over once it is older
+    than the lease's time to live."""
+
+    __tablename__ = "lease"
+
+    name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(sa.Text)
+    renewed_on: Mapped[dt.datetime]
