@@ -74,6 +74,35 @@ class Namespace(ApiModel):
         return cls(id=row.id, name=row.name, metadata_=row.metadata_ or {}, role_mappings=[])
 
 
+class NamespaceRole(ApiModel):
+    """A namespace shared with another (conda-store's v2 role mapping)."""
+
+    id: int
+    namespace: str
+    other_namespace: str = Field(
+        description="Whoever's namespace this is (a user's primary namespace, or a group's) "
+        "holds `role` on every environment of `namespace`"
+    )
+    role: str = Field(examples=["viewer"], description="viewer, editor or admin")
+
+    @classmethod
+    def from_row(cls, row: db.NamespaceRoleMapping, namespace: str) -> NamespaceRole:
+        return cls(
+            id=row.id, namespace=namespace, other_namespace=row.other_namespace, role=row.role
+        )
+
+
+class NamespaceRoleChange(ApiModel):
+    """The body of POST, PUT and DELETE `namespace/{namespace}/role`."""
+
+    other_namespace: str = Field(examples=["bob"])
+    role: str | None = Field(
+        default=None,
+        examples=["viewer"],
+        description="viewer, editor (or developer) or admin; not needed to delete",
+    )
+
+
 class Specification(ApiModel):
     id: int
     name: str

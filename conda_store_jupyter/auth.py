@@ -266,6 +266,16 @@ class Caller:
         return sa.or_(*conditions) if conditions else sa.false()
 
 
+def merge_bindings(*sources: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    """Bindings from several sources; a pattern in more than one holds the union of roles."""
+    merged: dict[str, list[str]] = {}
+    for bindings in sources:
+        for pattern, roles in bindings.items():
+            merged.setdefault(pattern, [])
+            merged[pattern] += [role for role in roles if role not in merged[pattern]]
+    return merged
+
+
 def is_store_admin(user: Any) -> bool:
     """Whether a Jupyter Server user is the store's administrator (set by this package's
     identity providers, never inferred from a name)."""

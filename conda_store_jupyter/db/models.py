@@ -256,3 +256,22 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(sa.Text)
     renewed_on: Mapped[dt.datetime]
+
+
+class NamespaceRoleMapping(Base):
+    """A namespace shared with another (conda-store's v2 role mappings): whoever's namespace is
+    `other_namespace` (a user's primary namespace, or a group's) holds `role` on every
+    environment of `namespace`. The other side is a name, not a row: a user can be given access
+    before they ever used the store."""
+
+    __tablename__ = "namespace_role_mapping"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    namespace_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("namespace.id", ondelete="CASCADE"), index=True
+    )
+    other_namespace: Mapped[str] = mapped_column(sa.String(255), index=True)
+    role: Mapped[str] = mapped_column(sa.String(16))
+    created_on: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (sa.UniqueConstraint("namespace_id", "other_namespace"),)

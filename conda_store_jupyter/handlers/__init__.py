@@ -18,6 +18,7 @@ from .environments import EnvironmentHandler, EnvironmentListHandler, Environmen
 from .kernels import KernelListHandler
 from .namespaces import NamespaceHandler, NamespaceListHandler
 from .openapi import OpenAPIHandler
+from .roles import NamespaceRoleHandler, NamespaceRolesHandler
 from .search import ChannelHandler, PackageHandler
 from .specifications import SpecificationHandler
 from .status import PermissionHandler, StatusHandler
@@ -33,6 +34,8 @@ ROUTES = [
     (rf"{API_PREFIX}/permission/?", PermissionHandler),
     (rf"{API_PREFIX}/namespace/?", NamespaceListHandler),
     (rf"{API_PREFIX}/namespace/{_NAME}/?", NamespaceHandler),
+    (rf"{API_PREFIX}/namespace/{_NAME}/roles/?", NamespaceRolesHandler),
+    (rf"{API_PREFIX}/namespace/{_NAME}/role/?", NamespaceRoleHandler),
     (rf"{API_PREFIX}/environment/?", EnvironmentListHandler),
     (rf"{API_PREFIX}/environment/{_NAME}/{_NAME}/lockfile/?", EnvironmentLockfileHandler),
     (rf"{API_PREFIX}/environment/{_NAME}/{_NAME}/?", EnvironmentHandler),

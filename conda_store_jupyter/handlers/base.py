@@ -16,7 +16,7 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from pydantic import BaseModel
 from tornado import web
 
-from ..auth import Caller, caller_for
+from ..auth import Caller, caller_for, merge_bindings
 from ..config import CondaStore
 from ..errors import NotFound, SpecError, StoreFull, domain_error
 from ..service import CondaStoreService, Page
@@ -155,11 +155,28 @@ class CondaStoreHandler(ExtensionHandlerMixin, APIHandler):
     def service(self) -> CondaStoreService:
         return self.settings["conda_store_service"]
 
+    _shared_bindings: dict[str, list[str]] | None = None
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        await super().prepare()
+        user = self.current_user
+        if user is not None and self.settings.get("conda_store_service") is not None:
+            # What other namespaces shared with the caller's (service/roles.py): cached, so
+            # nearly always without a query, but read off the event loop when it is not.
+            primary = self.settings["conda_store_primary_namespace"](
+                getattr(user, "username", None) or str(user)
+            )
+            self._shared_bindings = await self.run(self.service.shared_bindings, [primary])
+
     @property
     def caller(self) -> Caller:
         # The store's administrator (the holder of `jupyter conda-store`'s token, marked by its
-        # identity provider) is admin everywhere; anyone else has the configured role bindings.
-        return caller_for(self.current_user, self.settings["conda_store_role_bindings"])
+        # identity provider) is admin everywhere; anyone else has the configured role bindings,
+        # and what other namespaces shared with theirs.
+        bindings = self.settings["conda_store_role_bindings"]
+        if self._shared_bindings:
+            bindings = merge_bindings(bindings, self._shared_bindings)
+        return caller_for(self.current_user, bindings)
 
     async def run(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Call the (blocking) service layer off the event loop."""

@@ -36,6 +36,7 @@ from .openapi_parts import (
     query_list,
     sorting,
 )
+from .openapi_roles import ROLES_TABLE
 
 # -- the table -----------------------------------------------------------------------------------
 
@@ -350,6 +351,7 @@ TABLE: list[tuple[str, list[Operation]]] = [
             )
         ],
     ),
+    *ROLES_TABLE,
     *BUILD_TABLE,
     (
         "/kernels/",

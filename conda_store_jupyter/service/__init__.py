@@ -11,6 +11,7 @@ One object, `CondaStoreService`, composed of one part per concern:
 - `base`: settings from the configuration (`from_config`, `spec_policy`, `build_settings`),
   `Page`, the session and store, the row lookups and file removals the others share;
 - `namespaces`, `environments`, `builds`: their lists, reads and changes;
+- `roles`: namespaces shared with other namespaces, and the bindings that gives callers;
 - `artifacts`: a build's log and archive;
 - `search`: channels, dry-run solves and package names;
 - `check`: a specification checked by solving it, and why a build failed to solve, placed at
@@ -37,10 +38,16 @@ from .builds import BuildsMixin
 from .check import CheckMixin
 from .environments import EnvironmentsMixin
 from .namespaces import NamespacesMixin
+from .roles import NamespaceRolesMixin
 
 
 class CondaStoreService(
-    NamespacesMixin, EnvironmentsMixin, BuildsMixin, ArtifactsMixin, CheckMixin
+    NamespacesMixin,
+    NamespaceRolesMixin,
+    EnvironmentsMixin,
+    BuildsMixin,
+    ArtifactsMixin,
+    CheckMixin,
 ):
     """Namespaces, environments, builds, their artifacts, and channel searches: see the
     modules of this package for each."""
