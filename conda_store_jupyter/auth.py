@@ -53,11 +53,12 @@ NEEDED_ROLE = {
 }
 
 PERSONAL_BINDINGS = {"*/*": ["admin"]}
-SHARED_BINDINGS = {"{username}/*": ["admin"], "default/*": ["viewer"]}
+SHARED_BINDINGS = {"{username}/*": ["admin"], "{group}/*": ["editor"], "default/*": ["viewer"]}
 # What the store's own administrator holds (the holder of `jupyter conda-store`'s token).
 STORE_ADMIN_BINDINGS = {"*/*": ["admin"]}
 
 USERNAME = "{username}"
+GROUP = "{group}"  # in a binding: one binding per group of the caller (none if they have none)
 # The attribute of a Jupyter Server user object that makes it the store's administrator. Only
 # identity providers of this package set it (see `standalone.py`); a name never does.
 STORE_ADMIN_ATTRIBUTE = "conda_store_admin"
@@ -89,8 +90,9 @@ class NamePattern:
     parts: tuple[tuple[str, str], ...]
 
     @classmethod
-    def parse(cls, template: str, username: str) -> NamePattern:
+    def parse(cls, template: str, username: str, group: str | None = None) -> NamePattern:
         parts: list[tuple[str, str]] = []
+        values = {USERNAME: username, GROUP: group or ""}
 
         def literal(text: str) -> None:
             if not text:
@@ -100,14 +102,11 @@ class NamePattern:
             else:
                 parts.append((_LITERAL, text))
 
-        for index, piece in enumerate(template.split(USERNAME)):
-            if index:
-                literal(username)
-            for token in re.split(r"([*?])", piece):
-                if token in (_STAR, _ONE):
-                    parts.append((token, ""))
-                else:
-                    literal(token)
+        for token in re.split(r"(\{username\}|\{group\}|[*?])", template):
+            if token in (_STAR, _ONE):
+                parts.append((token, ""))
+            else:
+                literal(values.get(token, token))
         return cls(tuple(parts))
 
     @property
@@ -180,11 +179,13 @@ class Binding:
     permissions: frozenset[str]
 
     @classmethod
-    def parse(cls, pattern: str, roles: Sequence[str], username: str) -> Binding:
+    def parse(
+        cls, pattern: str, roles: Sequence[str], username: str, group: str | None = None
+    ) -> Binding:
         namespace, name = pattern.split("/", 1)
         return cls(
-            namespace=NamePattern.parse(namespace, username),
-            name=NamePattern.parse(name, username),
+            namespace=NamePattern.parse(namespace, username, group),
+            name=NamePattern.parse(name, username, group),
             roles=tuple(roles),
             permissions=frozenset().union(*(ROLES[role] for role in roles))
             if roles
@@ -205,16 +206,22 @@ class Caller:
 
     username: str
     rules: tuple[Binding, ...]
+    groups: tuple[str, ...] = ()
 
     @classmethod
-    def for_user(cls, username: str, bindings: Mapping[str, Sequence[str]]) -> Caller:
+    def for_user(
+        cls, username: str, bindings: Mapping[str, Sequence[str]], groups: Sequence[str] = ()
+    ) -> Caller:
+        """`{username}` in a pattern is the caller's name; a pattern with `{group}` stands for
+        one binding per group of the caller, and for none if they belong to none."""
         check_bindings(bindings)
-        return cls(
-            username=username,
-            rules=tuple(
-                Binding.parse(pattern, roles, username) for pattern, roles in bindings.items()
-            ),
-        )
+        rules = []
+        for pattern, roles in bindings.items():
+            if GROUP in pattern:
+                rules += [Binding.parse(pattern, roles, username, group) for group in groups]
+            else:
+                rules.append(Binding.parse(pattern, roles, username))
+        return cls(username=username, rules=tuple(rules), groups=tuple(groups))
 
     @property
     def bindings(self) -> tuple[tuple[str, frozenset[str]], ...]:
@@ -250,6 +257,15 @@ class Caller:
                 f"this needs the {NEEDED_ROLE.get(permission, 'admin')} role there"
             )
 
+    def require_namespace_creation(self, namespace: str) -> None:
+        """May the caller bring `namespace` into being (by creating an environment in it)? Who
+        may create namespaces there may; so may anyone who may create environments in it when
+        it is their own (their name's, or one of their groups'): a user's and a group's
+        namespace exist from first use."""
+        own = namespace == self.username or namespace in self.groups
+        if not (own and self.can("environment::create", namespace)):
+            self.require("namespace::create", namespace)
+
     def readable_filter(
         self, namespace_column: sa.ColumnElement, name_column: sa.ColumnElement | None = None
     ):
@@ -282,8 +298,22 @@ def is_store_admin(user: Any) -> bool:
     return getattr(user, STORE_ADMIN_ATTRIBUTE, False) is True
 
 
+def hub_identity(user: Any) -> tuple[tuple[str, ...], bool]:
+    """(groups, hub admin) of a JupyterHub user (the `hub_user` model Jupyter Server's
+    JupyterHub identity provider attaches to its users); no groups and not admin otherwise."""
+    model = getattr(user, "hub_user", None)
+    if not isinstance(model, Mapping):
+        return (), False
+    groups = model.get("groups") or ()
+    return tuple(group for group in groups if isinstance(group, str)), model.get("admin") is True
+
+
 def caller_for(user: Any, bindings: Mapping[str, Sequence[str]]) -> Caller:
-    """The caller a request's user is: the store's administrator holds admin everywhere, anyone
-    else the configured bindings."""
+    """The caller a request's user is: the store's administrator and JupyterHub's admins hold
+    admin everywhere, anyone else the configured bindings, with `{group}` patterns for each of
+    their hub groups."""
     username = getattr(user, "username", None) or str(user or "")
-    return Caller.for_user(username, STORE_ADMIN_BINDINGS if is_store_admin(user) else bindings)
+    groups, hub_admin = hub_identity(user)
+    if is_store_admin(user) or hub_admin:
+        return Caller.for_user(username, STORE_ADMIN_BINDINGS)
+    return Caller.for_user(username, bindings, groups)

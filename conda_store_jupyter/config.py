@@ -172,10 +172,13 @@ class CondaStore(LoggingConfigurable):
         default_value=None,
         allow_none=True,
         help="Roles (viewer, editor, admin) per entity pattern 'namespace/environment', "
-        "with {username} replaced by the caller's name, e.g. "
-        "{'{username}/*': ['admin'], 'default/*': ['viewer'], 'team-*/*': ['editor']}. "
+        "with {username} replaced by the caller's name and {group} by each of their JupyterHub "
+        "groups (one binding per group), e.g. "
+        "{'{username}/*': ['admin'], '{group}/*': ['editor'], 'default/*': ['viewer'], "
+        "'team-*/*': ['editor']}. "
         "Default: the server's user is admin of everything inside JupyterLab (personal mode); "
-        "{username}/* admin and default/* viewer under `jupyter conda-store` (shared mode).",
+        "{username}/* admin, {group}/* editor and default/* viewer under `jupyter conda-store` "
+        "(shared mode). JupyterHub admins are admins of every namespace.",
     ).tag(config=True)
 
     @validate("role_bindings")

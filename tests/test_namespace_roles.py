@@ -29,7 +29,8 @@ def server(tmp_path, local_channel):
 
 
 def call(server, user: str, method: str, path: str, body=None) -> tuple[int, dict]:
-    return request(server, method, f"{API}/{path}", body, token=f"user-{user}")
+    token = user if user.startswith("hubadmin-") else f"user-{user}"
+    return request(server, method, f"{API}/{path}", body, token=token)
 
 
 def create(server, user: str, namespace: str, name: str) -> int:
@@ -108,3 +109,26 @@ def test_bad_requests_are_refused_and_change_nothing(server):
     # Deleting every mapping at once.
     assert call(server, "alice", "DELETE", "namespace/alice/roles")[0] == 200
     assert call(server, "alice", "GET", "namespace/alice/roles")[1]["data"] == []
+
+
+def test_groups_share_their_namespace_and_hub_admins_administer_all(server):
+    # alice and bob are in the hub group `team`: editors of `team/*` by the default bindings.
+    assert create(server, "alice+team", "team", "shared") == 200
+    assert create(server, "bob+team", "team", "other") == 200
+    assert {"team/shared", "team/other"} <= readable(server, "bob+team")
+    # carol is not in `team`; a user *named* `team` gets that namespace as their own, but a
+    # group's name is literal text: a group named `*` gives nothing beyond the namespace `*`.
+    assert create(server, "carol", "team", "intruder") == 403
+    assert create(server, "carol+*", "team", "intruder") == 403
+    assert "team/shared" not in readable(server, "carol+*")
+    # Editors do not administer: deleting the group's environment needs admin.
+    assert call(server, "bob+team", "DELETE", "environment/team/shared/")[0] == 403
+    # A hub admin administers every namespace.
+    status, answer = call(server, "hubadmin-dana", "DELETE", "environment/team/shared/")
+    assert status == 200, answer["message"]
+    # A namespace shared with a group reaches its members.
+    assert create(server, "erin", "erin", "notes") == 200
+    share = {"other_namespace": "team", "role": "viewer"}
+    assert call(server, "erin", "POST", "namespace/erin/role", share)[0] == 200
+    assert "erin/notes" in readable(server, "alice+team")
+    assert "erin/notes" not in readable(server, "carol")

@@ -28,6 +28,7 @@ BUILD_KEYS = {
     "started_on",
     "ended_on",
     "build_artifacts",
+    "worker",
     "queue_position",
     "problems",
 }

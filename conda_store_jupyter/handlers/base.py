@@ -16,7 +16,7 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from pydantic import BaseModel
 from tornado import web
 
-from ..auth import Caller, caller_for, merge_bindings
+from ..auth import Caller, caller_for, hub_identity, merge_bindings
 from ..config import CondaStore
 from ..errors import NotFound, SpecError, StoreFull, domain_error
 from ..service import CondaStoreService, Page
@@ -166,7 +166,8 @@ class CondaStoreHandler(ExtensionHandlerMixin, APIHandler):
             primary = self.settings["conda_store_primary_namespace"](
                 getattr(user, "username", None) or str(user)
             )
-            self._shared_bindings = await self.run(self.service.shared_bindings, [primary])
+            groups, _ = hub_identity(user)
+            self._shared_bindings = await self.run(self.service.shared_bindings, [primary, *groups])
 
     @property
     def caller(self) -> Caller:

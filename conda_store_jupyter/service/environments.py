@@ -159,7 +159,7 @@ class EnvironmentsMixin(ServiceBase):
             exists = self._find_namespace(session, namespace) is not None
         if not exists:
             if caller is not None:
-                caller.require("namespace::create", namespace)
+                caller.require_namespace_creation(namespace)
             self._check_namespace_path(namespace)
         # A new namespace is created in the environment's transaction: both or neither.
         try:
