@@ -62,6 +62,8 @@ GROUP = "{group}"  # in a binding: one binding per group of the caller (none if 
 # The attribute of a Jupyter Server user object that makes it the store's administrator. Only
 # identity providers of this package set it (see `standalone.py`); a name never does.
 STORE_ADMIN_ATTRIBUTE = "conda_store_admin"
+# The attribute of a user authenticated by a token minted with `POST token/` (service/tokens.py).
+TOKEN_ATTRIBUTE = "conda_store_token"
 
 
 def check_bindings(bindings: Mapping[str, Sequence[str]]) -> None:
@@ -156,6 +158,14 @@ class NamePattern:
         if self.matches_everything:
             return True
         return re.match(self.regex, value) is not None
+
+    def covers(self, other: NamePattern) -> bool:
+        """Whether every name `other` matches, this matches too. Decided conservatively: a
+        wildcard pattern is covered only by `*` or by the very same pattern."""
+        literal = other.literal
+        if literal is not None:
+            return self.matches(literal)
+        return self.matches_everything or self.parts == other.parts
 
     def where(self, column: sa.ColumnElement) -> sa.ColumnElement[bool]:
         """The same test as `matches`, as a SQL condition on `column`."""
@@ -257,6 +267,16 @@ class Caller:
                 f"this needs the {NEEDED_ROLE.get(permission, 'admin')} role there"
             )
 
+    def grants(self, pattern: str, roles: Sequence[str]) -> bool:
+        """Whether the caller holds at least `roles` on everything `pattern` covers (what a
+        token the caller mints may carry)."""
+        wanted = Binding.parse(pattern, roles, self.username)
+        held: set[str] = set()
+        for rule in self.rules:
+            if rule.namespace.covers(wanted.namespace) and rule.name.covers(wanted.name):
+                held |= rule.permissions
+        return wanted.permissions <= held
+
     def require_namespace_creation(self, namespace: str) -> None:
         """May the caller bring `namespace` into being (by creating an environment in it)? Who
         may create namespaces there may; so may anyone who may create environments in it when
@@ -313,7 +333,19 @@ def caller_for(user: Any, bindings: Mapping[str, Sequence[str]]) -> Caller:
     admin everywhere, anyone else the configured bindings, with `{group}` patterns for each of
     their hub groups."""
     username = getattr(user, "username", None) or str(user or "")
+    return Caller.for_user(username, *effective_bindings(user, bindings))
+
+
+def effective_bindings(
+    user: Any, bindings: Mapping[str, Sequence[str]]
+) -> tuple[Mapping[str, Sequence[str]], tuple[str, ...]]:
+    """(the bindings, the groups) a request's user acts with: a minted token's own, fixed when
+    it was minted; admin everywhere for the store's administrator and JupyterHub's admins;
+    `bindings` (the configured ones, and what was shared) with their hub groups otherwise."""
+    token = getattr(user, TOKEN_ATTRIBUTE, None)
+    if token is not None:
+        return token.role_bindings, token.groups
     groups, hub_admin = hub_identity(user)
     if is_store_admin(user) or hub_admin:
-        return Caller.for_user(username, STORE_ADMIN_BINDINGS)
-    return Caller.for_user(username, bindings, groups)
+        return STORE_ADMIN_BINDINGS, ()
+    return bindings, groups

@@ -181,6 +181,12 @@ class CondaStore(LoggingConfigurable):
         "(shared mode). JupyterHub admins are admins of every namespace.",
     ).tag(config=True)
 
+    token_max_lifetime = Float(
+        30 * 24 * 3600.0,
+        help="Seconds a token minted with POST token/ may live at most (a token minted with "
+        "another token: no longer than that one).",
+    ).tag(config=True)
+
     @validate("role_bindings")
     def _validate_role_bindings(self, proposal: dict) -> dict | None:
         from .auth import check_bindings

@@ -26,6 +26,7 @@ The JupyterHub service mode reuses these: `serves` is the route rule on its own,
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import hmac
 import json
@@ -40,6 +41,7 @@ from traitlets import TraitError, Unicode, default, validate
 
 from .auth import STORE_ADMIN_ATTRIBUTE, is_store_admin
 from .handlers.base import AUTH_RESOURCE
+from .service.tokens import TOKEN_PREFIX, TokenIdentity
 
 
 class StandaloneAuthorizer(Authorizer):
@@ -67,6 +69,24 @@ class StoreUser(User):
     """A Jupyter Server user that may be the store's administrator."""
 
     conda_store_admin: bool = False  # named as auth.STORE_ADMIN_ATTRIBUTE
+
+
+@dataclass
+class TokenUser(User):
+    """The user a minted token acts as (service/tokens.py), with the token's bindings."""
+
+    conda_store_token: TokenIdentity | None = None  # named as auth.TOKEN_ATTRIBUTE
+
+
+async def minted_token_user(handler: web.RequestHandler, given: str | None) -> TokenUser | None:
+    """The user of a token minted with `POST token/`, if `given` is one that is valid now."""
+    service = handler.settings.get("conda_store_service")
+    if not given or not given.startswith(TOKEN_PREFIX) or service is None:
+        return None
+    identity = await asyncio.to_thread(service.token_identity, given)
+    if identity is None:
+        return None
+    return TokenUser(username=identity.username, conda_store_token=identity)
 
 
 class StandaloneIdentityProvider(PasswordIdentityProvider):
@@ -103,9 +123,13 @@ class StandaloneIdentityProvider(PasswordIdentityProvider):
 
     async def get_user_token(self, handler: web.RequestHandler) -> User | None:
         """The administrator for the server's own token (in `?token=` or `Authorization`),
-        whatever login cookie comes with it; None for any other token."""
+        whatever login cookie comes with it; the user a token minted with `POST token/` acts
+        as; None for any other token."""
         token = self.token
         given = self.get_token(handler)
+        minted = await minted_token_user(handler, given)
+        if minted is not None:
+            return minted
         if not token or not given:
             return None
         if not hmac.compare_digest(

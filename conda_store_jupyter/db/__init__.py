@@ -7,6 +7,7 @@ from .engine import (
     upgrade_database,
 )
 from .models import (
+    ApiToken,
     Base,
     Build,
     BuildArtifact,
@@ -25,6 +26,7 @@ from .models import (
 from .transitions import claim_next_build
 
 __all__ = [
+    "ApiToken",
     "Base",
     "Build",
     "BuildArtifact",

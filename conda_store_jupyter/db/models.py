@@ -275,3 +275,19 @@ class NamespaceRoleMapping(Base):
     created_on: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (sa.UniqueConstraint("namespace_id", "other_namespace"),)
+
+
+class ApiToken(Base):
+    """A token minted by `POST token/` for scripts and CI: the bindings it carries, until when.
+    Only its SHA-256 is kept; the token itself is shown once, to whoever minted it."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    username: Mapped[str] = mapped_column(sa.String(255))  # who minted it: whom it acts as
+    groups: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"groups": [...]} at minting
+    primary_namespace: Mapped[str] = mapped_column(sa.String(255))
+    role_bindings: Mapped[dict[str, Any]]
+    expires_on: Mapped[dt.datetime]
+    created_on: Mapped[dt.datetime] = mapped_column(default=utcnow)

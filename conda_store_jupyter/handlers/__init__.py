@@ -22,6 +22,7 @@ from .roles import NamespaceRoleHandler, NamespaceRolesHandler
 from .search import ChannelHandler, PackageHandler
 from .specifications import SpecificationHandler
 from .status import PermissionHandler, StatusHandler
+from .tokens import TokenHandler
 from .validation import SpecificationSchemaHandler, SpecificationValidationHandler
 
 API_PREFIX = "conda-store/api/v1"
@@ -53,4 +54,5 @@ ROUTES = [
     (rf"{API_PREFIX}/channel/?", ChannelHandler),
     (rf"{API_PREFIX}/package/?", PackageHandler),
     (rf"{API_PREFIX}/kernels/?", KernelListHandler),
+    (rf"{API_PREFIX}/token/?", TokenHandler),
 ]

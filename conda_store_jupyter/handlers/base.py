@@ -7,7 +7,7 @@ import asyncio
 import itertools
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, TypeVar
 
@@ -16,10 +16,11 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from pydantic import BaseModel
 from tornado import web
 
-from ..auth import Caller, caller_for, hub_identity, merge_bindings
+from ..auth import TOKEN_ATTRIBUTE, Caller, caller_for, hub_identity, merge_bindings
 from ..config import CondaStore
 from ..errors import NotFound, SpecError, StoreFull, domain_error
 from ..service import CondaStoreService, Page
+from ..service.tokens import TokenIdentity
 from ..spec import MAX_YAML_DEPTH, validate_name
 
 # The resource name Jupyter Server's authorizer sees for every route of this extension.
@@ -160,24 +161,44 @@ class CondaStoreHandler(ExtensionHandlerMixin, APIHandler):
     async def prepare(self) -> None:  # type: ignore[override]
         await super().prepare()
         user = self.current_user
-        if user is not None and self.settings.get("conda_store_service") is not None:
+        service = self.settings.get("conda_store_service")
+        if user is not None and service is not None and self.minted_token is None:
             # What other namespaces shared with the caller's (service/roles.py): cached, so
             # nearly always without a query, but read off the event loop when it is not.
-            primary = self.settings["conda_store_primary_namespace"](
-                getattr(user, "username", None) or str(user)
-            )
             groups, _ = hub_identity(user)
-            self._shared_bindings = await self.run(self.service.shared_bindings, [primary, *groups])
+            self._shared_bindings = await self.run(
+                service.shared_bindings, [self.primary_namespace, *groups]
+            )
+
+    @property
+    def bindings(self) -> Mapping[str, Sequence[str]]:
+        """The configured role bindings, and what other namespaces shared with the caller's."""
+        bindings = self.settings["conda_store_role_bindings"]
+        if self._shared_bindings:
+            bindings = merge_bindings(bindings, self._shared_bindings)
+        return bindings
 
     @property
     def caller(self) -> Caller:
         # The store's administrator (the holder of `jupyter conda-store`'s token, marked by its
-        # identity provider) is admin everywhere; anyone else has the configured role bindings,
-        # and what other namespaces shared with theirs.
-        bindings = self.settings["conda_store_role_bindings"]
-        if self._shared_bindings:
-            bindings = merge_bindings(bindings, self._shared_bindings)
-        return caller_for(self.current_user, bindings)
+        # identity provider) and JupyterHub's admins are admin everywhere; a minted token holds
+        # its own bindings; anyone else `bindings`.
+        return caller_for(self.current_user, self.bindings)
+
+    @property
+    def minted_token(self) -> TokenIdentity | None:
+        """The minted token (service/tokens.py) the request was authenticated with, if any."""
+        return getattr(self.current_user, TOKEN_ATTRIBUTE, None)
+
+    @property
+    def primary_namespace(self) -> str:
+        """The caller's primary namespace: a token's own, or the one their name gives."""
+        if self.minted_token is not None:
+            return self.minted_token.primary_namespace
+        user = self.current_user
+        return self.settings["conda_store_primary_namespace"](
+            getattr(user, "username", None) or str(user or "")
+        )
 
     async def run(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Call the (blocking) service layer off the event loop."""

@@ -1,8 +1,9 @@
-"""The OpenAPI route table of namespaces shared with other namespaces (see openapi_routes.py)."""
+"""The OpenAPI route table of namespaces shared with other namespaces, and of tokens (see
+openapi_routes.py)."""
 
 from __future__ import annotations
 
-from ..api_models import NamespaceRole, NamespaceRoleChange
+from ..api_models import NamespaceRole, NamespaceRoleChange, Token, TokenRequest
 from .openapi_parts import NOTHING, Body, Operation, Response, name_in_path, query
 
 NAMESPACE = name_in_path("namespace", "default")
@@ -86,4 +87,23 @@ ROLES_TABLE: list[tuple[str, list[Operation]]] = [
             ),
         ],
     ),
+]
+
+TOKEN_TABLE: list[tuple[str, list[Operation]]] = [
+    (
+        "/token/",
+        [
+            Operation(
+                "post",
+                "createToken",
+                "Mint a token for scripts and CI: the caller's bindings or fewer, until "
+                "`expiration` at most (present it as `Authorization: token ...` or `Bearer ...`)",
+                "status",
+                Response(Token),
+                (400,),
+                (),
+                Body(TokenRequest, {"role_bindings": {"default/*": ["viewer"]}}),
+            )
+        ],
+    )
 ]

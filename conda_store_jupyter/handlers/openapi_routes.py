@@ -36,7 +36,7 @@ from .openapi_parts import (
     query_list,
     sorting,
 )
-from .openapi_roles import ROLES_TABLE
+from .openapi_roles import ROLES_TABLE, TOKEN_TABLE
 
 # -- the table -----------------------------------------------------------------------------------
 
@@ -352,6 +352,7 @@ TABLE: list[tuple[str, list[Operation]]] = [
         ],
     ),
     *ROLES_TABLE,
+    *TOKEN_TABLE,
     *BUILD_TABLE,
     (
         "/kernels/",

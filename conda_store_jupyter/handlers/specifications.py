@@ -21,7 +21,7 @@ def require_solve(handler: CondaStoreHandler, namespace: str | None) -> None:
     """Solving costs the server real work: it needs `environment::solve` in the namespace asked
     for (by default the caller's primary namespace), as in conda-store. 403 otherwise."""
     if namespace is None:
-        namespace = handler.settings["conda_store_primary_namespace"](handler.caller.username)
+        namespace = handler.primary_namespace
     handler.caller.require("environment::solve", validate_name("namespace", namespace))
 
 

@@ -25,12 +25,12 @@ class PermissionHandler(CondaStoreHandler):
             Permission(
                 authenticated=True,
                 username=caller.username,
-                primary_namespace=self.settings["conda_store_primary_namespace"](caller.username),
+                primary_namespace=self.primary_namespace,
                 entity_permissions={
                     pattern: sorted(permissions) for pattern, permissions in caller.bindings
                 },
                 entity_roles={pattern: list(roles) for pattern, roles in caller.roles},
-                expiration=None,
+                expiration=self.minted_token.expires_on if self.minted_token is not None else None,
             )
         )
 

@@ -12,6 +12,7 @@ One object, `CondaStoreService`, composed of one part per concern:
   `Page`, the session and store, the row lookups and file removals the others share;
 - `namespaces`, `environments`, `builds`: their lists, reads and changes;
 - `roles`: namespaces shared with other namespaces, and the bindings that gives callers;
+- `tokens`: scoped, expiring tokens for scripts and CI;
 - `artifacts`: a build's log and archive;
 - `search`: channels, dry-run solves and package names;
 - `check`: a specification checked by solving it, and why a build failed to solve, placed at
@@ -39,6 +40,7 @@ from .check import CheckMixin
 from .environments import EnvironmentsMixin
 from .namespaces import NamespacesMixin
 from .roles import NamespaceRolesMixin
+from .tokens import TokensMixin
 
 
 class CondaStoreService(
@@ -48,6 +50,7 @@ class CondaStoreService(
     BuildsMixin,
     ArtifactsMixin,
     CheckMixin,
+    TokensMixin,
 ):
     """Namespaces, environments, builds, their artifacts, and channel searches: see the
     modules of this package for each."""
