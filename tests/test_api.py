@@ -38,6 +38,7 @@ class Client:
         kwargs = {"method": method, "params": params, "headers": headers or {}}
         if body is not None:
             kwargs["body"] = body if isinstance(body, (str, bytes)) else json.dumps(body)
+            kwargs["allow_nonstandard_methods"] = method == "DELETE"  # a body on DELETE
         elif method in ("POST", "PUT"):
             kwargs["body"] = b""
             kwargs["allow_nonstandard_methods"] = True
