@@ -18,6 +18,7 @@ from .errors import CondaStoreError, SpecError
 from .executor import BuildExecutor, Executor, executor_class_for
 from .handlers import API_PREFIX, ROUTES
 from .handlers.status import UnavailableHandler
+from .hub import hub_service_server_config, running_as_hub_service
 from .kernels import KernelRegistry
 from .service import CondaStoreService, build_settings
 from .spec import validate_name
@@ -64,7 +65,10 @@ class CondaStoreApp(ExtensionApp):
         after every config file and the command line: so only those they do not set."""
         config = super()._jupyter_server_config()
         configured = self.serverapp.config.get("ServerApp", {})
-        for trait, value in self.standalone_server_defaults.items():
+        defaults: dict = dict(self.standalone_server_defaults)
+        if running_as_hub_service():
+            defaults.update(hub_service_server_config())
+        for trait, value in defaults.items():
             # A custom login handler (Jupyter Server's older way) keeps its own identity provider.
             overridden = {trait} | (
                 {"login_handler_class"} if trait == "identity_provider_class" else set()
@@ -175,6 +179,11 @@ class CondaStoreApp(ExtensionApp):
     async def _start_jupyter_server_extension(self, serverapp) -> None:
         if self.startup_error is not None:
             return
+        if running_as_hub_service():
+            # As JupyterHub's single-user extension does: tornado's own XSRF check runs before
+            # the user is known, so it would refuse the hub tokens of API calls; Jupyter
+            # Server's check, after authentication, still applies to cookie requests.
+            serverapp.web_app.settings["xsrf_cookies"] = False
         await self.executor.start()
         await self.kernels.start()
         # What is alive now (Jupyter Server, tornado, SQLAlchemy: ~290,000 objects) lives as long

@@ -1,0 +1,239 @@
+"""A real JupyterHub (6, with configurable-http-proxy from npm) running the example
+`examples/jupyterhub/jupyterhub_config.py`: the conda-store service and a build worker managed
+by the hub, on the machine's PostgreSQL and Redis. Users come from the hub (DummyAuthenticator);
+requests carry the hub tokens the users' servers and scripts would carry."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .servers import free_port
+from .test_distributed import FINAL
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE = REPO / "examples" / "jupyterhub" / "jupyterhub_config.py"
+PROXY_BIN = REPO / "ui-tests" / "node_modules" / ".bin"
+SERVICE_API = "services/conda-store/conda-store/api/v1"
+
+
+class Hub:
+    def __init__(self, workdir: Path, env: dict[str, str]):
+        self.workdir = workdir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.admin_token = secrets.token_hex(16)
+        (workdir / "jupyterhub_config.py").write_text(
+            f"c = get_config()\n"
+            f"load_subconfig({str(EXAMPLE)!r})\n"
+            f"c.JupyterHub.bind_url = {self.url!r}\n"
+            f"c.JupyterHub.hub_bind_url = 'http://127.0.0.1:{free_port()}'\n"
+            f"c.ConfigurableHTTPProxy.api_url = 'http://127.0.0.1:{free_port()}'\n"
+            "c.JupyterHub.services.append({'name': 'test-admin', "
+            f"'api_token': {self.admin_token!r}}})\n"
+            "c.JupyterHub.load_roles.append({'name': 'test-admin', 'services': ['test-admin'], "
+            "'scopes': ['admin:users', 'admin:groups', 'tokens']})\n"
+        )
+        self.env = {
+            **os.environ,
+            **env,
+            "PATH": f"{PROXY_BIN}:{Path(sys.executable).parent}:{os.environ['PATH']}",
+        }
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 90) -> Hub:
+        self.log = open(self.workdir / "hub.log", "w+")
+        self.process = subprocess.Popen(
+            [str(Path(sys.executable).with_name("jupyterhub")), "-f", "jupyterhub_config.py"],
+            cwd=self.workdir,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # so that a stop reaches the services and the proxy
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            status, _ = self.call("GET", f"{SERVICE_API}/", token=self.admin_token)
+            if status in (200, 403):  # the service answers through the proxy
+                return self
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.log.seek(0)
+                raise RuntimeError(f"the hub did not come up:\n{self.log.read()[-5000:]}")
+            time.sleep(0.3)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.log.close()
+
+    def call(self, method: str, path: str, body=None, *, token: str | None = None):
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"token {token}"
+        request = urllib.request.Request(
+            f"{self.url}/{path}",
+            method=method,
+            data=json.dumps(body).encode() if body is not None else None,
+            headers=headers,
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                text = response.read()
+                return response.status, json.loads(text) if text else None
+        except urllib.error.HTTPError as error:
+            text = error.read()
+            try:
+                return error.code, json.loads(text)
+            except ValueError:
+                return error.code, text.decode(errors="replace")
+        except (urllib.error.URLError, ConnectionError):
+            return 0, None
+
+    def admin(self, method: str, path: str, body=None):
+        status, answer = self.call(method, f"hub/api/{path}", body, token=self.admin_token)
+        assert status in (200, 201, 204), (method, path, status, answer)
+        return answer
+
+    def user_token(self, name: str) -> str:
+        return self.admin("POST", f"users/{name}/tokens", {"note": "test", "expires_in": 3600})[
+            "token"
+        ]
+
+
+@pytest.fixture
+def hub(tmp_path, pg_database_url, redis_url, local_channel):
+    import redis
+
+    if not (PROXY_BIN / "configurable-http-proxy").exists():
+        pytest.fail("configurable-http-proxy is missing: bash scripts/setup.sh --tests installs it")
+    queue = f"csj-hub-{secrets.token_hex(4)}"
+    hub = Hub(
+        tmp_path,
+        {
+            "CSJ_CHANNELS": local_channel,
+            "CSJ_DATABASE_URL": pg_database_url,
+            "CSJ_BROKER_URL": redis_url,
+            "CSJ_STORE_DIR": str(tmp_path / "store"),
+            "CSJ_SERVICE_URL": f"http://127.0.0.1:{free_port()}",
+            "CSJ_QUEUE": queue,
+        },
+    ).start()
+    try:
+        hub.admin("POST", "users", {"usernames": ["alice", "bob"]})  # carol: the example's admin
+        hub.admin("POST", "groups/team", {})
+        hub.admin("POST", "groups/team/users", {"users": ["alice", "bob"]})
+        yield hub
+    finally:
+        hub.stop()
+        client = redis.Redis.from_url(redis_url)
+        client.delete(queue)
+        client.close()
+
+
+def submit(hub: Hub, token: str, namespace: str, name: str, *dependencies: str):
+    text = yaml.safe_dump({"name": name, "dependencies": list(dependencies) or ["alpha"]})
+    return hub.call(
+        "POST",
+        f"{SERVICE_API}/specification/",
+        {"namespace": namespace, "specification": text},
+        token=token,
+    )
+
+
+def wait_final(hub: Hub, token: str, build_id: int, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        status, answer = hub.call("GET", f"{SERVICE_API}/build/{build_id}/", token=token)
+        assert status == 200, answer
+        if answer["data"]["status"] in FINAL:
+            return answer["data"]
+        assert time.monotonic() < deadline, answer
+        time.sleep(0.2)
+
+
+def test_hub_users_groups_and_admins_in_the_central_store(hub):
+    alice, bob, carol = (hub.user_token(name) for name in ("alice", "bob", "carol"))
+    api = SERVICE_API
+
+    # Identity from the hub: own namespace admin, the group's editor, default viewer.
+    status, permission = hub.call("GET", f"{api}/permission/", token=alice)
+    assert status == 200, permission
+    roles = permission["data"]["entity_roles"]
+    assert permission["data"]["username"] == "alice"
+    assert roles["alice/*"] == ["admin"] and roles["team/*"] == ["editor"]
+    assert roles["default/*"] == ["viewer"]
+    assert hub.call("GET", f"{api}/permission/", token=carol)[1]["data"]["entity_roles"] == {
+        "*/*": ["admin"]
+    }
+
+    # alice builds in her namespace, on the hub's worker.
+    status, answer = submit(hub, alice, "alice", "analysis")
+    assert status == 200, answer
+    first = wait_final(hub, alice, answer["data"]["build_id"])
+    assert first["status"] == "COMPLETED" and first["worker"].startswith("worker@")
+
+    # bob can neither write nor see alice's, until she shares her namespace with him.
+    assert submit(hub, bob, "alice", "intruder")[0] == 403
+    assert hub.call("GET", f"{api}/environment/alice/analysis/", token=bob)[0] == 404
+    share = {"other_namespace": "bob", "role": "viewer"}
+    assert hub.call("POST", f"{api}/namespace/alice/role/", share, token=alice)[0] == 200
+    assert hub.call("GET", f"{api}/environment/alice/analysis/", token=bob)[0] == 200
+
+    # Both build in the team's namespace.
+    builds = [submit(hub, token, "team", name) for token, name in ((alice, "one"), (bob, "two"))]
+    assert [status for status, _ in builds] == [200, 200], builds
+    for _, answer in builds:
+        assert wait_final(hub, bob, answer["data"]["build_id"])["status"] == "COMPLETED"
+
+    # carol (a hub admin) deletes a build of alice's (not her current one).
+    status, answer = hub.call("PUT", f"{api}/build/{first['id']}/", token=alice)  # rebuild
+    assert status == 200, answer
+    assert wait_final(hub, alice, answer["data"]["build_id"])["status"] == "COMPLETED"
+    assert hub.call("DELETE", f"{api}/build/{first['id']}/", token=bob)[0] == 403
+    assert hub.call("DELETE", f"{api}/build/{first['id']}/", token=carol)[0] == 200
+
+    # A token alice mints for alice/* as viewer reads and cannot write.
+    status, answer = hub.call(
+        "POST", f"{api}/token/", {"role_bindings": {"alice/*": ["viewer"]}}, token=alice
+    )
+    assert status == 200, answer
+    minted = answer["data"]["token"]
+    assert hub.call("GET", f"{api}/environment/alice/analysis/", token=minted)[0] == 200
+    assert submit(hub, minted, "alice", "more")[0] == 403
+
+
+def test_the_service_serves_its_api_only_and_nobody_unauthenticated(hub):
+    alice = hub.user_token("alice")
+    assert hub.call("GET", f"{SERVICE_API}/environment/")[0] == 403
+    base = "services/conda-store"
+    for method, path, body in (
+        ("GET", "api/kernels", None),
+        ("POST", "api/kernels", {"name": "python3"}),
+        ("GET", "api/contents", None),
+        ("PUT", "api/contents/x.txt", {"type": "file", "format": "text", "content": "x"}),
+        ("GET", "api/sessions", None),
+        ("GET", "api/kernelspecs", None),
+        ("GET", "api/config/x", None),
+    ):
+        for token in (alice, None):
+            status, _ = hub.call(method, f"{base}/{path}", body, token=token)
+            assert status == 403, (method, path, token is not None, status)
+    # Terminals are not even routed: the service loads no other extension.
+    assert hub.call("POST", f"{base}/api/terminals", {}, token=alice)[0] == 404
+    assert not (hub.workdir / "x.txt").exists()
