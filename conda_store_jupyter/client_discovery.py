@@ -37,9 +37,14 @@ class ServerAddress:
 
 
 def find_server(url: str | None = None, token: str | None = None) -> ServerAddress:
-    """Explicit arguments, then $CONDA_STORE_URL/$CONDA_STORE_TOKEN, then the Jupyter server this
-    process runs under (a kernel's or a terminal's ancestor) with that server's own token."""
+    """Explicit arguments, then $CONDA_STORE_URL/$CONDA_STORE_TOKEN (or, in a JupyterHub user's
+    server, $JUPYTERHUB_API_TOKEN), then the Jupyter server this process runs under (a kernel's
+    or a terminal's ancestor) with that server's own token."""
     env_token = os.environ.get("CONDA_STORE_TOKEN") or None
+    if os.environ.get("CONDA_STORE_URL") and env_token is None:
+        # A JupyterHub user's server pointed at the hub's central conda-store service: the
+        # server's own hub token (with the service's access scope) speaks for the user.
+        env_token = os.environ.get("JUPYTERHUB_API_TOKEN") or None
     if url:
         return ServerAddress(conda_store_url(url), token or env_token, "url argument")
     if os.environ.get("CONDA_STORE_URL"):

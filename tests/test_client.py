@@ -263,6 +263,17 @@ def test_server_from_environment_variables_and_arguments(server, monkeypatch, no
     )
 
 
+def test_a_hub_users_server_speaks_with_its_hub_token(server, monkeypatch, no_discovery):
+    """In a JupyterHub user's server pointed at a central service ($CONDA_STORE_URL, set by the
+    spawner), the server's hub token is the user's credential; $CONDA_STORE_TOKEN still wins."""
+    monkeypatch.setenv("CONDA_STORE_URL", server.url)
+    monkeypatch.setenv("JUPYTERHUB_API_TOKEN", server.token)
+    assert CondaStoreClient().token == server.token
+    assert CondaStoreClient().status()["version"]
+    monkeypatch.setenv("CONDA_STORE_TOKEN", "explicit")
+    assert CondaStoreClient().token == "explicit"
+
+
 def test_server_of_an_ancestor_process_from_its_server_info_file(server, tmp_path, no_discovery):
     # What a Jupyter server writes into its runtime dir, here for this process's parent.
     runtime = Path(os.environ["JUPYTER_RUNTIME_DIR"])

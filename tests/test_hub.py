@@ -43,11 +43,13 @@ class Hub:
             "c.JupyterHub.services.append({'name': 'test-admin', "
             f"'api_token': {self.admin_token!r}}})\n"
             "c.JupyterHub.load_roles.append({'name': 'test-admin', 'services': ['test-admin'], "
-            "'scopes': ['admin:users', 'admin:groups', 'tokens']})\n"
+            "'scopes': ['admin:users', 'admin:groups', 'tokens', 'admin:servers', "
+            "'admin:server_state']})\n"
         )
         self.env = {
             **os.environ,
             **env,
+            "CSJ_HUB_URL": self.url,
             "PATH": f"{PROXY_BIN}:{Path(sys.executable).parent}:{os.environ['PATH']}",
         }
         self.process: subprocess.Popen | None = None
@@ -216,6 +218,37 @@ def test_hub_users_groups_and_admins_in_the_central_store(hub):
     minted = answer["data"]["token"]
     assert hub.call("GET", f"{api}/environment/alice/analysis/", token=minted)[0] == 200
     assert submit(hub, minted, "alice", "more")[0] == 403
+
+
+def test_the_cli_in_a_users_own_server_acts_as_that_user(hub):
+    """alice's server, spawned by the hub as configured in the example: a terminal in it (the
+    server's own environment) runs the CLI against the central service as alice, no login."""
+    alice = hub.user_token("alice")
+    status, answer = submit(hub, alice, "alice", "mine")
+    assert status == 200, answer
+    assert submit(hub, hub.user_token("bob"), "bob", "theirs")[0] == 200
+    hub.admin("POST", "users/alice/server")
+    deadline = time.monotonic() + 60
+    while not (server := hub.admin("GET", "users/alice")["servers"].get("", {})).get("ready"):
+        assert time.monotonic() < deadline, server
+        time.sleep(0.3)
+    try:
+        pid = server["state"]["pid"]
+        raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        environment = dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+        assert environment["CONDA_STORE_URL"] == f"{hub.url}/services/conda-store/conda-store/"
+        listed = subprocess.run(
+            [str(Path(sys.executable).with_name("jupyter")), "conda-store", "env", "list"],
+            env=environment,
+            cwd=environment.get("HOME", hub.workdir),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert listed.returncode == 0, listed.stderr
+        assert "mine" in listed.stdout and "theirs" not in listed.stdout, listed.stdout
+    finally:
+        hub.admin("DELETE", "users/alice/server")
 
 
 def test_the_service_serves_its_api_only_and_nobody_unauthenticated(hub):

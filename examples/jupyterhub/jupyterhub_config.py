@@ -15,6 +15,8 @@ password; `carol` is an admin). Settings come from the environment:
     CSJ_STORE_DIR       default ./conda-store
     CSJ_SERVICE_URL     where the service listens (default http://127.0.0.1:10202)
     CSJ_QUEUE           the Celery queue (default conda-store)
+    CSJ_HUB_URL         the hub's public URL, as users' servers reach it (default
+                        http://127.0.0.1:8000)
 
 tests/test_hub.py runs this very file (through a config that loads it and adds its test users).
 """
@@ -77,3 +79,14 @@ if int(jupyterhub.__version__.split(".")[0]) >= 6:
     c.JupyterHub.extra_user_scopes = {ACCESS}
 else:
     c.JupyterHub.load_roles = [{"name": "user", "scopes": ["self", ACCESS]}]
+
+# Users' own servers: told where the service is, and given a token that may reach it, so the
+# conda-store client and CLI inside them (a terminal, a notebook) act as their user, with no
+# login step. Homes under this directory (the spawner's default is /tmp/{username}).
+hub_url = os.environ.get("CSJ_HUB_URL", "http://127.0.0.1:8000").rstrip("/")
+c.Spawner.environment = {"CONDA_STORE_URL": f"{hub_url}/services/{SERVICE}/conda-store/"}
+c.Spawner.server_token_scopes = ["users:activity!user", "access:servers!server", ACCESS]
+c.Spawner.oauth_client_allowed_scopes = [ACCESS]
+c.SimpleLocalProcessSpawner.home_dir_template = str(Path.cwd() / "home" / "{username}")
+if os.geteuid() == 0:
+    c.Spawner.args = ["--allow-root"]
