@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import sys
 from typing import ClassVar
 
@@ -12,11 +13,13 @@ from traitlets import TraitError, Type, default
 
 from . import __version__
 from .auth import PERSONAL_BINDINGS, SHARED_BINDINGS
+from .client_discovery import ServerAddress, find_server
 from .config import CondaStore
 from .db import open_database
 from .errors import CondaStoreError, SpecError
 from .executor import BuildExecutor, Executor, executor_class_for
 from .handlers import API_PREFIX, ROUTES
+from .handlers.remote import RemoteStoreHandler, remote_client
 from .handlers.status import UnavailableHandler
 from .hub import hub_service_server_config, running_as_hub_service
 from .kernels import KernelRegistry
@@ -93,8 +96,15 @@ class CondaStoreApp(ExtensionApp):
             if isinstance(self.serverapp.starter_app, CondaStoreApp):
                 sys.exit(1)  # a service with a bad configuration must not look healthy
 
+    remote: ServerAddress | None = None
+
     def _initialize_store(self) -> None:
         self.conda_store = CondaStore(parent=self)
+        if self.conda_store.remote_url and not isinstance(
+            self.serverapp.starter_app, CondaStoreApp
+        ):
+            self._initialize_remote()
+            return
         problem = self.conda_store.deployment_problem()
         if problem:
             raise CondaStoreError(problem)
@@ -139,6 +149,27 @@ class CondaStoreApp(ExtensionApp):
             else "in this server's child processes",
         )
 
+    def _initialize_remote(self) -> None:
+        """Remote mode (handlers/remote.py): no database, executor or kernels here."""
+        # The configured URL is trusted by configuration, so the server's own credentials go
+        # there (the user's hub token, in a JupyterHub user's server).
+        token = (
+            self.conda_store.remote_token
+            or os.environ.get("CONDA_STORE_TOKEN")
+            or os.environ.get("JUPYTERHUB_API_TOKEN")
+            or None
+        )
+        self.remote = find_server(self.conda_store.remote_url, token)
+        self.settings["conda_store"] = self.conda_store
+        self.settings["conda_store_remote"] = self.remote
+        self.settings["conda_store_remote_client"] = remote_client()
+        self.log.info(
+            "conda-store-jupyter %s: remote mode, the API is forwarded to %s (%s)",
+            __version__,
+            self.remote.url,
+            "with a credential" if self.remote.token else "without a credential",
+        )
+
     def _log_access(self) -> None:
         """Say who administers the standalone service and what it serves."""
         identity = self.serverapp.identity_provider
@@ -170,6 +201,9 @@ class CondaStoreApp(ExtensionApp):
         if self.startup_error is not None:
             self.handlers.append((rf"{API_PREFIX}(/.*)?", UnavailableHandler))
             return
+        if self.remote is not None:
+            self.handlers.append((rf"{API_PREFIX}(/.*)?", RemoteStoreHandler))
+            return
         self.handlers.extend(ROUTES)
 
     def _store_changed(self) -> None:
@@ -177,7 +211,7 @@ class CondaStoreApp(ExtensionApp):
         self.kernels.wake()
 
     async def _start_jupyter_server_extension(self, serverapp) -> None:
-        if self.startup_error is not None:
+        if self.startup_error is not None or self.remote is not None:
             return
         if running_as_hub_service():
             # As JupyterHub's single-user extension does: tornado's own XSRF check runs before
@@ -193,6 +227,9 @@ class CondaStoreApp(ExtensionApp):
         gc.freeze()
 
     async def stop_extension(self) -> None:
+        if self.remote is not None:
+            await self.settings["conda_store_remote_client"].aclose()
+            return
         if self.startup_error is not None:
             return
         await self.kernels.stop()

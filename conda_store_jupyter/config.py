@@ -66,6 +66,22 @@ class CondaStore(LoggingConfigurable):
         "redis://127.0.0.1:6379/0. Needed when executor is celery.",
     ).tag(config=True)
 
+    remote_url = Unicode(
+        help="The conda-store URL of a central service (e.g. a JupyterHub's, "
+        "https://hub.example.org/services/conda-store/conda-store/). Set, this server keeps no "
+        "store and builds nothing: its API (the panel, the client, the CLI) is forwarded there "
+        "with remote_token. Default: $CONDA_STORE_URL, which a JupyterHub spawner sets.",
+    ).tag(config=True)
+
+    remote_token = Unicode(
+        help="The credential remote_url is called with. Default: $CONDA_STORE_TOKEN, else, in a "
+        "JupyterHub user's server, $JUPYTERHUB_API_TOKEN (the user's own).",
+    ).tag(config=True)
+
+    @default("remote_url")
+    def _default_remote_url(self) -> str:
+        return os.environ.get("CONDA_STORE_URL", "")
+
     channels = ConfigList(
         Unicode(),
         default_value=["conda-forge"],

@@ -220,9 +220,10 @@ def test_hub_users_groups_and_admins_in_the_central_store(hub):
     assert submit(hub, minted, "alice", "more")[0] == 403
 
 
-def test_the_cli_in_a_users_own_server_acts_as_that_user(hub):
+def test_a_users_own_server_acts_as_that_user_on_the_central_store(hub):
     """alice's server, spawned by the hub as configured in the example: a terminal in it (the
-    server's own environment) runs the CLI against the central service as alice, no login."""
+    server's own environment) runs the CLI against the central service as alice, and the
+    server's own conda-store API (the panel's) is the central service's, as alice; no login."""
     alice = hub.user_token("alice")
     status, answer = submit(hub, alice, "alice", "mine")
     assert status == 200, answer
@@ -247,6 +248,15 @@ def test_the_cli_in_a_users_own_server_acts_as_that_user(hub):
         )
         assert listed.returncode == 0, listed.stderr
         assert "mine" in listed.stdout and "theirs" not in listed.stdout, listed.stdout
+        # The panel's path: alice's own server forwards its API to the central service as her.
+        own = "user/alice/conda-store/api/v1"
+        status, permission = hub.call("GET", f"{own}/permission/", token=alice)
+        assert status == 200, permission
+        assert permission["data"]["username"] == "alice"
+        status, environments = hub.call("GET", f"{own}/environment/", token=alice)
+        names = {e["name"] for e in environments["data"]}
+        assert "mine" in names and "theirs" not in names
+        assert not (Path(environment["HOME"]) / ".local/share/jupyter/conda-store").exists()
     finally:
         hub.admin("DELETE", "users/alice/server")
 
