@@ -166,8 +166,10 @@ class CondaStoreHandler(ExtensionHandlerMixin, APIHandler):
             # What other namespaces shared with the caller's (service/roles.py): cached, so
             # nearly always without a query, but read off the event loop when it is not.
             groups, _ = hub_identity(user)
-            self._shared_bindings = await self.run(
-                service.shared_bindings, [self.primary_namespace, *groups]
+            holders = [self.primary_namespace, *groups]
+            cached = service.cached_shared_bindings(holders)
+            self._shared_bindings = (
+                cached if cached is not None else await self.run(service.shared_bindings, holders)
             )
 
     @property

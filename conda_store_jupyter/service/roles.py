@@ -34,6 +34,16 @@ def _role(role: object) -> str:
     return _STORED_ROLE[role]
 
 
+def _bindings(
+    shared: dict[str, list[tuple[str, str]]], holders: Sequence[str]
+) -> dict[str, list[str]]:
+    bindings: dict[str, list[str]] = {}
+    for holder in holders:
+        for namespace, role in shared.get(holder, ()):
+            bindings.setdefault(f"{namespace}/*", []).append(role)
+    return bindings
+
+
 class NamespaceRolesMixin(ServiceBase):
     _shared: tuple[float, dict[str, list[tuple[str, str]]]] = (float("-inf"), {})
     _shared_lock = threading.Lock()
@@ -90,15 +100,17 @@ class NamespaceRolesMixin(ServiceBase):
 
     def shared_bindings(self, holders: Sequence[str]) -> dict[str, list[str]]:
         """The bindings (`namespace/*` → roles) shared with any of `holders` (a caller's
-        primary namespace, and their groups')."""
+        primary namespace, and their groups'). Blocking when the cache is stale."""
+        cached = self.cached_shared_bindings(holders)
+        return cached if cached is not None else _bindings(self._load_shared(), holders)
+
+    def cached_shared_bindings(self, holders: Sequence[str]) -> dict[str, list[str]] | None:
+        """`shared_bindings` from the cache, without touching the database; None when the
+        cache is stale (so an event loop answers most requests without a thread)."""
         stamp, shared = self._shared
         if time.monotonic() - stamp > SHARED_BINDINGS_TTL:
-            shared = self._load_shared()
-        bindings: dict[str, list[str]] = {}
-        for holder in holders:
-            for namespace, role in shared.get(holder, ()):
-                bindings.setdefault(f"{namespace}/*", []).append(role)
-        return bindings
+            return None
+        return _bindings(shared, holders)
 
     # -- helpers ----------------------------------------------------------------------------
     def _mapping(self, session, namespace: str, other: str) -> NamespaceRoleMapping:
