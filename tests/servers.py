@@ -129,13 +129,22 @@ class StandaloneServer:
         self.log_file.close()
 
 
-def _jupyter_env(workdir: Path) -> dict[str, str]:
+def isolated_dirs(root: Path, config_dir: Path | None = None) -> dict[str, str]:
+    """Environment variables that keep a process's Jupyter, IPython and XDG files (server info,
+    kernel specs, kernels' history, Jupyter Server's trash) under `root`, not in the real user's
+    home."""
     return {
-        **os.environ,
-        "JUPYTER_CONFIG_DIR": str(workdir),
-        "JUPYTER_DATA_DIR": str(workdir / "data"),
-        "JUPYTER_RUNTIME_DIR": str(workdir / "runtime"),
+        "JUPYTER_CONFIG_DIR": str(config_dir or root / "config"),
+        "JUPYTER_DATA_DIR": str(root / "data"),
+        "JUPYTER_RUNTIME_DIR": str(root / "runtime"),
+        "IPYTHONDIR": str(root / "ipython"),
+        "XDG_DATA_HOME": str(root / "xdg-data"),
     }
+
+
+def _jupyter_env(workdir: Path) -> dict[str, str]:
+    # The configuration file of a test (jupyter_conda_store_config.py) is in `workdir` itself.
+    return {**os.environ, **isolated_dirs(workdir, config_dir=workdir)}
 
 
 class Worker:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .servers import free_port
+from .servers import free_port, isolated_dirs
 from .test_distributed import FINAL
 
 REPO = Path(__file__).resolve().parent.parent
@@ -37,6 +37,11 @@ class Hub:
         (workdir / "jupyterhub_config.py").write_text(
             f"c = get_config()\n"
             f"load_subconfig({str(EXAMPLE)!r})\n"
+            # The hub gives its services the OS user's HOME: keep their Jupyter files (server
+            # info, kernel specs) in this test's directory, not in the real user's.
+            "for service in c.JupyterHub.services:\n"
+            "    service.setdefault('environment', {}).update("
+            f"{isolated_dirs(workdir / 'services')!r})\n"
             f"c.JupyterHub.bind_url = {self.url!r}\n"
             f"c.JupyterHub.hub_bind_url = 'http://127.0.0.1:{free_port()}'\n"
             f"c.ConfigurableHTTPProxy.api_url = 'http://127.0.0.1:{free_port()}'\n"
@@ -49,6 +54,7 @@ class Hub:
         self.env = {
             **os.environ,
             **env,
+            **isolated_dirs(workdir / "hub"),
             "CSJ_HUB_URL": self.url,
             "PATH": f"{PROXY_BIN}:{Path(sys.executable).parent}:{os.environ['PATH']}",
         }

@@ -7,12 +7,13 @@ Everything the server writes goes under one directory made for this run (in $TMP
       config/    JUPYTER_CONFIG_DIR: JupyterLab's user settings
       runtime/   JUPYTER_RUNTIME_DIR: server info and kernel connection files
       ipython/   IPYTHONDIR of the kernels the tests start
+      xdg-data/  XDG_DATA_HOME: the trash Jupyter Server moves deleted files to
       tmp/       TMPDIR: galata's workspaces and root dir, anything else made with tempfile
       store/     the conda store (set in jupyter_server_test_config.py)
       conda-store-jupyter-ui-test-channel/   the local test channel (idem)
 
-so nothing lands in the user's ~/.local/share/jupyter, ~/.jupyter or ~/.ipython, and two
-checkouts never share a directory.
+so nothing lands in the user's ~/.local/share/jupyter, ~/.local/share/Trash, ~/.jupyter or
+~/.ipython, and two checkouts never share a directory.
 
 The server runs as a child of this script, in a process group of its own: a SIGTERM, SIGINT
 (Ctrl-C) or SIGHUP to this script (Playwright signals the web server's process group, see
@@ -49,6 +50,8 @@ DIRECTORIES = {
     "JUPYTER_CONFIG_DIR": "config",
     "JUPYTER_RUNTIME_DIR": "runtime",
     "IPYTHONDIR": "ipython",
+    # Jupyter Server sends deleted files to the XDG trash (~/.local/share/Trash): the run's own.
+    "XDG_DATA_HOME": "xdg-data",
     "TMPDIR": "tmp",
 }
 
