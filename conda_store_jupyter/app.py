@@ -23,6 +23,7 @@ from .handlers.remote import RemoteStoreHandler, remote_client
 from .handlers.status import UnavailableHandler
 from .hub import hub_service_server_config, running_as_hub_service
 from .kernels import KernelRegistry
+from .remote_kernels import RemoteKernelSpecManager, RemoteKernelWatch
 from .service import CondaStoreService, build_settings
 from .spec import validate_name
 from .standalone import StandaloneAuthorizer, StandaloneIdentityProvider
@@ -80,6 +81,14 @@ class CondaStoreApp(ExtensionApp):
                 config["ServerApp"][trait] = value
         return config
 
+    def _link_jupyter_server_extension(self, serverapp) -> None:
+        super()._link_jupyter_server_extension(serverapp)
+        # Remote mode's kernels (remote_kernels.py) come from a kernel spec manager of ours:
+        # chosen here, before the server makes its managers, unless configured otherwise.
+        configured = "kernel_spec_manager_class" in serverapp.config.get("ServerApp", {})
+        if not configured and CondaStore(parent=self).remote_url:
+            serverapp.kernel_spec_manager_class = RemoteKernelSpecManager
+
     # Set when the configuration or the database stops the extension from starting: under
     # JupyterLab the API then answers every request with it (the panel shows it), and
     # `jupyter conda-store` exits non-zero.
@@ -118,7 +127,11 @@ class CondaStoreApp(ExtensionApp):
             conda_store=self.conda_store,
         )
         self.kernels = KernelRegistry(
-            parent=self, sessions=sessions, store_dir=self.conda_store.store_dir
+            parent=self,
+            sessions=sessions,
+            store_dir=self.conda_store.store_dir,
+            # Kernels run in the hub users' own servers: their specs go in the shared store.
+            shared_store=running_as_hub_service() or self.conda_store.executor == "celery",
         )
         self.executor.on_build_end = self.kernels.wake
         # Before the server answers anything: no client may see a dead build as BUILDING.
@@ -127,6 +140,7 @@ class CondaStoreApp(ExtensionApp):
         self.service.ensure_namespace(self.conda_store.default_namespace)
         self.settings["conda_store"] = self.conda_store
         self.settings["conda_store_service"] = self.service
+        self.settings["conda_store_kernels"] = self.kernels
         # `jupyter conda-store` serves many users; inside JupyterLab the server's user owns all.
         shared = isinstance(self.serverapp.starter_app, CondaStoreApp)
         self.settings["conda_store_role_bindings"] = self.conda_store.role_bindings or (
@@ -210,8 +224,13 @@ class CondaStoreApp(ExtensionApp):
         self.executor.wake()
         self.kernels.wake()
 
+    remote_kernels: RemoteKernelWatch | None = None
+
     async def _start_jupyter_server_extension(self, serverapp) -> None:
-        if self.startup_error is not None or self.remote is not None:
+        if self.remote is not None:
+            await self._start_remote_kernels(serverapp)
+            return
+        if self.startup_error is not None:
             return
         if running_as_hub_service():
             # As JupyterHub's single-user extension does: tornado's own XSRF check runs before
@@ -226,8 +245,25 @@ class CondaStoreApp(ExtensionApp):
         gc.collect()
         gc.freeze()
 
+    async def _start_remote_kernels(self, serverapp) -> None:
+        manager = serverapp.kernel_spec_manager
+        if not isinstance(manager, RemoteKernelSpecManager):
+            self.log.warning(
+                "conda-store-jupyter: the central store's environments get no kernels here: "
+                "ServerApp.kernel_spec_manager_class is %s, not %s",
+                type(manager).__name__,
+                RemoteKernelSpecManager.__name__,
+            )
+            return
+        self.remote_kernels = RemoteKernelWatch(
+            manager, self.remote, self.settings["conda_store_remote_client"], self.log
+        )
+        await self.remote_kernels.start()
+
     async def stop_extension(self) -> None:
         if self.remote is not None:
+            if self.remote_kernels is not None:
+                await self.remote_kernels.stop()
             await self.settings["conda_store_remote_client"].aclose()
             return
         if self.startup_error is not None:

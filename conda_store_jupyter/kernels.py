@@ -28,6 +28,7 @@ from traitlets import Bool, Float, List, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from .db import Build, BuildStatus, Environment, Namespace
+from .kernel_listing import KernelListing, ListingBoard, PublishedKernel
 from .loops import BackgroundLoop
 from .spec import variable_name_problem
 from .store import StoreLayout
@@ -149,8 +150,9 @@ class KernelRegistry(BackgroundLoop, LoggingConfigurable):
         help="Namespaces (glob patterns) whose environments get kernels.",
     ).tag(config=True)
     kernels_dir = Unicode(
-        help="Where the kernel specs are written (default: the user's Jupyter data dir, where "
-        "every Jupyter tool looks)."
+        help="Where the kernel specs are written. Default: the user's Jupyter data dir, where "
+        "every Jupyter tool looks; for a shared store (a JupyterHub service, Celery workers), "
+        "the store's .kernels/, where every user's server reads them."
     ).tag(config=True)
     poll_interval = Float(
         1.0, help="Seconds between checks of the store for changes made by other processes."
@@ -164,20 +166,32 @@ class KernelRegistry(BackgroundLoop, LoggingConfigurable):
 
     @default("kernels_dir")
     def _default_kernels_dir(self) -> str:
+        if self.shared_store:
+            return str(self.layout.kernels)
         return os.path.join(jupyter_data_dir(), "kernels")
 
-    def __init__(self, *, sessions: sessionmaker[Session], store_dir: str, **kwargs: Any):
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        store_dir: str,
+        shared_store: bool = False,
+        **kwargs: Any,
+    ):
+        self.shared_store = shared_store
+        self.layout = StoreLayout(store_dir)
         super().__init__(**kwargs)
         self.sessions = sessions
-        self.layout = StoreLayout(store_dir)
         self.store_dir = str(Path(store_dir).resolve())
         self._fingerprint: tuple[Any, ...] | None = None
+        self.board = ListingBoard()  # what was written, for users' servers (kernel_listing.py)
 
     # -- lifecycle: a BackgroundLoop that syncs when woken and every `poll_interval` ---------
     loop_name = "conda-store kernel registry"
     tick_at_start = False  # `setup` has just synced
 
     async def start(self) -> None:
+        self.board.attach(asyncio.get_running_loop())
         if self.enabled:
             await super().start()
 
@@ -387,21 +401,26 @@ class KernelRegistry(BackgroundLoop, LoggingConfigurable):
         wanted = self.wanted() if self.enabled else {}
         present = self.registered()
         root = Path(self.kernels_dir)
+        published = []
         for name in present.keys() - wanted.keys():
             shutil.rmtree(root / name, ignore_errors=True)
             self.log.info("conda-store: kernel %s removed", name)
         for name, kernel in wanted.items():
-            if present.get(name) == kernel.spec:
-                continue
-            if (root / name).exists() and name not in present:
-                self.log.warning("conda-store: kernel %s exists and is not ours; left alone", name)
-                continue
-            self._write(root / name, kernel)
-            self.log.info(
-                "conda-store: kernel %s -> build %s",
-                name,
-                kernel.spec["metadata"][MARKER]["build_id"],
+            marker = kernel.spec["metadata"][MARKER]
+            if present.get(name) != kernel.spec:
+                if (root / name).exists() and name not in present:
+                    self.log.warning(
+                        "conda-store: kernel %s exists and is not ours; left alone", name
+                    )
+                    continue
+                self._write(root / name, kernel)
+                self.log.info("conda-store: kernel %s -> build %s", name, marker["build_id"])
+            published.append(
+                PublishedKernel(
+                    name, marker["namespace"], marker["environment"], kernel.spec, str(root / name)
+                )
             )
+        self.board.publish(KernelListing.of(published))
 
     @staticmethod
     def _write(directory: Path, kernel: WantedKernel) -> None:

@@ -7,6 +7,7 @@
     <store_dir>/.trash/                                                prefixes being removed
     <store_dir>/.db/conda-store.sqlite                                 the default database
     <store_dir>/.locks/<namespace>/<name>                              who moves envs/<name>
+    <store_dir>/.kernels/<kernel name>/                                a shared store's kernels
 
 Only this module knows the layout; everything else asks it for paths.
 """
@@ -40,6 +41,11 @@ class StoreLayout:
         self.root = Path(store_dir)
 
     # -- paths ------------------------------------------------------------------------------
+    @property
+    def kernels(self) -> Path:
+        """A shared store's kernel specs, which every user's server reads (kernels.py)."""
+        return self.root / ".kernels"
+
     @property
     def package_cache(self) -> Path:
         return self.root / ".pkgs"

@@ -168,3 +168,23 @@ def jp_started_server(jp_serverapp, jp_asyncio_loop):
     only initializes it): the build executor runs."""
     jp_asyncio_loop.run_until_complete(jp_serverapp.extension_manager.start_all_extensions())
     return jp_serverapp
+
+
+@pytest.fixture
+def central(tmp_path, local_channel):
+    """A central `jupyter conda-store` (a real process) for a remote-mode server to point at:
+    `Authorization: token user-<name>` is user <name> (tests/authorizers.py)."""
+    from .servers import StandaloneServer
+
+    server = StandaloneServer(
+        tmp_path / "central",
+        f"--CondaStore.store_dir={tmp_path / 'central' / 'store'}",
+        f"--CondaStore.channels={local_channel}",
+        "--ServerApp.identity_provider_class=tests.authorizers.NamedUserIdentityProvider",
+    )
+    (tmp_path / "central").mkdir()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -12,25 +12,9 @@ from tornado.httpclient import HTTPClientError
 
 from conda_store_jupyter.client_discovery import ServerAddress
 
-from .servers import StandaloneServer, free_port
+from .servers import free_port
 
 pytestmark = pytest.mark.local_channel_only
-
-
-@pytest.fixture
-def central(tmp_path, local_channel):
-    server = StandaloneServer(
-        tmp_path / "central",
-        f"--CondaStore.store_dir={tmp_path / 'central' / 'store'}",
-        f"--CondaStore.channels={local_channel}",
-        "--ServerApp.identity_provider_class=tests.authorizers.NamedUserIdentityProvider",
-    )
-    (tmp_path / "central").mkdir()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from .builds import (
 )
 from .environments import EnvironmentHandler, EnvironmentListHandler, EnvironmentLockfileHandler
 from .kernels import KernelListHandler
+from .kernelspecs import KernelSpecsHandler
 from .namespaces import NamespaceHandler, NamespaceListHandler
 from .openapi import OpenAPIHandler
 from .roles import NamespaceRoleHandler, NamespaceRolesHandler
@@ -54,5 +55,6 @@ ROUTES = [
     (rf"{API_PREFIX}/channel/?", ChannelHandler),
     (rf"{API_PREFIX}/package/?", PackageHandler),
     (rf"{API_PREFIX}/kernels/?", KernelListHandler),
+    (rf"{API_PREFIX}/kernelspecs/?", KernelSpecsHandler),
     (rf"{API_PREFIX}/token/?", TokenHandler),
 ]

@@ -4,6 +4,7 @@ errors translated to HTTP statuses in one place."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import json
 import re
@@ -16,10 +17,12 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from pydantic import BaseModel
 from tornado import web
 
+from .. import __version__
 from ..auth import TOKEN_ATTRIBUTE, Caller, caller_for, hub_identity, merge_bindings
 from ..config import CondaStore
 from ..errors import NotFound, SpecError, StoreFull, domain_error
 from ..service import CondaStoreService, Page
+from ..service.revision import store_revision
 from ..service.tokens import TokenIdentity
 from ..spec import MAX_YAML_DEPTH, validate_name
 
@@ -143,6 +146,29 @@ def parse_json_body(body: bytes) -> Any:
         raise SpecError(f"request body is nested deeper than {MAX_JSON_DEPTH} levels") from None
 
 
+# -- conditional GETs: ETag / If-None-Match -------------------------------------------------------
+
+# `private`: per-caller answers stay out of shared caches; `no-cache`: a browser keeps the answer
+# but revalidates it every time (fetch()'s cache modes "default" and "no-cache" send
+# If-None-Match by themselves and hand the stored body to the page on a 304).
+REVALIDATE = "private, no-cache"
+_ENTITY_TAG = re.compile(r'\*|(?:W/)?"[^"]*"')
+
+
+def entity_tag(*parts: str) -> str:
+    """A weak ETag: it names what was answered (the store's revision, who asked, what), not the
+    bytes, which gzip or a new JSON encoder may change."""
+    digest = hashlib.blake2b("\x00".join(parts).encode("utf-8", "surrogatepass"), digest_size=16)
+    return f'W/"{digest.hexdigest()}"'
+
+
+def requested_tags(header: str | None) -> tuple[bool, frozenset[str]]:
+    """(`*` was sent, the opaque tags sent) of an If-None-Match header; comparison is weak
+    (RFC 9110 13.1.2), so `W/` is dropped. Anything malformed in it matches nothing."""
+    tags = _ENTITY_TAG.findall(header or "")
+    return "*" in tags, frozenset(tag.removeprefix("W/") for tag in tags if tag != "*")
+
+
 class CondaStoreHandler(ExtensionHandlerMixin, APIHandler):
     """Base of every REST handler: parse, call the service layer, answer in the envelope."""
 
@@ -160,6 +186,10 @@ class CondaStoreHandler(ExtensionHandlerMixin, APIHandler):
 
     async def prepare(self) -> None:  # type: ignore[override]
         await super().prepare()
+        await self.load_shared_bindings()
+
+    async def load_shared_bindings(self) -> None:
+        """(Re)read what was shared with the caller (a long poll does, as it waits)."""
         user = self.current_user
         service = self.settings.get("conda_store_service")
         if user is not None and service is not None and self.minted_token is None:
@@ -186,6 +216,36 @@ class CondaStoreHandler(ExtensionHandlerMixin, APIHandler):
         # identity provider) and JupyterHub's admins are admin everywhere; a minted token holds
         # its own bindings; anyone else `bindings`.
         return caller_for(self.current_user, self.bindings)
+
+    def caller_fingerprint(self, caller: Caller) -> str:
+        """Everything about the caller an answer depends on: their name, groups and bindings
+        (with what was shared with them), in a stable order (no set or dict order)."""
+        rules = [(r.namespace.parts, r.name.parts, r.roles) for r in caller.rules]
+        return repr((caller.username, caller.groups, rules))
+
+    async def answered_unchanged(self, caller: Caller) -> bool:
+        """Set this GET's ETag and, if the client holds that very tag, answer 304 at once: no
+        list query, no thread (the revision is nearly always cached). Call it once the request
+        is validated and before any work; the tag depends on the store's revision read before
+        the answer's own query, so a change made meanwhile only ever makes the tag older than
+        the answer (the next request gets a 200 again), never newer.
+        `If-None-Match: *` (any current representation) answers 304 only after the work showed
+        there is one (`finish_ok`)."""
+        revision = await store_revision(self.service).current()
+        tag = entity_tag(
+            __version__, revision, self.caller_fingerprint(caller), self.request.uri or ""
+        )
+        self.set_header("ETag", tag)
+        self.set_header("Cache-Control", REVALIDATE)
+        star, tags = requested_tags(self.request.headers.get("If-None-Match"))
+        self._any_tag = star
+        if tag.removeprefix("W/") in tags:
+            self.set_status(304)
+            self.finish()
+            return True
+        return False
+
+    _any_tag = False
 
     @property
     def minted_token(self) -> TokenIdentity | None:
@@ -260,6 +320,10 @@ class CondaStoreHandler(ExtensionHandlerMixin, APIHandler):
 
     # -- output -----------------------------------------------------------------------------
     def finish_ok(self, data: Any = None, message: str | None = None, **extra: Any) -> None:
+        if self._any_tag:  # `If-None-Match: *` and there is a current representation
+            self.set_status(304)
+            self.finish()
+            return
         self.set_header("Content-Type", "application/json")
         answer = {"status": "ok", "data": data, "message": message, **extra}
         self.finish(json.dumps(to_wire(answer)))

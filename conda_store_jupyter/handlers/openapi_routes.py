@@ -22,6 +22,7 @@ from ..api_models import (
 )
 from ..service.kernels import RunningKernel
 from .openapi_builds import BUILD_TABLE
+from .openapi_kernels import KERNELSPECS_TABLE
 from .openapi_parts import (
     LOCKFILE,
     NAME_QUERY,
@@ -370,4 +371,5 @@ TABLE: list[tuple[str, list[Operation]]] = [
             )
         ],
     ),
+    *KERNELSPECS_TABLE,
 ]
