@@ -69,7 +69,10 @@ def build_one(work: Path, channel: str) -> tuple[CondaStore, object, Build]:
         assert build.status == BuildStatus.COMPLETED, build.status_info
     finally:
         server.stop()
-    return config, sessions, build
+    with sessions() as session:  # the row (the service answers with API models)
+        row = session.get(Build, build.id)
+        session.expunge(row)
+    return config, sessions, row
 
 
 def add_environments(sessions, build: Build, count: int, start: int) -> None:

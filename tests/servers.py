@@ -22,10 +22,15 @@ def free_port() -> int:
 
 
 class StandaloneServer:
-    def __init__(self, workdir: Path, *args: str, token: str = "test-token"):
+    def __init__(
+        self, workdir: Path, *args: str, token: str = "test-token", command: str = "conda-store"
+    ):
+        # `command`: `conda-store` (the service) or `server` (a Jupyter Server with the
+        # extension, as a user's server is)
         self.workdir = workdir
         self.args = args
         self.token = token
+        self.command = command
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[str] | None = None
@@ -41,7 +46,7 @@ class StandaloneServer:
         self.process = subprocess.Popen(
             [
                 JUPYTER,
-                "conda-store",
+                self.command,
                 f"--ServerApp.port={self.port}",
                 "--ServerApp.ip=127.0.0.1",
                 f"--IdentityProvider.token={self.token}",
@@ -66,11 +71,11 @@ class StandaloneServer:
             except (urllib.error.URLError, ConnectionError):
                 if self.process.poll() is not None:
                     raise RuntimeError(
-                        f"jupyter conda-store exited:\n{self.read_output()}"
+                        f"jupyter {self.command} exited:\n{self.read_output()}"
                     ) from None
                 if time.monotonic() > deadline:
                     raise RuntimeError(
-                        f"jupyter conda-store did not answer in {timeout} s"
+                        f"jupyter {self.command} did not answer in {timeout} s"
                     ) from None
                 time.sleep(0.2)
 
