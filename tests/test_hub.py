@@ -5,6 +5,7 @@ requests carry the hub tokens the users' servers and scripts would carry."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -21,6 +22,7 @@ import yaml
 
 from .servers import free_port, isolated_dirs
 from .test_distributed import FINAL
+from .test_kernels import KERNEL_SPECS, execute_over
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "jupyterhub" / "jupyterhub_config.py"
@@ -115,7 +117,7 @@ class Hub:
 
     def admin(self, method: str, path: str, body=None):
         status, answer = self.call(method, f"hub/api/{path}", body, token=self.admin_token)
-        assert status in (200, 201, 204), (method, path, status, answer)
+        assert status in (200, 201, 202, 204), (method, path, status, answer)
         return answer
 
     def user_token(self, name: str) -> str:
@@ -265,6 +267,87 @@ def test_a_users_own_server_acts_as_that_user_on_the_central_store(hub):
         assert not (Path(environment["HOME"]) / ".local/share/jupyter/conda-store").exists()
     finally:
         hub.admin("DELETE", "users/alice/server")
+
+
+@contextlib.contextmanager
+def servers_of(hub: Hub, *names: str):
+    """The users' own servers, spawned by the hub as the example configures them."""
+    for name in names:
+        hub.admin("POST", f"users/{name}/server")
+    try:
+        for name in names:
+            deadline = time.monotonic() + 60
+            while not hub.admin("GET", f"users/{name}")["servers"].get("", {}).get("ready"):
+                assert time.monotonic() < deadline, f"{name}'s server did not start"
+                time.sleep(0.3)
+        yield
+    finally:
+        for name in names:
+            hub.admin("DELETE", f"users/{name}/server")
+
+
+def kernels_of(hub: Hub, user: str, token: str) -> set[str]:
+    status, answer = hub.call("GET", f"user/{user}/api/kernelspecs", token=token)
+    assert status == 200, answer
+    return {name for name in answer["kernelspecs"] if name.startswith("conda-store-")}
+
+
+def until_kernels(hub: Hub, user: str, token: str, wanted: set[str], absent=frozenset()):
+    deadline = time.monotonic() + 10
+    while not (wanted <= (names := kernels_of(hub, user, token)) and not absent & names):
+        assert time.monotonic() < deadline, (user, names)
+        time.sleep(0.1)
+
+
+async def run_through_hub(hub: Hub, user: str, token: str, kernel: str, code: str) -> str:
+    """Start `kernel` in `user`'s own server through the hub's proxy and run `code` in it."""
+    from tornado.httpclient import HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    status, started = hub.call("POST", f"user/{user}/api/kernels", {"name": kernel}, token=token)
+    assert status == 201, started
+    try:
+        url = f"{hub.url}/user/{user}/api/kernels/{started['id']}/channels".replace("http", "ws", 1)
+        ws = await websocket_connect(
+            HTTPRequest(url, headers={"Authorization": f"token {token}"}, connect_timeout=30)
+        )
+        return await execute_over(ws, code)
+    finally:
+        hub.call("DELETE", f"user/{user}/api/kernels/{started['id']}", token=token)
+
+
+async def test_users_see_the_kernels_of_what_they_may_read_in_their_own_servers(hub):
+    """Kernels in the users' own servers (remote mode): alice's environments in hers, not in
+    bob's until she shares her namespace with him, and the team's in both; a kernel runs from
+    the shared store's prefix of the build."""
+    alice, bob = hub.user_token("alice"), hub.user_token("bob")
+    analysis, tools = "conda-store-alice--analysis", "conda-store-team--tools"
+    with servers_of(hub, "alice", "bob"):
+        status, answer = submit(hub, alice, "alice", "analysis", *KERNEL_SPECS)
+        assert status == 200, answer
+        built = wait_final(hub, alice, answer["data"]["build_id"])
+        assert built["status"] == "COMPLETED", built["status_info"]
+        until_kernels(hub, "alice", alice, {analysis})
+        code = 'import csj_probe, os; print(os.environ["CONDA_PREFIX"])'
+        prefix = (await run_through_hub(hub, "alice", alice, analysis, code)).strip()
+        assert Path(prefix).parent == hub.workdir / "store" / "alice"
+        assert str(built["id"]) in Path(prefix).name
+
+        assert analysis not in kernels_of(hub, "bob", bob)
+        share = {"other_namespace": "bob", "role": "viewer"}
+        status, _ = hub.call("POST", f"{SERVICE_API}/namespace/alice/role/", share, token=alice)
+        assert status == 200
+        until_kernels(hub, "bob", bob, {analysis})
+
+        status, answer = submit(hub, bob, "team", "tools", *KERNEL_SPECS)
+        assert status == 200, answer
+        assert wait_final(hub, bob, answer["data"]["build_id"])["status"] == "COMPLETED"
+        until_kernels(hub, "alice", alice, {analysis, tools})
+        until_kernels(hub, "bob", bob, {analysis, tools})
+        # ... and go with their environment (deleted by carol, a hub admin).
+        carol = hub.user_token("carol")
+        assert hub.call("DELETE", f"{SERVICE_API}/environment/team/tools/", token=carol)[0] == 200
+        until_kernels(hub, "bob", bob, {analysis}, absent={tools})
 
 
 def test_the_service_serves_its_api_only_and_nobody_unauthenticated(hub):

@@ -55,7 +55,11 @@ async def wait_for_kernelspec(
 
 async def execute(jp_ws_fetch, kernel_id: str, code: str) -> str:
     """Run `code` in a running kernel over its WebSocket; its stdout."""
-    ws = await jp_ws_fetch("api", "kernels", kernel_id, "channels")
+    return await execute_over(await jp_ws_fetch("api", "kernels", kernel_id, "channels"), code)
+
+
+async def execute_over(ws, code: str) -> str:
+    """Run `code` over a kernel's open WebSocket (tornado's client), then close it; its stdout."""
     msg_id = uuid.uuid4().hex
     ws.write_message(
         json.dumps(
