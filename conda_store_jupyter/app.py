@@ -18,7 +18,7 @@ from .config import CondaStore
 from .db import open_database
 from .errors import CondaStoreError, SpecError
 from .executor import BuildExecutor, Executor, executor_class_for
-from .handlers import API_PREFIX, ROUTES
+from .handlers import API_PREFIX, PAGES, ROUTES
 from .handlers.remote import RemoteStoreHandler, remote_client
 from .handlers.status import UnavailableHandler
 from .hub import hub_service_server_config, running_as_hub_service
@@ -36,7 +36,7 @@ class CondaStoreApp(ExtensionApp):
 
     # `jupyter conda-store` is a service: only this extension, no browser, land on the API.
     load_other_extensions = False
-    extension_url = f"/{API_PREFIX}/"
+    extension_url = "/conda-store/"  # the page for a browser (handlers/home.py)
     classes = [CondaStore, BuildExecutor, KernelRegistry]
 
     executor_class = Type(
@@ -218,7 +218,7 @@ class CondaStoreApp(ExtensionApp):
         if self.remote is not None:
             self.handlers.append((rf"{API_PREFIX}(/.*)?", RemoteStoreHandler))
             return
-        self.handlers.extend(ROUTES)
+        self.handlers.extend([*PAGES, *ROUTES])
 
     def _store_changed(self) -> None:
         self.executor.wake()

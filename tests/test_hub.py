@@ -350,6 +350,39 @@ async def test_users_see_the_kernels_of_what_they_may_read_in_their_own_servers(
         until_kernels(hub, "bob", bob, {analysis}, absent={tools})
 
 
+def test_alice_in_her_browser_logs_in_once_builds_from_the_panel_and_runs_a_notebook(hub):
+    """Chromium through the hub's own login page (tests/hub_browser.mjs): JupyterLab with the
+    panel on the central store as alice, no second login; `alice/analysis` created and built
+    from the panel, a notebook on its kernel; the service's API with its OAuth cookie, writes
+    refused without the XSRF token and allowed with it. Screenshots: browser/hub-*.png."""
+    out = hub.workdir / "browser"
+    out.mkdir()
+    run = subprocess.run(
+        ["node", str(REPO / "tests" / "hub_browser.mjs"), hub.url, "alice", "analysis", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, **isolated_dirs(out / "home")},
+    )
+    assert run.returncode == 0, run.stderr
+    seen = json.loads(run.stdout.strip().splitlines()[-1])
+    (out / "seen.json").write_text(json.dumps(seen, indent=1))  # for a look after a failure
+    assert "error" not in seen, seen["error"]
+    assert seen["badge"] == "ready" and seen["sidebarItem"] == "ready"
+    # The kernel runs the build's prefix in the shared store, from alice's own server.
+    assert seen["kernel"] == "analysis (alice)"
+    assert f"{hub.workdir / 'store' / 'alice'}/" in seen["output"]
+    # The service's own page signed her in through the hub's OAuth, without a login form.
+    assert seen["serviceHome"]["status"] == 200 and seen["serviceUser"] == "alice", seen
+    permission = seen["servicePermission"]
+    assert permission["status"] == 200 and '"username": "alice"' in permission["body"], seen
+    # Cookie requests that are not page navigations need the XSRF token, reads too (the hub's
+    # rule for its services since JupyterHub 4.1).
+    assert seen["readWithoutXsrf"]["status"] == 403, seen
+    assert seen["writeWithoutXsrf"]["status"] == 403, seen
+    assert seen["writeWithXsrf"]["status"] == 200 and seen["writeWithXsrf"]["xsrfCookie"], seen
+
+
 def test_the_service_serves_its_api_only_and_nobody_unauthenticated(hub):
     alice = hub.user_token("alice")
     assert hub.call("GET", f"{SERVICE_API}/environment/")[0] == 403

@@ -15,6 +15,7 @@ from .builds import (
     BuildPackagesHandler,
 )
 from .environments import EnvironmentHandler, EnvironmentListHandler, EnvironmentLockfileHandler
+from .home import ServiceHomeHandler
 from .kernels import KernelListHandler
 from .kernelspecs import KernelSpecsHandler
 from .namespaces import NamespaceHandler, NamespaceListHandler
@@ -29,6 +30,9 @@ from .validation import SpecificationSchemaHandler, SpecificationValidationHandl
 API_PREFIX = "conda-store/api/v1"
 _NAME = r"([^/]+)"
 _ID = r"([^/]+)"  # validated by CondaStoreHandler.id_argument (400 if not a number)
+
+# Pages for a browser, outside the API (which answers 403 rather than send anyone to log in).
+PAGES = [(r"conda-store/?", ServiceHomeHandler)]
 
 ROUTES = [
     (rf"{API_PREFIX}/?", StatusHandler),
