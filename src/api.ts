@@ -32,6 +32,11 @@ export interface IListOptions {
   size?: number;
   sort_by?: string | string[];
   order?: 'asc' | 'desc';
+  /**
+   * Let the browser's HTTP cache revalidate the answer (If-None-Match, a 304 when unchanged)
+   * rather than bypass it as requests do by default (`cache: 'no-store'` plus a time stamp).
+   */
+  revalidate?: boolean;
 }
 
 export interface IEnvironmentQuery extends IListOptions {
@@ -103,8 +108,12 @@ export class CondaStoreAPI {
     return body.data as T;
   }
 
-  private async _page<T>(endPoint: string, query: Record<string, QueryValue>): Promise<IPage<T>> {
-    const body = await requestAPI<T[]>(endPoint, {}, this._settings, query);
+  private async _page<T>(
+    endPoint: string,
+    query: Record<string, QueryValue>,
+    init: RequestInit = {}
+  ): Promise<IPage<T>> {
+    const body = await requestAPI<T[]>(endPoint, init, this._settings, query);
     const items = body.data ?? [];
     return {
       items,
@@ -120,6 +129,11 @@ export class CondaStoreAPI {
       body: JSON.stringify(body),
       headers: { 'Content-Type': 'application/json' }
     };
+  }
+
+  /** A list call's request options: revalidated through the HTTP cache when asked. */
+  private static _cache(options: IListOptions): RequestInit {
+    return options.revalidate ? { cache: 'no-cache' } : {};
   }
 
   private static _path(...segments: Array<string | number>): string {
@@ -162,7 +176,11 @@ export class CondaStoreAPI {
   // -- namespaces --------------------------------------------------------------------------
 
   async listNamespaces(options: IListOptions = {}): Promise<IPage<INamespace>> {
-    return this._page<INamespace>('namespace/', CondaStoreAPI._list(options, MAX_PAGE_SIZE));
+    return this._page<INamespace>(
+      'namespace/',
+      CondaStoreAPI._list(options, MAX_PAGE_SIZE),
+      CondaStoreAPI._cache(options)
+    );
   }
 
   async getNamespace(name: string): Promise<INamespace> {
@@ -188,7 +206,8 @@ export class CondaStoreAPI {
         'search',
         'status',
         'packages'
-      ])
+      ]),
+      CondaStoreAPI._cache(query)
     );
   }
 
@@ -248,7 +267,8 @@ export class CondaStoreAPI {
   async listBuilds(query: IBuildQuery = {}): Promise<IPage<IBuild>> {
     return this._page<IBuild>(
       'build/',
-      CondaStoreAPI._list(query, 100, ['namespace', 'name', 'environment_id', 'status'])
+      CondaStoreAPI._list(query, 100, ['namespace', 'name', 'environment_id', 'status']),
+      CondaStoreAPI._cache(query)
     );
   }
 

@@ -1,11 +1,26 @@
-import { IBuild, IEnvironment, INamespace, isActive } from './models';
+import { entryOf } from './entry';
+import { IBuild, IEnvironment, INamespace, IPage, isActive } from './models';
 import { IPollingOptions, PollingModel } from './poll';
 import { CondaStoreError } from './request';
+import {
+  PARALLEL_LOADS,
+  SEARCH_LIMIT,
+  SMALL_STORE,
+  allPages,
+  initiallyExpanded,
+  mapLimit,
+  serverWord
+} from './scale';
 import { DEFAULT_SETTINGS } from './settings';
-import { EnvironmentState, ICondaStoreAPI, IEnvironmentEntry, IEnvironmentsModel } from './tokens';
+import { ICondaStoreAPI, IEnvironmentEntry, IEnvironmentsModel, ISearchState } from './tokens';
+
+export { STATE_LABELS, brief, entryOf, stateText } from './entry';
 
 /** How many of the most recent builds one refresh looks at (all active ones are among them). */
 const RECENT_BUILDS = 200;
+
+/** Environments of the store, sorted by namespace and name (the small store's query). */
+const STORE_ORDER = ['namespace', 'name'];
 
 /**
  * How often it refreshes (milliseconds; by default every 2 s while something builds, every 10 s
@@ -15,6 +30,10 @@ export type IEnvironmentsModelOptions = Omit<IPollingOptions, 'name' | 'frequenc
 
 /**
  * The namespaces and environments of the store with a state per environment.
+ *
+ * A small store (see scale.ts) is loaded whole. In a large one only the expanded namespaces'
+ * environments and the current search's matches are loaded, and a refresh asks again for those
+ * only: what a collapsed namespace holds is not asked for.
  *
  * Its poll refreshes it every `interval` while any build is queued or running, backing off on
  * errors; when nothing builds it refreshes every `idleInterval` (others' environments appear);
@@ -61,6 +80,59 @@ export class EnvironmentsModel extends PollingModel implements IEnvironmentsMode
     return this._updated;
   }
 
+  /** Every environment is loaded (a small store, or not known yet): filters need no server. */
+  get complete(): boolean {
+    return this._small !== false;
+  }
+
+  get search(): ISearchState | null {
+    return this._search;
+  }
+
+  isExpanded(namespace: string): boolean {
+    return this._expanded.has(namespace);
+  }
+
+  /** Expanded, its environments not loaded yet. */
+  isLoading(namespace: string): boolean {
+    return this._expanded.has(namespace) && !this._byNamespace.has(namespace);
+  }
+
+  /** Expand (load its environments, and keep them fresh) or collapse (forget them). */
+  expand(namespace: string, open: boolean): void {
+    if (open === this._expanded.has(namespace)) {
+      return;
+    }
+    if (open) {
+      this._expanded.add(namespace);
+      if (!this.complete) {
+        void this._load([namespace]).then(() => this._publish(), this._fail);
+      }
+    } else {
+      this._expanded.delete(namespace);
+      if (!this.complete) {
+        this._byNamespace.delete(namespace);
+      }
+    }
+    this._publish();
+  }
+
+  /**
+   * Look for environments by name on the server (a large store; a small one filters what it
+   * has). The matches join the entries until the search changes; '' ends it.
+   */
+  async find(query: string): Promise<void> {
+    const word = this.complete ? '' : serverWord(query);
+    if (word === (this._search?.query ?? '')) {
+      return;
+    }
+    this._search = word ? { query: word, loading: true, count: 0, hits: [] } : null;
+    this._publish();
+    if (word) {
+      await this._find().then(() => this._publish(), this._fail);
+    }
+  }
+
   async withPackages(packages: string[]): Promise<IEnvironment[]> {
     const page = await this._api.listEnvironments({ packages, sort_by: ['namespace', 'name'] });
     return page.items;
@@ -78,152 +150,269 @@ export class EnvironmentsModel extends PollingModel implements IEnvironmentsMode
 
   protected async fetch(): Promise<void> {
     try {
-      if (this._version === null) {
-        this._version = (await this._api.status()).version;
+      const starting = this._small === null;
+      if (starting) {
+        await this._start();
       }
-      const [namespaces, environments, builds] = await Promise.all([
-        this._api.listNamespaces(),
-        this._api.listEnvironments({ sort_by: ['namespace', 'name'] }),
-        this._api.listBuilds({ sort_by: 'id', order: 'desc', size: RECENT_BUILDS })
+      const [namespaces, builds] = await Promise.all([
+        starting ? null : allPages(page => this._api.listNamespaces(list(page))),
+        this._api.listBuilds({ sort_by: 'id', order: 'desc', size: RECENT_BUILDS, ...list(1) }),
+        // A small store was just loaded whole by `_start`.
+        this._small ? (starting ? null : this._loadStore()) : this._load([...this._expanded]),
+        this._search ? this._find() : null
       ]);
-      const latest = new Map<number, IBuild>();
-      const active = new Map<number, IBuild>();
-      for (const build of builds.items) {
-        if (!latest.has(build.environment_id)) {
-          latest.set(build.environment_id, build);
-        }
-        if (isActive(build.status)) {
-          const seen = active.get(build.environment_id);
-          // A running build says more than one waiting behind it; of the waiting ones, the
-          // first in the queue (builds come newest first).
-          if (!seen || seen.status === 'QUEUED') {
-            active.set(build.environment_id, build);
-          }
-        }
+      if (namespaces) {
+        this._setNamespaces(namespaces.items);
       }
-      // Environments without a current build and out of the recent window: ask for their last.
-      const unknown = environments.items.filter(e => e.current_build === null && !latest.has(e.id));
-      await Promise.all(
-        unknown.map(async e => {
-          const page = await this._api.listBuilds({
-            environment_id: e.id,
-            sort_by: 'id',
-            order: 'desc',
-            size: 1
-          });
-          if (page.items[0]) {
-            latest.set(e.id, page.items[0]);
-          }
-        })
-      );
-      this._namespaces = [...namespaces.items].sort((a, b) => a.name.localeCompare(b.name));
-      this._entries = environments.items
-        .map(environment =>
-          entryOf(environment, active.get(environment.id), latest.get(environment.id))
-        )
-        .sort(
-          (a, b) =>
-            a.environment.namespace.name.localeCompare(b.environment.namespace.name) ||
-            a.environment.name.localeCompare(b.environment.name)
-        );
+      this._foldBuilds(builds.items);
+      await this._openBuilding();
+      await this._lookUpLastBuilds();
       this._error = null;
-      this._loaded = true;
       this._updated = new Date();
-      this.emitChanged();
+      this._publish();
     } catch (error) {
-      this._error = error as Error;
-      this._loaded = true;
-      this.emitChanged();
+      this._fail(error);
       throw error; // the poll backs off
     }
   }
 
+  /**
+   * The first refresh: is the store small? A large one shows its namespaces as soon as they are
+   * known, then loads the ones it opens with.
+   */
+  private async _start(): Promise<void> {
+    const [status, primary, namespaces, first] = await Promise.all([
+      this._api.status(),
+      // Without it (an error, an older server) no namespace is the user's own.
+      Promise.resolve()
+        .then(() => this._api.permissions())
+        .then(
+          p => p.primary_namespace || null,
+          () => null
+        ),
+      allPages(page => this._api.listNamespaces(list(page))),
+      this._api.listEnvironments({ sort_by: STORE_ORDER, size: SMALL_STORE, ...list(1) })
+    ]);
+    this._version = status.version;
+    this._primary = primary;
+    this._small = first.count <= first.items.length;
+    if (this._small) {
+      this._setStore(first.items);
+    }
+    this._setNamespaces(namespaces.items);
+    if (!this._small) {
+      this._loaded = true;
+      this._publish(); // the namespaces, while the open ones load
+    }
+  }
+
+  private _setNamespaces(namespaces: INamespace[]): void {
+    const names = namespaces.map(n => n.name);
+    const fresh = names.filter(name => !this._seen.has(name));
+    // New namespaces follow the rule; ones seen before keep what the user chose.
+    for (const name of initiallyExpanded(!!this._small, fresh, this._primary, [])) {
+      this._expanded.add(name);
+    }
+    fresh.forEach(name => this._seen.add(name));
+    this._namespaces = [...namespaces].sort((a, b) => a.name.localeCompare(b.name));
+    if (this._small) {
+      // An environment's namespace is listed even when the namespace list missed it.
+      for (const name of this._byNamespace.keys()) {
+        if (!this._seen.has(name)) {
+          this._seen.add(name);
+          this._expanded.add(name);
+        }
+      }
+    }
+  }
+
+  /** A small store: everything, whatever is expanded. */
+  private async _loadStore(): Promise<void> {
+    const all = await allPages(page =>
+      this._api.listEnvironments({ sort_by: STORE_ORDER, size: SMALL_STORE, ...list(page) })
+    );
+    this._setStore(all.items);
+  }
+
+  private _setStore(environments: IEnvironment[]): void {
+    this._byNamespace.clear();
+    for (const environment of environments) {
+      const name = environment.namespace.name;
+      const bucket = this._byNamespace.get(name);
+      if (bucket) {
+        bucket.push(environment);
+      } else {
+        this._byNamespace.set(name, [environment]);
+      }
+    }
+    for (const namespace of this._byNamespace.keys()) {
+      if (!this._seen.has(namespace)) {
+        this._seen.add(namespace);
+        this._expanded.add(namespace);
+      }
+    }
+  }
+
+  /** A large store: the environments of these namespaces, every page, kept if still wanted. */
+  private async _load(namespaces: string[]): Promise<void> {
+    await mapLimit(namespaces, PARALLEL_LOADS, async namespace => {
+      const ticket = (this._tickets.get(namespace) ?? 0) + 1;
+      this._tickets.set(namespace, ticket);
+      const page = await allPages(page =>
+        this._api.listEnvironments({ namespace, sort_by: 'name', ...list(page) })
+      );
+      // Collapsed meanwhile, or loaded again by a later call: this answer is stale.
+      if (this._expanded.has(namespace) && this._tickets.get(namespace) === ticket) {
+        this._byNamespace.set(namespace, page.items);
+      }
+    });
+  }
+
+  private async _find(): Promise<void> {
+    const search = this._search;
+    if (!search) {
+      return;
+    }
+    const page: IPage<IEnvironment> = await this._api.listEnvironments({
+      search: search.query,
+      sort_by: STORE_ORDER,
+      size: SEARCH_LIMIT,
+      ...list(1)
+    });
+    if (this._search === search || this._search?.query === search.query) {
+      this._search = { query: search.query, loading: false, count: page.count, hits: page.items };
+    }
+  }
+
+  private _foldBuilds(builds: IBuild[]): void {
+    this._latest.clear();
+    this._activeBuilds.clear();
+    for (const build of builds) {
+      if (!this._latest.has(build.environment_id)) {
+        this._latest.set(build.environment_id, build);
+      }
+      if (isActive(build.status)) {
+        const seen = this._activeBuilds.get(build.environment_id);
+        // A running build says more than one waiting behind it; of the waiting ones, the
+        // first in the queue (builds come newest first).
+        if (!seen || seen.status === 'QUEUED') {
+          this._activeBuilds.set(build.environment_id, build);
+        }
+      }
+    }
+  }
+
+  /**
+   * A large store: a new environment's first build queued or running in a collapsed namespace
+   * (just created, here or by someone else) opens that namespace, once.
+   */
+  private async _openBuilding(): Promise<void> {
+    if (this._small) {
+      return;
+    }
+    const known = new Set(this._environments().map(e => e.id));
+    const unseen = [...this._activeBuilds.keys()].filter(
+      id => !known.has(id) && !this._opened.has(id)
+    );
+    if (!unseen.length) {
+      return;
+    }
+    unseen.forEach(id => this._opened.add(id));
+    const pages = await Promise.all(
+      (['QUEUED', 'BUILDING'] as const).map(status =>
+        this._api.listEnvironments({ status, sort_by: STORE_ORDER, ...list(1) })
+      )
+    );
+    const building = pages
+      .flatMap(page => page.items)
+      .filter(e => unseen.includes(e.id))
+      .map(e => e.namespace.name);
+    const names = this._namespaces.map(n => n.name);
+    const open = [...initiallyExpanded(false, names, null, building)].filter(
+      name => name !== this._primary && !this._expanded.has(name)
+    );
+    open.forEach(name => this._expanded.add(name));
+    await this._load(open);
+  }
+
+  /** Environments without a current build and out of the recent window: ask for their last. */
+  private async _lookUpLastBuilds(): Promise<void> {
+    const unknown = this._environments().filter(
+      e => e.current_build === null && !this._latest.has(e.id)
+    );
+    await mapLimit(unknown, PARALLEL_LOADS, async e => {
+      if (!this._lastBuilds.has(e.id)) {
+        const page = await this._api.listBuilds({
+          environment_id: e.id,
+          sort_by: 'id',
+          order: 'desc',
+          size: 1
+        });
+        this._lastBuilds.set(e.id, page.items[0] ?? null);
+      }
+      const last = this._lastBuilds.get(e.id);
+      if (last) {
+        this._latest.set(e.id, last);
+      }
+    });
+  }
+
+  /** What is loaded: the expanded (small store: all) namespaces' environments and the matches. */
+  private _environments(): IEnvironment[] {
+    const byId = new Map<number, IEnvironment>();
+    for (const [namespace, environments] of this._byNamespace) {
+      if (this._small || this._expanded.has(namespace)) {
+        environments.forEach(e => byId.set(e.id, e));
+      }
+    }
+    for (const hit of this._search?.hits ?? []) {
+      if (!byId.has(hit.id)) {
+        byId.set(hit.id, hit);
+      }
+    }
+    return [...byId.values()];
+  }
+
+  private _publish(): void {
+    const order = new Intl.Collator();
+    this._entries = this._environments()
+      .map(e => entryOf(e, this._activeBuilds.get(e.id), this._latest.get(e.id)))
+      .sort(
+        (a, b) =>
+          order.compare(a.environment.namespace.name, b.environment.namespace.name) ||
+          order.compare(a.environment.name, b.environment.name)
+      );
+    this._loaded = this._loaded || this._small !== null;
+    this.emitChanged();
+  }
+
+  private _fail = (error: unknown): void => {
+    this._error = error as Error;
+    this._loaded = true;
+    this.emitChanged();
+  };
+
+  private _activeBuilds = new Map<number, IBuild>();
+  private _byNamespace = new Map<string, IEnvironment[]>();
   private _entries: IEnvironmentEntry[] = [];
   private _error: CondaStoreError | Error | null = null;
+  private _expanded = new Set<string>();
+  private _lastBuilds = new Map<number, IBuild | null>();
+  private _latest = new Map<number, IBuild>();
   private _loaded = false;
   private _namespaces: INamespace[] = [];
+  private _opened = new Set<number>();
+  private _primary: string | null = null;
+  private _search: ISearchState | null = null;
+  private _seen = new Set<string>();
+  /** Whether the store is small (loaded whole); null before the first refresh. */
+  private _small: boolean | null = null;
+  private _tickets = new Map<string, number>();
   private _updated: Date | null = null;
   private _version: string | null = null;
 }
 
-/** One environment's state in one word, and a sentence saying why. */
-export function entryOf(
-  environment: IEnvironment,
-  active: IBuild | undefined,
-  latest: IBuild | undefined
-): IEnvironmentEntry {
-  const current = environment.current_build;
-  const usable = !!current && current.status === 'COMPLETED';
-  let state: EnvironmentState;
-  let detail: string;
-  if (active) {
-    state = active.status === 'BUILDING' ? 'building' : 'queued';
-    const place = active.queue_position ? ` (#${active.queue_position} in the queue)` : '';
-    detail =
-      `Build ${active.id} is ${active.status === 'BUILDING' ? 'running' : `waiting to start${place}`}` +
-      (current && current.status === 'COMPLETED' && current.id !== active.id
-        ? `; build ${current.id} is in use until it completes.`
-        : '.');
-  } else if (current && current.status === 'COMPLETED') {
-    state = 'ready';
-    detail = `Ready: build ${current.id} is in use.`;
-    if (latest && latest.id > current.id && latest.status === 'FAILED') {
-      detail += ` The newer build ${latest.id} failed.`;
-    } else if (latest && latest.id > current.id && latest.status === 'CANCELED') {
-      detail += ` The newer build ${latest.id} was canceled.`;
-    }
-  } else if (latest && latest.status === 'FAILED') {
-    state = 'failed';
-    detail = `Build ${latest.id} failed${latest.status_info ? `: ${brief(latest.status_info)}` : '.'}`;
-  } else if (latest && latest.status === 'CANCELED') {
-    state = 'canceled';
-    detail = `Build ${latest.id} was canceled; there is no build to use yet.`;
-  } else {
-    state = 'empty';
-    detail = 'No build yet.';
-  }
-  return {
-    environment,
-    state,
-    detail,
-    activeBuildId: active?.id ?? null,
-    activeStatus: active?.status ?? null,
-    usable,
-    queuePosition: active?.status === 'QUEUED' ? (active.queue_position ?? null) : null
-  };
-}
-
-/** The start of a long message, cut at a word boundary. */
-export function brief(text: string, length = 90): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
-  if (flat.length <= length) {
-    return flat;
-  }
-  const cut = flat.slice(0, length);
-  return `${cut.slice(0, Math.max(cut.lastIndexOf(' '), length / 2))}…`;
-}
-
-/** Words for a state, as the badges show them. */
-export const STATE_LABELS: Record<EnvironmentState, string> = {
-  ready: 'ready',
-  building: 'building',
-  queued: 'queued',
-  failed: 'failed',
-  canceled: 'canceled',
-  empty: 'no build'
-};
-
-/**
- * What a row's badge says: its state, and for an environment still usable while a newer build
- * runs or waits, both (`ready · rebuilding`); a queued build says its place when known.
- */
-export function stateText(entry: IEnvironmentEntry): string {
-  const place = entry.state === 'queued' && entry.queuePosition ? ` #${entry.queuePosition}` : '';
-  if (entry.usable && entry.state === 'building') {
-    return 'ready · rebuilding';
-  }
-  if (entry.usable && entry.state === 'queued') {
-    return `ready · queued${place}`;
-  }
-  return `${STATE_LABELS[entry.state]}${place}`;
+/** A page of a list refreshed by polling: revalidated through the HTTP cache, not bypassing it. */
+function list(page: number): { page?: number; revalidate: true } {
+  return page > 1 ? { page, revalidate: true } : { revalidate: true };
 }

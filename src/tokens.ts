@@ -42,6 +42,14 @@ export interface IEnvironmentEntry {
   detail: string;
 }
 
+/** A search asked of the server: its word, and the first matches (`count` in all). */
+export interface ISearchState {
+  query: string;
+  loading: boolean;
+  count: number;
+  hits: IEnvironment[];
+}
+
 /**
  * The namespaces and environments the user can read, with a state per environment, refreshed
  * live while something builds and quiet otherwise. Shared by the sidebar and the views.
@@ -69,6 +77,21 @@ export interface IEnvironmentsModel {
   /** Refresh now, whatever the polling state; resolves when done. */
   refresh(): Promise<void>;
   entry(namespace: string, name: string): IEnvironmentEntry | undefined;
+  /**
+   * Every environment is loaded (a small store): filters need not ask the server. When false,
+   * only expanded namespaces and search matches are in `entries`. Absent: true.
+   */
+  readonly complete?: boolean;
+  /** The server search under way or done (a large store); null when none. */
+  readonly search?: ISearchState | null;
+  /** Whether a namespace is expanded (its environments loaded and kept fresh). */
+  isExpanded?(namespace: string): boolean;
+  /** Expanded, its environments still loading. */
+  isLoading?(namespace: string): boolean;
+  /** Expand (loading its environments if needed) or collapse a namespace. */
+  expand?(namespace: string, open: boolean): void;
+  /** Ask the server for environments whose name has the words (a large store); '' to stop. */
+  find?(query: string): Promise<void>;
 }
 
 export const IEnvironmentsModel = new Token<IEnvironmentsModel>(

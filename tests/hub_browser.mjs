@@ -17,10 +17,8 @@ const { chromium } = require('playwright');
 
 const [hubUrl, user, name, outDir] = process.argv.slice(2);
 const seen = {};
-const browser = await chromium.launch({
-  executablePath: process.env.CSJ_CHROMIUM ?? '/usr/bin/chromium',
-  args: ['--no-sandbox']
-});
+// The galata tests' Debian Chromium and its flags.
+const browser = await chromium.launch(require('./playwright.config.js').use.launchOptions);
 const TIMEOUT = 120_000;
 
 try {

@@ -3,25 +3,10 @@
  * sent when idle or when nobody looks. And the log's failure highlighting.
  */
 import { EnvironmentsModel, brief, entryOf } from '../model';
-import { BuildStatus, IBuild, IEnvironment } from '../models';
+import { IBuild, IEnvironment } from '../models';
 import { ICondaStoreAPI } from '../tokens';
 import { classify, splitLine } from '../view/log';
-
-function build(id: number, environment_id: number, status: BuildStatus, info?: string): IBuild {
-  return {
-    id,
-    environment_id,
-    specification: null,
-    packages: null,
-    status,
-    status_info: info ?? null,
-    size: 0,
-    scheduled_on: null,
-    started_on: null,
-    ended_on: null,
-    build_artifacts: []
-  };
-}
+import { build } from './fixtures';
 
 function environment(id: number, name: string, current: IBuild | null): IEnvironment {
   return {
@@ -78,6 +63,11 @@ describe('entryOf', () => {
     expect([fresh.usable, fresh.queuePosition]).toEqual([false, null]);
     // A running build's position is no queue position.
     expect(entryOf(environment(1, 'a', done), running, running).queuePosition).toBeNull();
+  });
+
+  it('takes a first build reported current as the latest when out of the recent window', () => {
+    const failed = build(9, 1, 'FAILED', 'solve failed');
+    expect(entryOf(environment(1, 'a', failed), undefined, undefined).state).toBe('failed');
   });
 
   it('cuts long messages at a word', () => {

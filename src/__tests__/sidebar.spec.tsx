@@ -8,10 +8,11 @@ import { act } from 'react';
 
 import { DraftStore, IStoredDraft } from '../drafts';
 import { entryOf, stateText } from '../model';
-import { BuildStatus, IBuild, IEnvironment, INamespace } from '../models';
+import { IBuild, IEnvironment, INamespace } from '../models';
 import { NO_FILTERS, activityText, groupRows, updatedText } from '../sidebar/groups';
 import { SidebarView } from '../sidebar/view';
 import { CommandIDs, IEnvironmentEntry, IEnvironmentsModel } from '../tokens';
+import { build } from './fixtures';
 
 jest.mock('@jupyterlab/ui-components', () => {
   const icon = { react: () => null };
@@ -34,22 +35,6 @@ const { createRoot } = require('react-dom/client') as { createRoot: (host: Eleme
 
 function ns(id: number, name: string): INamespace {
   return { id, name, metadata_: {}, role_mappings: [] };
-}
-
-function build(id: number, environment_id: number, status: BuildStatus): IBuild {
-  return {
-    id,
-    environment_id,
-    specification: null,
-    packages: null,
-    status,
-    status_info: null,
-    size: 0,
-    scheduled_on: null,
-    started_on: null,
-    ended_on: null,
-    build_artifacts: []
-  };
 }
 
 function env(id: number, namespace: string, name: string, current: IBuild | null): IEnvironment {
@@ -149,10 +134,15 @@ describe('SidebarView', () => {
   let root: IRoot;
   let executed: Array<[string, unknown]>;
 
-  function render(list: IEnvironmentEntry[], drafts: DraftStore | null = null): void {
+  function render(
+    list: IEnvironmentEntry[],
+    drafts: DraftStore | null = null,
+    more: Partial<IEnvironmentsModel> = {},
+    namespaces: INamespace[] = NAMESPACES
+  ): void {
     const model = {
       changed: new Signal<object, void>({}),
-      namespaces: list.length ? NAMESPACES : [],
+      namespaces: list.length ? namespaces : [],
       entries: list,
       loaded: true,
       error: null,
@@ -162,7 +152,8 @@ describe('SidebarView', () => {
       idleInterval: 10_000,
       active: true,
       refresh: async () => undefined,
-      entry: () => undefined
+      entry: () => undefined,
+      ...more
     } as unknown as IEnvironmentsModel;
     const commands = {
       execute: async (id: string, args: unknown) => {
@@ -245,5 +236,96 @@ describe('SidebarView', () => {
     expect(document.activeElement).toBe(items()[0]);
     expect(tree.getAttribute('title')).toMatch(/Arrow keys/);
     drafts.dispose();
+  });
+
+  /** `count` ready environments in namespace "big", plus the usual ones. */
+  function many(count: number): IEnvironmentEntry[] {
+    const done = build(1, 1, 'COMPLETED');
+    const big = Array.from({ length: count }, (_, i) =>
+      entryOf(env(100 + i, 'big', `e${String(i).padStart(5, '0')}`, done), undefined, done)
+    );
+    return [...entries(), ...big];
+  }
+
+  it('draws only a window of a long list, and the keys still reach every item', () => {
+    render(many(5000), null, {}, [...NAMESPACES, ns(4, 'big')]);
+    const tree = host.querySelector('[role="tree"]')!;
+    expect(tree.classList.contains('jp-mod-virtual')).toBe(true);
+    expect(items().length).toBeGreaterThan(10);
+    expect(items().length).toBeLessThan(100);
+    // The rows left out still take their room: the tree is as tall as all its rows.
+    const list = host.querySelector<HTMLElement>('[data-namespace="big"] ul')!;
+    expect(parseInt(list.style.paddingBottom)).toBeGreaterThan(4900 * 28);
+    const below = tree.lastElementChild as HTMLElement; // default, empty and team
+    expect(parseInt(below.style.height)).toBe(8 * 28);
+
+    act(() => items()[0].focus());
+    key(items()[0], 'End');
+    expect(document.activeElement?.getAttribute('data-environment')).toBe('team/d');
+    key(document.activeElement!, 'ArrowUp');
+    expect(document.activeElement?.getAttribute('data-key')).toBe('ns:team');
+    key(document.activeElement!, 'ArrowUp');
+    expect(document.activeElement?.getAttribute('data-key')).toBe('empty:empty');
+    expect(items().filter(i => i.tabIndex === 0)).toEqual([document.activeElement]);
+    expect(items().length).toBeLessThan(100);
+    key(document.activeElement!, 'Home');
+    expect(document.activeElement?.getAttribute('data-key')).toBe('ns:big');
+  });
+
+  it('loads a namespace when expanded, and sends the words to the server', async () => {
+    const expanded = new Set(['default']);
+    const asked: string[] = [];
+    const calls: Array<[string, boolean]> = [];
+    render(entries().slice(0, 3), null, {
+      complete: false,
+      search: null,
+      isExpanded: (namespace: string) => expanded.has(namespace),
+      isLoading: (namespace: string) => namespace === 'team',
+      expand: (namespace: string, open: boolean) => {
+        calls.push([namespace, open]);
+        if (open) {
+          expanded.add(namespace);
+        } else {
+          expanded.delete(namespace);
+        }
+      },
+      find: async (query: string) => {
+        asked.push(query);
+      }
+    } as Partial<IEnvironmentsModel>);
+    const header = (name: string) => host.querySelector<HTMLElement>(`[data-key="ns:${name}"]`)!;
+    // Collapsed and not loaded: how many it holds is not known.
+    expect(header('team').getAttribute('aria-expanded')).toBe('false');
+    expect(header('team').getAttribute('aria-label')).toBe('team');
+    expect(header('default').getAttribute('aria-label')).toMatch(/^default, 3 environments/);
+    act(() => header('team').click());
+    expect(calls).toEqual([['team', true]]);
+    render(entries().slice(0, 3), null, {
+      complete: false,
+      isExpanded: (namespace: string) => expanded.has(namespace),
+      isLoading: (namespace: string) => namespace === 'team',
+      find: async (query: string) => {
+        asked.push(query);
+      }
+    } as Partial<IEnvironmentsModel>);
+    expect(host.querySelector('[data-namespace="team"]')?.textContent).toContain(
+      'Loading the environments of team…'
+    );
+    const search = host.querySelector<HTMLInputElement>('input[type="search"]')!;
+    jest.useFakeTimers();
+    try {
+      act(() => {
+        const setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value')!.set!;
+        setter.call(search, 'needle');
+        search.dispatchEvent(new Event('input', { bubbles: true }));
+      });
+      act(() => jest.advanceTimersByTime(400));
+    } finally {
+      jest.useRealTimers();
+    }
+    expect(asked[asked.length - 1]).toBe('needle');
+    // Until the server answers, it says it searches (not that nothing matches).
+    expect(host.textContent).toContain('Searching every namespace…');
+    expect(host.textContent).not.toContain('No environment matches');
   });
 });

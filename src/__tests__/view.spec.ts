@@ -10,25 +10,12 @@ import { EnvironmentViewModel } from '../view/model';
 import { requestOf, requestedBy } from '../view/packages';
 import { SpecificationEdit } from '../view/specedit';
 import { packageNameAt, replacePackageName } from '../view/suggestion';
+import { build as buildRecord } from './fixtures';
 
 const wait = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
 
 describe('EnvironmentViewModel data', () => {
-  function build(id: number, status: BuildStatus): IBuild {
-    return {
-      id,
-      environment_id: 1,
-      specification: null,
-      packages: null,
-      status,
-      status_info: null,
-      size: 0,
-      scheduled_on: null,
-      started_on: null,
-      ended_on: null,
-      build_artifacts: []
-    };
-  }
+  const build = (id: number, status: BuildStatus): IBuild => buildRecord(id, 1, status);
 
   let calls: string[];
   let builds: IBuild[];

@@ -46,6 +46,28 @@ export function usePackageFilter(model: IEnvironmentsModel, name: string): IPack
   return wanted ? state : { ids: null, loading: false, error: null };
 }
 
+/** How long typing must pause before a large store's server is searched. */
+export const SEARCH_DEBOUNCE_MS = 300;
+
+/**
+ * A large store (not all loaded) looks for the words' environments on the server too, so a
+ * search finds them in collapsed namespaces; the words then filter what came back.
+ */
+export function useServerSearch(model: IEnvironmentsModel, query: string): void {
+  const complete = model.complete !== false;
+  useEffect(() => {
+    if (!model.find) {
+      return;
+    }
+    const wanted = complete ? '' : query;
+    const timer = setTimeout(
+      () => void model.find!(wanted).catch(() => undefined),
+      wanted.trim() ? SEARCH_DEBOUNCE_MS : 0
+    );
+    return () => clearTimeout(timer);
+  }, [model, query, complete]);
+}
+
 export function FilterBar(props: {
   state: StateFilter;
   onState: (state: StateFilter) => void;

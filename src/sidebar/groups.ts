@@ -22,6 +22,8 @@ export type SidebarRow =
 export interface INamespaceGroup {
   name: string;
   rows: SidebarRow[];
+  /** Whether its environments are loaded (a large store loads a namespace when expanded). */
+  loaded: boolean;
   /** Counts over the namespace's environments as shown (what a collapsed header summarises). */
   failed: number;
   building: number;
@@ -92,23 +94,33 @@ export function groupRows(
   namespaces: ReadonlyArray<INamespace>,
   entries: ReadonlyArray<IEnvironmentEntry>,
   drafts: ReadonlyArray<IStoredDraft>,
-  filters: IFilters
+  filters: IFilters,
+  isLoaded: (namespace: string) => boolean = () => true
 ): INamespaceGroup[] {
-  const names = new Set<string>(namespaces.map(n => n.name));
-  entries.forEach(e => names.add(e.environment.namespace.name));
+  // Bucketed once: a large store has thousands of entries and hundreds of namespaces.
+  const byNamespace = new Map<string, IEnvironmentEntry[]>(namespaces.map(n => [n.name, []]));
+  for (const entry of entries) {
+    const name = entry.environment.namespace.name;
+    const bucket = byNamespace.get(name);
+    if (bucket) {
+      bucket.push(entry);
+    } else {
+      byNamespace.set(name, [entry]);
+    }
+  }
+  const existing = new Set(entries.map(keyOf));
   const draftOf = new Map(drafts.map(d => [`${d.namespace}/${d.name}`, d]));
-  const newDrafts = drafts.filter(
-    d => d.isNew && !entries.some(e => keyOf(e) === `${d.namespace}/${d.name}`)
-  );
-  newDrafts.forEach(d => names.add(d.namespace));
+  const newDrafts = drafts.filter(d => d.isNew && !existing.has(`${d.namespace}/${d.name}`));
+  newDrafts.forEach(d => byNamespace.has(d.namespace) || byNamespace.set(d.namespace, []));
 
   const filtered = isFiltered(filters);
   const query = filters.query.trim().toLowerCase();
+  const order = new Intl.Collator();
   const groups: INamespaceGroup[] = [];
-  for (const name of Array.from(names).sort((a, b) => a.localeCompare(b))) {
+  for (const name of Array.from(byNamespace.keys()).sort((a, b) => a.localeCompare(b))) {
     const rows: SidebarRow[] = [];
-    for (const entry of entries) {
-      if (entry.environment.namespace.name === name && entryMatches(entry, filters)) {
+    for (const entry of byNamespace.get(name) ?? []) {
+      if (entryMatches(entry, filters)) {
         rows.push({ kind: 'environment', entry, draft: draftOf.get(keyOf(entry)) ?? null });
       }
     }
@@ -117,7 +129,7 @@ export function groupRows(
         rows.push({ kind: 'draft', draft });
       }
     }
-    rows.sort((a, b) => rowName(a).localeCompare(rowName(b)));
+    rows.sort((a, b) => order.compare(rowName(a), rowName(b)));
     const namespaceMatches =
       !!query && filters.state === 'all' && !filters.withPackage && name.includes(query);
     if (filtered && rows.length === 0 && !namespaceMatches) {
@@ -127,6 +139,7 @@ export function groupRows(
     groups.push({
       name,
       rows,
+      loaded: isLoaded(name),
       failed: shown.filter(e => e.state === 'failed').length,
       building: shown.filter(e => e.state === 'building').length,
       queued: shown.filter(e => e.state === 'queued').length

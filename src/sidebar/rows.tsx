@@ -34,6 +34,8 @@ export function NamespaceHeader(props: {
   const { group, collapsed } = props;
   const Caret = collapsed ? caretRightIcon : caretDownIcon;
   const count = group.rows.length;
+  // A large store's collapsed namespace is not loaded: how many it holds is not known.
+  const known = group.loaded || count > 0;
   const summary = [
     group.failed ? `${group.failed} failed` : '',
     group.building ? `${group.building} building` : '',
@@ -47,14 +49,18 @@ export function NamespaceHeader(props: {
         1
       )}
       aria-expanded={!collapsed}
-      aria-label={[group.name, plural(count, 'environment'), ...summary].join(', ')}
+      aria-label={[group.name, known ? plural(count, 'environment') : '', ...summary]
+        .filter(Boolean)
+        .join(', ')}
       onClick={props.onToggle}
     >
       <Caret.react tag="span" elementSize="normal" />
       <span className="jp-CondaStore-namespaceName">{group.name}</span>
-      <span className="jp-CondaStore-count" aria-hidden="true">
-        {count}
-      </span>
+      {known && (
+        <span className="jp-CondaStore-count" aria-hidden="true">
+          {count}
+        </span>
+      )}
       {collapsed && group.failed > 0 && (
         <span className="jp-CondaStore-badge" data-state="failed" aria-hidden="true">
           {group.failed} failed
@@ -183,6 +189,15 @@ export function EmptyRow(props: {
       >
         No environments yet. <span className="jp-CondaStore-linkText">New environment…</span>
       </div>
+    </li>
+  );
+}
+
+/** An expanded namespace whose environments are on their way. */
+export function LoadingRow(props: { namespace: string }): JSX.Element {
+  return (
+    <li role="none" className="jp-CondaStore-empty jp-CondaStore-loadingRow" aria-busy="true">
+      Loading the environments of {props.namespace}…
     </li>
   );
 }

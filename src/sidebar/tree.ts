@@ -36,10 +36,16 @@ function itemsOf(tree: HTMLElement | null): HTMLElement[] {
 }
 
 /**
- * Roving focus over the tree's items: the item whose key is `current` (or else the first) is the
- * only one with tabindex 0; moving focus moves it.
+ * Roving focus over the tree's items: the item whose key is `current` (or else the first drawn)
+ * is the only one with tabindex 0; moving focus moves it. The keys move along `order`, every
+ * item of the tree whether drawn or not (a virtual tree draws the rows in view): `reveal` brings
+ * an item into view, and it is focused once drawn.
  */
-export function useTree(actions: ITreeActions): {
+export function useTree(
+  actions: ITreeActions,
+  order: ReadonlyArray<ITreeItem>,
+  reveal: (key: string) => void = () => undefined
+): {
   ref: React.RefObject<HTMLDivElement>;
   current: string | null;
   onKeyDown: (event: React.KeyboardEvent) => void;
@@ -47,22 +53,43 @@ export function useTree(actions: ITreeActions): {
 } {
   const ref = useRef<HTMLDivElement>(null);
   const [current, setCurrent] = useState<string | null>(null);
+  // An item to focus once it is drawn.
+  const pending = useRef<string | null>(null);
 
-  // After every render: exactly one item is a Tab stop, even once the current one is gone.
+  const find = (key: string) =>
+    itemsOf(ref.current).find(item => item.dataset.key === key) ?? undefined;
+
+  // After every render: exactly one item is a Tab stop, even once the current one is gone; an
+  // item scrolled into view to be focused now is.
   useLayoutEffect(() => {
     const items = itemsOf(ref.current);
     const stop = items.find(item => item.dataset.key === current) ?? items[0];
     for (const item of items) {
       item.tabIndex = item === stop ? 0 : -1;
     }
+    const wanted = pending.current ? find(pending.current) : undefined;
+    if (wanted) {
+      pending.current = null;
+      wanted.focus();
+    }
   });
 
-  const focus = useCallback((item: HTMLElement | undefined) => {
-    if (item) {
-      setCurrent(item.dataset.key ?? null);
-      item.focus();
-    }
-  }, []);
+  const focus = useCallback(
+    (item: ITreeItem | undefined) => {
+      if (!item) {
+        return;
+      }
+      setCurrent(item.key);
+      const drawn = find(item.key);
+      if (drawn) {
+        drawn.focus();
+      } else {
+        pending.current = item.key;
+      }
+      reveal(item.key);
+    },
+    [reveal]
+  );
 
   const onFocus = useCallback((event: React.FocusEvent) => {
     const item = (event.target as HTMLElement).closest<HTMLElement>(ITEM);
@@ -77,39 +104,36 @@ export function useTree(actions: ITreeActions): {
       if (target.getAttribute('role') !== 'treeitem') {
         return; // a control inside an item handles its own keys
       }
-      const items = itemsOf(ref.current);
-      const index = items.indexOf(target);
+      const index = order.findIndex(item => item.key === target.dataset.key);
       const { key = '', treeNamespace: namespace = '' } = target.dataset;
       const header = target.dataset.header === 'true';
       let handled = true;
       switch (event.key) {
         case 'ArrowDown':
-          focus(items[index + 1]);
+          focus(order[index + 1]);
           break;
         case 'ArrowUp':
-          focus(items[index - 1]);
+          focus(index > 0 ? order[index - 1] : undefined);
           break;
         case 'Home':
-          focus(items[0]);
+          focus(order[0]);
           break;
         case 'End':
-          focus(items[items.length - 1]);
+          focus(order[order.length - 1]);
           break;
         case 'ArrowRight':
           if (header && !actions.isExpanded(namespace)) {
             actions.expand(namespace, true);
           } else if (header) {
-            const next = items[index + 1];
-            focus(next?.dataset.treeNamespace === namespace ? next : undefined);
+            const next = order[index + 1];
+            focus(next?.namespace === namespace ? next : undefined);
           }
           break;
         case 'ArrowLeft':
           if (header && actions.isExpanded(namespace)) {
             actions.expand(namespace, false);
           } else if (!header) {
-            focus(
-              items.find(i => i.dataset.header === 'true' && i.dataset.treeNamespace === namespace)
-            );
+            focus(order.find(i => i.header && i.namespace === namespace));
           }
           break;
         case 'Enter':
@@ -127,7 +151,7 @@ export function useTree(actions: ITreeActions): {
         event.stopPropagation();
       }
     },
-    [actions, focus]
+    [actions, focus, order]
   );
 
   return { ref, current, onKeyDown, onFocus };

@@ -6,12 +6,12 @@ import React, { useRef, useState } from 'react';
 import { SearchInput, errorText, useSignal } from '../components';
 import { DraftStore } from '../drafts';
 import { CondaStoreError } from '../request';
+import { serverWord } from '../scale';
 import { CommandIDs, IEnvironmentsModel } from '../tokens';
-import { FilterBar, usePackageFilter } from './filters';
+import { FilterBar, usePackageFilter, useServerSearch } from './filters';
 import { SidebarFooter } from './footer';
 import { StateFilter, groupRows, isFiltered } from './groups';
-import { DraftRow, EmptyRow, EnvironmentRow, NamespaceHeader, treeKey } from './rows';
-import { TREE_KEYS_HELP, useTree } from './tree';
+import { TreeView } from './treeview';
 
 export interface ISidebarProps {
   model: IEnvironmentsModel;
@@ -97,6 +97,57 @@ function EmptyState(props: {
   );
 }
 
+/**
+ * Which namespaces are expanded: the model's choice when it loads namespaces lazily (a large
+ * store), otherwise kept here (all expanded until collapsed).
+ */
+function useExpansion(model: IEnvironmentsModel): {
+  isExpanded: (namespace: string) => boolean;
+  expand: (namespace: string, open: boolean) => void;
+} {
+  const [collapsed, setCollapsed] = useState<ReadonlySet<string>>(new Set());
+  if (model.isExpanded && model.expand) {
+    return {
+      isExpanded: namespace => model.isExpanded!(namespace),
+      expand: (namespace, open) => model.expand!(namespace, open)
+    };
+  }
+  return {
+    isExpanded: namespace => !collapsed.has(namespace),
+    expand: (namespace, open) => {
+      const next = new Set(collapsed);
+      if (open) {
+        next.delete(namespace);
+      } else {
+        next.add(namespace);
+      }
+      setCollapsed(next);
+    }
+  };
+}
+
+/**
+ * What the server search is doing, when the store is too large to filter here: asked (or about
+ * to be, once typing pauses), or answered with more matches than shown.
+ */
+function SearchStatus(props: {
+  model: IEnvironmentsModel;
+  searching: boolean;
+}): JSX.Element | null {
+  const search = props.model.search;
+  const text = props.searching
+    ? 'Searching every namespace…'
+    : search && search.count > search.hits.length
+      ? `The first ${search.hits.length} of ${search.count} environments named like ` +
+        `“${search.query}”: type more to narrow.`
+      : '';
+  return text ? (
+    <p className="jp-CondaStore-status jp-CondaStore-searchStatus" role="status">
+      {text}
+    </p>
+  ) : null;
+}
+
 export function SidebarView(props: ISidebarProps): JSX.Element {
   const { model, commands, drafts } = props;
   useSignal(model.changed);
@@ -104,37 +155,24 @@ export function SidebarView(props: ISidebarProps): JSX.Element {
   const [query, setQuery] = useState('');
   const [state, setState] = useState<StateFilter>('all');
   const [packageName, setPackageName] = useState('');
-  const [collapsed, setCollapsed] = useState<ReadonlySet<string>>(new Set());
   const packageFilter = usePackageFilter(model, packageName);
+  useServerSearch(model, query);
+  const { isExpanded, expand } = useExpansion(model);
+  const body = useRef<HTMLDivElement>(null);
 
   const draftList = drafts?.list() ?? [];
   const filters = { query, state, withPackage: packageFilter.ids };
   const filtered = isFiltered(filters) || !!packageName.trim();
-  const groups = groupRows(model.namespaces, model.entries, draftList, filters);
+  const isLoaded = (namespace: string) =>
+    model.complete !== false || (isExpanded(namespace) && !model.isLoading?.(namespace));
+  const groups = groupRows(model.namespaces, model.entries, draftList, filters, isLoaded);
+  const word = model.complete === false ? serverWord(query) : '';
+  const searching = !!word && (model.search?.query !== word || model.search.loading);
 
   const open = (namespace: string, name: string) =>
     void commands.execute(CommandIDs.openEnvironment, { namespace, name });
   const create = (namespace?: string) =>
     void commands.execute(CommandIDs.newEnvironment, namespace ? { namespace } : {});
-  const isExpanded = (namespace: string) => filtered || !collapsed.has(namespace);
-  const expand = (namespace: string, show: boolean) => {
-    const next = new Set(collapsed);
-    if (show) {
-      next.delete(namespace);
-    } else {
-      next.add(namespace);
-    }
-    setCollapsed(next);
-  };
-  // What Enter does on each item, rebuilt with the rows.
-  const activations = useRef(new Map<string, () => void>());
-  activations.current.clear();
-  const tree = useTree({
-    activate: key => activations.current.get(key)?.(),
-    expand,
-    isExpanded,
-    create
-  });
 
   const fatal = model.error && !model.loaded ? model.error : null;
   const missing = isUnusable(model.error);
@@ -180,7 +218,7 @@ export function SidebarView(props: ISidebarProps): JSX.Element {
           disabled={missing}
         />
       </div>
-      <div className="jp-CondaStore-sidebarBody">
+      <div className="jp-CondaStore-sidebarBody" ref={body}>
         {!model.loaded && !model.error && (
           <p className="jp-CondaStore-status" role="status">
             Connecting to conda-store…
@@ -197,75 +235,24 @@ export function SidebarView(props: ISidebarProps): JSX.Element {
             Looking for environments with {packageName.trim()}…
           </p>
         )}
-        {model.loaded && !missing && groups.length === 0 && !packageFilter.loading && (
-          <EmptyState filtered={filtered} onCreate={() => create()} onClear={clearFilters} />
-        )}
+        {!!word && <SearchStatus model={model} searching={searching} />}
+        {model.loaded &&
+          !missing &&
+          groups.length === 0 &&
+          !packageFilter.loading &&
+          !searching && (
+            <EmptyState filtered={filtered} onCreate={() => create()} onClear={clearFilters} />
+          )}
         {groups.length > 0 && (
-          <div
-            className="jp-CondaStore-tree"
-            role="tree"
-            aria-label="Environments by namespace"
-            title={TREE_KEYS_HELP}
-            ref={tree.ref}
-            onKeyDown={tree.onKeyDown}
-            onFocus={tree.onFocus}
-          >
-            {groups.map(group => {
-              const shown = isExpanded(group.name);
-              activations.current.set(treeKey.namespace(group.name), () =>
-                expand(group.name, !shown)
-              );
-              activations.current.set(treeKey.empty(group.name), () => create(group.name));
-              return (
-                <section
-                  key={group.name}
-                  className="jp-CondaStore-namespace"
-                  data-namespace={group.name}
-                  role="none"
-                >
-                  <NamespaceHeader
-                    group={group}
-                    collapsed={!shown}
-                    onToggle={() => expand(group.name, !shown)}
-                    onCreate={() => create(group.name)}
-                  />
-                  {shown && (
-                    <ul className="jp-CondaStore-envList" role="none">
-                      {group.rows.map(row => {
-                        if (row.kind === 'draft') {
-                          const { namespace, name } = row.draft;
-                          const go = () => open(namespace, name);
-                          activations.current.set(treeKey.draft(namespace, name), go);
-                          return <DraftRow key={`draft:${name}`} draft={row.draft} onOpen={go} />;
-                        }
-                        const { environment } = row.entry;
-                        const go = () => open(group.name, environment.name);
-                        activations.current.set(
-                          treeKey.environment(group.name, environment.name),
-                          go
-                        );
-                        return (
-                          <EnvironmentRow
-                            key={environment.id}
-                            entry={row.entry}
-                            draft={row.draft}
-                            onOpen={go}
-                          />
-                        );
-                      })}
-                      {group.rows.length === 0 && (
-                        <EmptyRow
-                          namespace={group.name}
-                          filtered={filtered}
-                          onCreate={() => create(group.name)}
-                        />
-                      )}
-                    </ul>
-                  )}
-                </section>
-              );
-            })}
-          </div>
+          <TreeView
+            groups={groups}
+            filtered={filtered}
+            isExpanded={isExpanded}
+            expand={expand}
+            open={open}
+            create={create}
+            scroller={body}
+          />
         )}
       </div>
       <SidebarFooter model={model} />
