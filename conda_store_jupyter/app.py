@@ -19,6 +19,7 @@ from .db import open_database
 from .errors import CondaStoreError, SpecError
 from .executor import BuildExecutor, Executor, executor_class_for
 from .handlers import API_PREFIX, PAGES, ROUTES
+from .handlers.kernels import RemoteKernelListHandler
 from .handlers.remote import RemoteStoreHandler, remote_client
 from .handlers.status import UnavailableHandler
 from .hub import hub_service_server_config, running_as_hub_service
@@ -216,6 +217,8 @@ class CondaStoreApp(ExtensionApp):
             self.handlers.append((rf"{API_PREFIX}(/.*)?", UnavailableHandler))
             return
         if self.remote is not None:
+            # The kernels run here: their builds are described here, the rest is forwarded.
+            self.handlers.append((rf"{API_PREFIX}/kernels/?", RemoteKernelListHandler))
             self.handlers.append((rf"{API_PREFIX}(/.*)?", RemoteStoreHandler))
             return
         self.handlers.extend([*PAGES, *ROUTES])

@@ -117,6 +117,15 @@ class RemoteKernelSpecManager(KernelSpecManager):
         return specs
 
 
+def current_builds(manager: RemoteKernelSpecManager) -> dict[tuple[str, str], int]:
+    """The current build of each environment that has a kernel here (its spec names it)."""
+    current = {}
+    for spec in manager._remote.values():
+        marker = spec.metadata.get(MARKER) or {}
+        current[(marker.get("namespace"), marker.get("environment"))] = marker.get("build_id")
+    return current
+
+
 class RemoteKernelWatch:
     """Keeps a RemoteKernelSpecManager's kernels those of the central store (see module doc)."""
 

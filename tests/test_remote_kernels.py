@@ -6,6 +6,7 @@ deletions and sharing, with nothing written on the user's side."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import httpx
 import pytest
 import yaml
 
-from .test_kernels import KERNEL_SPECS, kernel_name_of, kernelspecs, run_in_kernel
+from .test_kernels import KERNEL_SPECS, execute, kernel_name_of, kernelspecs, run_in_kernel
 from .test_remote import api
 
 pytestmark = pytest.mark.local_channel_only
@@ -85,8 +86,26 @@ async def test_kernels_of_the_central_store_follow_its_builds(
     assert Path(prefix).parent == central_store / "alice" and str(first["id"]) in prefix
     assert Path(module).is_relative_to(prefix)
 
+    # A kernel left running on the first build: this server says which build it runs, and
+    # that it is stale once the environment has moved on (the panel's notebook status).
+    started = json.loads(
+        (await jp_fetch("api", "kernels", method="POST", body=json.dumps({"name": name}))).body
+    )
+    await execute(jp_ws_fetch, started["id"], "print(1)")  # its activation has run
+    running = (await api(jp_fetch, "GET", "kernels"))["data"]
+    assert [(k["kernel_id"], k["build_id"], k["stale"]) for k in running] == [
+        (started["id"], first["id"], False)
+    ]
+
     second = await build(jp_fetch, "alice", "analysis", *KERNEL_SPECS, "gamma")
     await spec_becomes(jp_fetch, name, second["id"], within=2)
+    (running,) = (await api(jp_fetch, "GET", "kernels"))["data"]
+    assert (running["build_id"], running["current_build_id"], running["stale"]) == (
+        first["id"],
+        second["id"],
+        True,
+    )
+    await jp_fetch("api", "kernels", started["id"], method="DELETE")
     await api(jp_fetch, "PUT", "environment", "alice", "analysis", body={"build_id": first["id"]})
     await spec_becomes(jp_fetch, name, first["id"], within=2)
     await api(jp_fetch, "DELETE", "environment", "alice", "analysis")

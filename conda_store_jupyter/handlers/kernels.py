@@ -10,7 +10,14 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from ..kernels import MARKER
-from ..service.kernels import KernelProcess, describe_kernels, forget_stopped_kernels
+from ..remote_kernels import RemoteKernelSpecManager, current_builds
+from ..service.kernels import (
+    KernelProcess,
+    describe,
+    describe_kernels,
+    environment_of,
+    forget_stopped_kernels,
+)
 from .base import CondaStoreHandler
 
 
@@ -18,22 +25,24 @@ class KernelListHandler(CondaStoreHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        # Jupyter Server's own rule for its kernels: whoever may not list them here sees none
-        # (`jupyter conda-store` closes them to everyone).
+        kernels = await self.running_processes()
+        running = kernels and await self.run(
+            describe_kernels, self.service.sessions, self.service.layout, self.caller, kernels
+        )
+        self.finish_ok(running or [])
+
+    async def running_processes(self) -> list[KernelProcess]:
+        """This server's running kernels, by Jupyter Server's own rule: whoever may not list its
+        kernels sees none (`jupyter conda-store` closes them to everyone)."""
         allowed = await ensure_async(
             self.authorizer.is_authorized(self, self.current_user, "read", "kernels")
         )
         manager = self.settings.get("kernel_manager")
         if not allowed or manager is None:
-            self.finish_ok([])
-            return
+            return []
         kernels = [kernel for kernel in map(self._process, manager.list_kernel_ids()) if kernel]
-        layout = self.service.layout
-        running = await self.run(
-            describe_kernels, self.service.sessions, layout, self.caller, kernels
-        )
         await self.run(forget_stopped_kernels, manager.connection_dir)
-        self.finish_ok(running)
+        return kernels
 
     def _process(self, kernel_id: str) -> KernelProcess | None:
         try:
@@ -51,3 +60,17 @@ class KernelListHandler(CondaStoreHandler):
             metadata=metadata,
             connection_file=str(kernel.connection_file or ""),
         )
+
+
+class RemoteKernelListHandler(KernelListHandler):
+    """Remote mode: the kernels run here, not on the central service; the current build of each
+    environment is the one of its kernel spec, from the central store (remote_kernels.py)."""
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        kernels = await self.running_processes()
+        manager = self.settings.get("kernel_spec_manager")
+        current = current_builds(manager) if isinstance(manager, RemoteKernelSpecManager) else {}
+        ours = [kernel for kernel in kernels if environment_of(kernel) is not None]
+        self.finish_ok(await self.run(describe, ours, current))

@@ -76,22 +76,18 @@ def describe_kernels(
     kernels: Iterable[KernelProcess],
 ) -> list[RunningKernel]:
     """The kernels of this store's environments that the caller may read, each with the build it
-    runs and its environment's current build."""
+    runs and its environment's current build (from the database)."""
     store_dir = os.path.realpath(layout.root)
     ours = [
         kernel
         for kernel in kernels
-        if kernel.metadata.get("managed_by") == MANAGED_BY
+        if environment_of(kernel) is not None
         and kernel.metadata.get("store_dir") == store_dir
-        and isinstance(kernel.metadata.get("namespace"), str)
-        and isinstance(kernel.metadata.get("environment"), str)
-        and caller.can(
-            "environment::read", kernel.metadata["namespace"], kernel.metadata["environment"]
-        )
+        and caller.can("environment::read", *environment_of(kernel))
     ]
     if not ours:
         return []
-    names = {(k.metadata["namespace"], k.metadata["environment"]) for k in ours}
+    names = {environment_of(kernel) for kernel in ours}
     with sessions() as session:
         current = {
             (namespace, name): build_id
@@ -105,10 +101,30 @@ def describe_kernels(
                 )
             )
         }
+    return describe(ours, current)
+
+
+def environment_of(kernel: KernelProcess) -> tuple[str, str] | None:
+    """(namespace, environment) of a kernel of a conda store's environment, else None."""
+    metadata = kernel.metadata
+    namespace, environment = metadata.get("namespace"), metadata.get("environment")
+    if metadata.get("managed_by") != MANAGED_BY or not isinstance(metadata.get("store_dir"), str):
+        return None
+    if not isinstance(namespace, str) or not isinstance(environment, str):
+        return None
+    return namespace, environment
+
+
+def describe(
+    kernels: Iterable[KernelProcess], current: Mapping[tuple[str, str], int | None]
+) -> list[RunningKernel]:
+    """Kernels of a store's environments (see `environment_of`) with the build each one runs
+    and `current`, the current build of each environment (absent: deleted). The local store's
+    come from its database; in remote mode, from the central store's kernel listing."""
     result = []
-    for kernel in ours:
-        namespace, environment = kernel.metadata["namespace"], kernel.metadata["environment"]
-        build_id = running_build_id(layout, kernel)
+    for kernel in kernels:
+        namespace, environment = environment_of(kernel) or ("", "")
+        build_id = running_build_id(StoreLayout(kernel.metadata["store_dir"]), kernel)
         current_build_id = current.get((namespace, environment))
         result.append(
             RunningKernel(
