@@ -10,8 +10,10 @@ server` with the extension in remote mode (CondaStore.remote_url), acting as use
 (b) time from a build's COMPLETED on the central store to its kernel being listed by the
     user's server (the long poll of kernelspecs/, remote_kernels.py), with 1,000 environments
     in the store;
-(c) the raw engine's share: for comparison, the same build's COMPLETED -> kernel listed in
-    personal mode is in bench/kernels.py (c).
+(c) the same as (b) on the hub's deployment: the central service on PostgreSQL with a Celery
+    worker on Redis (bench/distributed.py's `celery-1x1`), where the build ends in the worker
+    and the service learns of it from the database.
+For comparison, COMPLETED -> kernel listed in personal mode is bench/kernels.py (c).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(REPO))
 
 from _tables import table
+from distributed import TOKEN, Deployment, _time
 from kernels import KERNEL_SPECS, add_environments, build_one, median_ms
 
 from conda_store_jupyter.service import CondaStoreService
@@ -41,9 +44,8 @@ from tests.servers import StandaloneServer
 def start_pair(
     work: Path, store_dir: str, channel: str, *central_args: str
 ) -> tuple[StandaloneServer, StandaloneServer]:
-    central_dir, user_dir = work / "central", work / "user"
+    central_dir = work / "central"
     central_dir.mkdir(exist_ok=True)
-    user_dir.mkdir(exist_ok=True)
     central = StandaloneServer(
         central_dir,
         f"--CondaStore.store_dir={store_dir}",
@@ -52,13 +54,41 @@ def start_pair(
         "--ServerApp.identity_provider_class=tests.authorizers.NamedUserIdentityProvider",
         *central_args,
     ).start()
-    user = StandaloneServer(
+    return central, user_server(work, f"{central.url}/conda-store/", "user-alice")
+
+
+def user_server(work: Path, central_url: str, token: str) -> StandaloneServer:
+    """A user's `jupyter server` in remote mode, pointed at `central_url` with `token`."""
+    user_dir = work / "user"
+    user_dir.mkdir(exist_ok=True)
+    return StandaloneServer(
         user_dir,
-        f"--CondaStore.remote_url={central.url}/conda-store/",
-        "--CondaStore.remote_token=user-alice",
+        f"--CondaStore.remote_url={central_url}",
+        f"--CondaStore.remote_token={token}",
         command="server",
     ).start()
-    return central, user
+
+
+def celery_latency(work: Path, channel: str, repeat: int) -> list[str]:
+    """(c): builds on a Celery worker, kernels in a user's server."""
+    delays = []
+    with Deployment(work, "celery-1x1", channel) as deployment:
+        user = user_server(work, f"http://127.0.0.1:{deployment.port}/conda-store/", TOKEN)
+        try:
+            for index in range(repeat):
+                name = f"celery{index}"
+                text = yaml.safe_dump({"name": name, "dependencies": KERNEL_SPECS})
+                answer = deployment.request(
+                    "POST", "specification/", {"namespace": "default", "specification": text}
+                )
+                while f"conda-store-default--{name}" not in listed(user):
+                    time.sleep(0.005)
+                seen = time.time()
+                build = deployment.get(f"build/{answer['data']['build_id']}/")
+                delays.append(seen - _time(build["ended_on"]))
+        finally:
+            user.stop()
+    return [str(repeat), f"{statistics.median(delays):.3f}", f"{max(delays):.3f}"]
 
 
 def listed(user: StandaloneServer) -> dict:
@@ -132,6 +162,11 @@ def main() -> None:
             f"{registered} environments in the store",
             ["builds", "median", "max"],
             [[str(args.repeat), f"{statistics.median(delays):.3f}", f"{max(delays):.3f}"]],
+        )
+        table(
+            "(c) build COMPLETED on a Celery worker -> kernel listed by the user's server (s)",
+            ["builds", "median", "max"],
+            [celery_latency(work, channel, args.repeat)],
         )
 
 
