@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import os
 import sys
@@ -26,8 +27,10 @@ from .hub import hub_service_server_config, running_as_hub_service
 from .kernels import KernelRegistry
 from .remote_kernels import RemoteKernelSpecManager, RemoteKernelWatch
 from .service import CondaStoreService, build_settings
+from .service.watched import WatchedSpecifications
 from .spec import validate_name
 from .standalone import StandaloneAuthorizer, StandaloneIdentityProvider
+from .watch import SpecWatch
 
 
 class CondaStoreApp(ExtensionApp):
@@ -228,6 +231,7 @@ class CondaStoreApp(ExtensionApp):
         self.kernels.wake()
 
     remote_kernels: RemoteKernelWatch | None = None
+    watch: SpecWatch | None = None
 
     async def _start_jupyter_server_extension(self, serverapp) -> None:
         if self.remote is not None:
@@ -242,6 +246,20 @@ class CondaStoreApp(ExtensionApp):
             serverapp.web_app.settings["xsrf_cookies"] = False
         await self.executor.start()
         await self.kernels.start()
+        if self.conda_store.watch_paths:
+            self.watch = SpecWatch(
+                WatchedSpecifications(
+                    self.service,
+                    self.service.sessions,
+                    paths=list(self.conda_store.watch_paths),
+                    namespace=self.conda_store.filesystem_namespace,
+                    delete_environments=self.conda_store.watch_deletes_environments,
+                    log=self.log,
+                ),
+                self.service.sessions,
+                log=self.log,
+            )
+            self.watch.start()
         # What is alive now (Jupyter Server, tornado, SQLAlchemy: ~290,000 objects) lives as long
         # as the process: keep it out of the cyclic collector's way, or every full collection
         # walks it all (100-300 ms during which the server answers nothing; see bench/api.py).
@@ -271,6 +289,8 @@ class CondaStoreApp(ExtensionApp):
             return
         if self.startup_error is not None:
             return
+        if self.watch is not None:
+            await asyncio.to_thread(self.watch.stop)
         await self.kernels.stop()
         await self.executor.stop()
         self.engine.dispose()

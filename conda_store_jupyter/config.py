@@ -99,6 +99,23 @@ class CondaStore(LoggingConfigurable):
         help="Namespace used when a request names none.",
     ).tag(config=True)
 
+    watch_paths = ConfigList(
+        Unicode(),
+        help="Environment specification files, and directories of them (*.yml, *.yaml, "
+        "searched recursively), each built into `filesystem_namespace` when it appears or "
+        "changes (watch.py). One process of the deployment watches them.",
+    ).tag(config=True)
+
+    filesystem_namespace = Unicode(
+        "filesystem", help="The namespace of the environments of `watch_paths`."
+    ).tag(config=True)
+
+    watch_deletes_environments = Bool(
+        False,
+        help="When a watched file is deleted, delete its environment too (by default it is "
+        "left as it is).",
+    ).tag(config=True)
+
     default_packages = ConfigList(
         Unicode(),
         help="Conda packages added to a specification that lists no conda dependencies.",

@@ -21,6 +21,7 @@ from .models import (
     PackageManager,
     Specification,
     UTCDateTime,
+    WatchedFile,
     utcnow,
 )
 from .transitions import claim_next_build
@@ -40,6 +41,7 @@ __all__ = [
     "PackageManager",
     "Specification",
     "UTCDateTime",
+    "WatchedFile",
     "alembic_config",
     "claim_next_build",
     "create_engine_for",

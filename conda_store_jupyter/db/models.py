@@ -291,3 +291,19 @@ class ApiToken(Base):
     role_bindings: Mapped[dict[str, Any]]
     expires_on: Mapped[dt.datetime]
     created_on: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class WatchedFile(Base):
+    """A specification file of `CondaStore.watch_paths` (watch.py) and what became of it: the
+    content last acted on (an unchanged file makes no build), its environment, the build it
+    made, or why it made none."""
+
+    __tablename__ = "watched_file"
+
+    path: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    namespace: Mapped[str] = mapped_column(sa.String(255))
+    environment: Mapped[str | None] = mapped_column(sa.String(255))
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    build_id: Mapped[int | None]
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    updated_on: Mapped[dt.datetime] = mapped_column(default=utcnow)

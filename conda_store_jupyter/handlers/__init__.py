@@ -26,6 +26,7 @@ from .specifications import SpecificationHandler
 from .status import PermissionHandler, StatusHandler
 from .tokens import TokenHandler
 from .validation import SpecificationSchemaHandler, SpecificationValidationHandler
+from .watched import WatchedHandler
 
 API_PREFIX = "conda-store/api/v1"
 _NAME = r"([^/]+)"
@@ -60,5 +61,6 @@ ROUTES = [
     (rf"{API_PREFIX}/package/?", PackageHandler),
     (rf"{API_PREFIX}/kernels/?", KernelListHandler),
     (rf"{API_PREFIX}/kernelspecs/?", KernelSpecsHandler),
+    (rf"{API_PREFIX}/watched/?", WatchedHandler),
     (rf"{API_PREFIX}/token/?", TokenHandler),
 ]

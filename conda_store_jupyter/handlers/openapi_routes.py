@@ -38,6 +38,7 @@ from .openapi_parts import (
     sorting,
 )
 from .openapi_roles import ROLES_TABLE, TOKEN_TABLE
+from .openapi_watched import WATCHED_TABLE
 
 # -- the table -----------------------------------------------------------------------------------
 
@@ -372,4 +373,5 @@ TABLE: list[tuple[str, list[Operation]]] = [
         ],
     ),
     *KERNELSPECS_TABLE,
+    *WATCHED_TABLE,
 ]
