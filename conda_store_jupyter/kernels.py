@@ -77,6 +77,11 @@ for argument in "$@"; do
   esac
 done
 set -- "${arguments[@]}"
+# A shared lock on the prefix for as long as the kernel lives (fd 9 stays open across exec):
+# the store removes no prefix a kernel holds so (StoreLayout.remove_unless_running).
+if [ -d "$prefix/conda-meta" ] && command -v flock >/dev/null 2>&1; then
+  exec 9<"$prefix/conda-meta" && flock -s -w 30 9
+fi
 if [ -n "$connection_file" ]; then
   record="${connection_file%.json}.conda-store-prefix"
   { printf '%s\\n' "$prefix" > "$record.tmp" && mv -f -- "$record.tmp" "$record"; } 2>/dev/null

@@ -110,8 +110,9 @@ class StoreRecovery:
 
     def remove_orphan_prefixes(self) -> None:
         """Remove build prefixes the database does not keep (failed, canceled or deleted
-        builds): left by a process that died, or that was fenced, after its prefix had been
-        removed once. Prefixes of queued, running and live completed builds stay."""
+        builds, builds of deleted environments): left by a process that died, or that was
+        fenced, after its prefix had been removed once, or kept while a kernel ran it. Prefixes
+        of queued, running and live completed builds stay."""
         on_disk = self.layout.build_dirs()
         if not on_disk:
             return
@@ -119,17 +120,20 @@ class StoreRecovery:
         with self.sessions() as session:
             keep = set(
                 session.scalars(
-                    sa.select(Build.build_dir).where(
+                    sa.select(Build.build_dir)
+                    .join(Environment, Environment.id == Build.environment_id)
+                    .where(
                         Build.build_dir.in_({build_dir for _, build_dir in on_disk}),
                         Build.status.in_(kept),
                         Build.deleted_on.is_(None),
+                        Environment.deleted_on.is_(None),  # a deleted one's builds are freed
                     )
                 )
             )
         for namespace, build_dir in on_disk:
-            if build_dir not in keep:
-                self.log.warning("conda-store: removing orphan prefix %s/%s", namespace, build_dir)
-                self.layout.remove_prefix(namespace, build_dir)
+            if build_dir not in keep and self.layout.remove_prefix(namespace, build_dir):
+                # (one a kernel still runs is kept, and taken at a sweep after it stopped)
+                self.log.warning("conda-store: removed orphan prefix %s/%s", namespace, build_dir)
 
 
 def where_built(session: Session, build_id: int) -> tuple[str, str, str | None]:

@@ -171,8 +171,31 @@ class StoreLayout:
         os.rename(path, doomed)
         shutil.rmtree(doomed, ignore_errors=True)
 
-    def remove_prefix(self, namespace: str, build_dir: str) -> None:
-        self.remove_tree(self.build_prefix(namespace, build_dir))
+    def remove_unless_running(self, path: Path) -> bool:
+        """Remove `path` (as `remove_tree`) unless it is a prefix a kernel runs: the kernels'
+        activation script (kernels.py) holds a shared lock on the prefix's conda-meta/ for as
+        long as the kernel lives, so a prefix is taken from under no kernel (its imports would
+        fail); a later sweep of orphan prefixes removes it once the last one has stopped. The
+        lock is held across the removal: a kernel starting meanwhile waits, then finds no
+        prefix. True if removed (or not there)."""
+        try:
+            fd = os.open(path / "conda-meta", os.O_RDONLY)
+        except OSError:  # not a prefix (an artifacts directory), or not there
+            self.remove_tree(path)
+            return True
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            self.remove_tree(path)
+            return True
+        finally:
+            os.close(fd)
+
+    def remove_prefix(self, namespace: str, build_dir: str) -> bool:
+        """Remove a build's prefix unless a kernel runs it (see `remove_unless_running`)."""
+        return self.remove_unless_running(self.build_prefix(namespace, build_dir))
 
     def empty_trash(self) -> None:
         shutil.rmtree(self.root / TRASH, ignore_errors=True)

@@ -285,12 +285,14 @@ class ServiceBase:
         first. If the commit fails (a full disk, say), nothing was touched; if a removal fails
         after it, the delete still stands and the leftover is unreachable garbage that the
         executor's sweep of orphan prefixes (or the trash at start) takes later. Never the
-        other way round: files gone while a row still points at them."""
+        other way round: files gone while a row still points at them. A prefix a kernel runs
+        stays until that kernel stops (the sweep takes it then)."""
         removals = Removals()
         yield removals
         for path in removals.paths:
             try:
-                self.layout.remove_tree(path)
+                if not self.layout.remove_unless_running(path):
+                    log.info("conda-store: %s kept while a kernel runs it", path)
             except OSError as error:
                 log.warning("conda-store: %s not removed after its delete: %s", path, error)
 
