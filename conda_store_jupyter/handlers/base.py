@@ -150,8 +150,11 @@ def parse_json_body(body: bytes) -> Any:
 
 # `private`: per-caller answers stay out of shared caches; `no-cache`: a browser keeps the answer
 # but revalidates it every time (fetch()'s cache modes "default" and "no-cache" send
-# If-None-Match by themselves and hand the stored body to the page on a 304).
+# If-None-Match by themselves and hand the stored body to the page on a 304). JupyterLab's
+# ServerConnection asks for "no-store" (plus a time stamp in the URL) unless told otherwise: a
+# request must pass `cache: 'no-cache'` to benefit.
 REVALIDATE = "private, no-cache"
+_READ = frozenset({"environment::read", "namespace::read"})
 _ENTITY_TAG = re.compile(r'\*|(?:W/)?"[^"]*"')
 
 
@@ -162,11 +165,30 @@ def entity_tag(*parts: str) -> str:
     return f'W/"{digest.hexdigest()}"'
 
 
+def reads_in(caller: Caller, namespace: str) -> bool:
+    """Whether any of the caller's lists may show something of `namespace`: the test of
+    `Caller.readable_filter`, on one namespace, ignoring the environment side (a binding to
+    some environments of it counts: wider than needed is safe for an ETag)."""
+    return any(
+        rule.permissions & _READ and rule.namespace.matches(namespace) for rule in caller.rules
+    )
+
+
 def requested_tags(header: str | None) -> tuple[bool, frozenset[str]]:
     """(`*` was sent, the opaque tags sent) of an If-None-Match header; comparison is weak
     (RFC 9110 13.1.2), so `W/` is dropped. Anything malformed in it matches nothing."""
     tags = _ENTITY_TAG.findall(header or "")
     return "*" in tags, frozenset(tag.removeprefix("W/") for tag in tags if tag != "*")
+
+
+def reload_shared_bindings(service: CondaStoreService) -> asyncio.Future[Any]:
+    """The reload of what namespaces shared (service/roles.py) under way, or a new one."""
+    loop = asyncio.get_running_loop()
+    reload = service.__dict__.get("_shared_reload")
+    if reload is None or reload.done() or reload.get_loop() is not loop:
+        reload = asyncio.ensure_future(asyncio.to_thread(service.shared_bindings, ()))
+        service.__dict__["_shared_reload"] = reload
+    return asyncio.shield(reload)
 
 
 class CondaStoreHandler(ExtensionHandlerMixin, APIHandler):
@@ -198,6 +220,11 @@ class CondaStoreHandler(ExtensionHandlerMixin, APIHandler):
             groups, _ = hub_identity(user)
             holders = [self.primary_namespace, *groups]
             cached = service.cached_shared_bindings(holders)
+            if cached is None:
+                # One reload for every request that finds the cache stale (hundreds a second
+                # on a hub), not one thread each, all queued behind one lock.
+                await reload_shared_bindings(service)
+                cached = service.cached_shared_bindings(holders)
             self._shared_bindings = (
                 cached if cached is not None else await self.run(service.shared_bindings, holders)
             )
@@ -223,18 +250,30 @@ class CondaStoreHandler(ExtensionHandlerMixin, APIHandler):
         rules = [(r.namespace.parts, r.name.parts, r.roles) for r in caller.rules]
         return repr((caller.username, caller.groups, rules))
 
-    async def answered_unchanged(self, caller: Caller) -> bool:
+    async def answered_unchanged(
+        self, caller: Caller, shows: tuple[str, ...], namespace: str | None = None
+    ) -> bool:
         """Set this GET's ETag and, if the client holds that very tag, answer 304 at once: no
         list query, no thread (the revision is nearly always cached). Call it once the request
-        is validated and before any work; the tag depends on the store's revision read before
-        the answer's own query, so a change made meanwhile only ever makes the tag older than
-        the answer (the next request gets a 200 again), never newer.
+        is validated and before any work. The tag is made of the state of what the caller may
+        read (service/revision.py: the shared part and the namespaces they read), who they are
+        and the URL; the state is read before the answer's own query, so a change made
+        meanwhile only ever makes the tag older than the answer (the next request gets a 200
+        again), never newer. Staleness: a change made through another process shows within
+        REVISION_TTL (0.5 s), one made through this one at once. `shows`: the tables the answer
+        shows, per namespace (revision.ENVIRONMENTS, BUILDS, NAMESPACES); `namespace`: the one
+        namespace the answer shows, when the request names it (a change elsewhere, in a
+        namespace every user reads, must not refresh every user's panel).
         `If-None-Match: *` (any current representation) answers 304 only after the work showed
         there is one (`finish_ok`)."""
         revision = await store_revision(self.service).current()
-        tag = entity_tag(
-            __version__, revision, self.caller_fingerprint(caller), self.request.uri or ""
+        who = self.caller_fingerprint(caller)
+        scope = revision.scope(
+            who if namespace is None else f"{who}\0{namespace}",
+            lambda name: reads_in(caller, name) and namespace in (None, name),
+            shows,
         )
+        tag = entity_tag(__version__, scope, who, self.request.uri or "")
         self.set_header("ETag", tag)
         self.set_header("Cache-Control", REVALIDATE)
         star, tags = requested_tags(self.request.headers.get("If-None-Match"))

@@ -12,6 +12,7 @@ from tornado import web
 from tornado.iostream import StreamClosedError
 
 from ..db import BuildStatus
+from ..service.revision import BUILDS
 from .artifacts import readable_build, send_artifact
 from .base import CondaStoreHandler, parse_integer
 from .environments import status_argument
@@ -37,17 +38,18 @@ class BuildListHandler(CondaStoreHandler):
     async def get(self) -> None:
         page = self.page_argument()
         environment_id = self.get_argument("environment_id", None)
-        builds, count = await self.run(
-            self.service.page_builds,
-            self.caller,
-            page,
-            status=status_argument(self),
-            environment_id=self.int_argument("environment_id", 0) if environment_id else None,
-            namespace=self.optional_name_argument("namespace", "namespace"),
-            name=self.optional_name_argument("environment", "name"),
-            packages=self.list_argument("packages"),
-            artifact=self.get_argument("artifact", None),
-        )
+        filters = {
+            "status": status_argument(self),
+            "environment_id": self.int_argument("environment_id", 0) if environment_id else None,
+            "namespace": self.optional_name_argument("namespace", "namespace"),
+            "name": self.optional_name_argument("environment", "name"),
+            "packages": self.list_argument("packages"),
+            "artifact": self.get_argument("artifact", None),
+        }
+        caller = self.caller
+        if await self.answered_unchanged(caller, BUILDS, filters["namespace"]):
+            return
+        builds, count = await self.run(self.service.page_builds, caller, page, **filters)
         self.finish_page(builds, count, page)
 
 

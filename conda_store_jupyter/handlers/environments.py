@@ -5,6 +5,7 @@ from tornado import web
 
 from ..db import BuildStatus
 from ..errors import NotFound, SpecError
+from ..service.revision import ENVIRONMENTS
 from .artifacts import send_artifact
 from .base import MAX_ID, CondaStoreHandler
 
@@ -26,15 +27,18 @@ class EnvironmentListHandler(CondaStoreHandler):
     @authorized
     async def get(self) -> None:
         page = self.page_argument()
+        filters = {
+            "namespace": self.optional_name_argument("namespace", "namespace"),
+            "name": self.optional_name_argument("environment", "name"),
+            "status": status_argument(self),
+            "search": self.get_argument("search", None),
+            "packages": self.list_argument("packages"),
+        }
+        caller = self.caller
+        if await self.answered_unchanged(caller, ENVIRONMENTS, filters["namespace"]):
+            return
         environments, count = await self.run(
-            self.service.page_environments,
-            self.caller,
-            page,
-            namespace=self.optional_name_argument("namespace", "namespace"),
-            name=self.optional_name_argument("environment", "name"),
-            status=status_argument(self),
-            search=self.get_argument("search", None),
-            packages=self.list_argument("packages"),
+            self.service.page_environments, caller, page, **filters
         )
         self.finish_page(environments, count, page)
 
@@ -56,6 +60,8 @@ class EnvironmentHandler(CondaStoreHandler):
     @authorized
     async def get(self, namespace: str, name: str) -> None:
         namespace, name = self._names(namespace, name)
+        if await self.answered_unchanged(self.caller, ENVIRONMENTS, namespace):
+            return
         self.finish_ok(await self.run(self.service.get_environment, namespace, name))
 
     @web.authenticated

@@ -6,6 +6,7 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from ..errors import NotFound
+from ..service.revision import NAMESPACES
 from .base import CondaStoreHandler
 
 
@@ -14,7 +15,10 @@ class NamespaceListHandler(CondaStoreHandler):
     @authorized
     async def get(self) -> None:
         page = self.page_argument()
-        namespaces, count = await self.run(self.service.page_namespaces, self.caller, page)
+        caller = self.caller
+        if await self.answered_unchanged(caller, NAMESPACES):
+            return
+        namespaces, count = await self.run(self.service.page_namespaces, caller, page)
         self.finish_page(namespaces, count, page)
 
 
@@ -23,8 +27,11 @@ class NamespaceHandler(CondaStoreHandler):
     @authorized
     async def get(self, namespace: str) -> None:
         name = self.name_argument("namespace", namespace)
-        if not self.caller.can("namespace::read", name):
+        caller = self.caller
+        if not caller.can("namespace::read", name):
             raise NotFound(f"namespace {name!r} does not exist")  # don't reveal what exists
+        if await self.answered_unchanged(caller, NAMESPACES):
+            return
         self.finish_ok(await self.run(self.service.get_namespace, name))
 
     @web.authenticated

@@ -29,6 +29,7 @@ from .openapi_parts import (
     Body,
     Operation,
     Response,
+    component_response,
 )
 from .openapi_routes import TABLE
 
@@ -183,13 +184,8 @@ def document() -> dict[str, Any]:
             "securitySchemes": {"jupyterToken": SECURITY_SCHEME},
             "parameters": SHARED_PARAMETERS,
             "responses": {
-                name: {
-                    "description": description,
-                    "content": {
-                        "application/json": {"schema": {"$ref": REF.format(model="Error")}}
-                    },
-                }
-                for name, description in ERROR_RESPONSES.values()
+                name: component_response(status, description, {"$ref": REF.format(model="Error")})
+                for status, (name, description) in ERROR_RESPONSES.items()
             },
             "schemas": schemas.components,
         },

@@ -22,7 +22,9 @@ INFO_DESCRIPTION = (
     '`page`, `size` and `count`. Errors are `{"status": "error", "message": ...}` with 400 '
     "(invalid input), 403 (not allowed / not authenticated), 404 (missing, or not readable by the "
     "caller), 409 (conflicts with the current state) or 413 (body too large). Every path also "
-    "answers without its trailing slash."
+    "answers without its trailing slash. The lists and reads of one namespace or environment "
+    "carry an ETag (`Cache-Control: private, no-cache`): sent back in If-None-Match, an "
+    "unchanged answer is a 304 without a body."
 )
 TAGS = ("status", "namespaces", "environments", "specifications", "builds", "search")
 SECURITY_SCHEME = {
@@ -39,6 +41,11 @@ ERROR_RESPONSES = {
     403: ("Forbidden", "Not authenticated, or the caller's roles do not allow it"),
     404: ("NotFound", "No such resource (or the caller may not read it)"),
     409: ("Conflict", "The request contradicts the current state"),
+    304: (
+        "NotModified",
+        "Unchanged since the answer whose ETag was sent in If-None-Match: no body; the client "
+        "uses the answer it holds.",
+    ),
     413: ("TooLarge", "Request body too large"),
     507: (
         "StoreFull",
@@ -79,6 +86,56 @@ SHARED_PARAMETERS = {
 }
 
 
+# -- conditional GETs (handlers/base.py, `answered_unchanged`) -----------------------------------
+
+# The GETs answered with an ETag and 304 when unchanged: the lists the panel polls, and reads of
+# one namespace or environment.
+CONDITIONAL = frozenset(
+    {"listNamespaces", "getNamespace", "listEnvironments", "getEnvironment", "listBuilds"}
+)
+IF_NONE_MATCH = {
+    "name": "If-None-Match",
+    "in": "header",
+    "required": False,
+    "description": "ETags of answers the client holds (or `*`): 304 with no body if the answer "
+    "would be the same. Browsers send it by themselves for answers they keep.",
+    "schema": {"type": "string"},
+}
+VALIDATORS = {
+    "ETag": {
+        "description": "A weak tag of this answer: the store's state, who asked and the URL. It "
+        "changes within 0.5 s of any change the answer shows.",
+        "schema": {"type": "string", "pattern": '^W/"[0-9a-f]+"$'},
+    },
+    "Cache-Control": {
+        "description": "`private, no-cache`: keep it, but revalidate it (If-None-Match) every "
+        "time.",
+        "schema": {"type": "string"},
+    },
+}
+
+
+def component_response(status: int, description: str, error: dict[str, Any]) -> dict[str, Any]:
+    """A shared response of components/responses: an `error` body, or none for 304."""
+    if status == 304:
+        return {"description": description, "headers": VALIDATORS}
+    return {"description": description, "content": {"application/json": {"schema": error}}}
+
+
+def as_conditional(operation: Operation) -> Operation:
+    """`operation` with If-None-Match, the 304 answer and its 200's validators documented."""
+    response = dataclasses.replace(
+        operation.response, headers={**(operation.response.headers or {}), **VALIDATORS}
+    )
+    return dataclasses.replace(
+        operation,
+        response=response,
+        errors=(304, *operation.errors),
+        parameters=(*operation.parameters, IF_NONE_MATCH),
+        conditional=False,
+    )
+
+
 @dataclasses.dataclass(frozen=True)
 class Response:
     """The 200 answer. kind: "ok" (the envelope around `schema`), "page" (the page envelope
@@ -112,6 +169,15 @@ class Operation:
     parameters: tuple[dict[str, Any] | str, ...] = ()  # a str names a shared parameter
     body: Body | None = None
     description: str | None = None
+    conditional: bool = True  # documented as conditional if its id is in CONDITIONAL
+
+    def __post_init__(self) -> None:
+        # Applied here, so that whichever table an operation is written in (openapi_routes.py,
+        # openapi_builds.py), its documentation follows the handlers' one list.
+        if self.conditional and self.operation_id in CONDITIONAL:
+            done = as_conditional(self)
+            for field in ("response", "errors", "parameters", "conditional"):
+                object.__setattr__(self, field, getattr(done, field))
 
 
 # -- parameters ----------------------------------------------------------------------------------
