@@ -12,7 +12,18 @@ import os
 from pathlib import Path
 
 from jupyter_core.paths import jupyter_data_dir
-from traitlets import Bool, Dict, Enum, Float, List, TraitError, Unicode, default, validate
+from traitlets import (
+    Bool,
+    Dict,
+    Enum,
+    Float,
+    Integer,
+    List,
+    TraitError,
+    Unicode,
+    default,
+    validate,
+)
 from traitlets.config import LoggingConfigurable
 
 
@@ -97,6 +108,13 @@ class CondaStore(LoggingConfigurable):
     default_namespace = Unicode(
         "default",
         help="Namespace used when a request names none.",
+    ).tag(config=True)
+
+    storage_threshold = Integer(
+        1024**3,
+        min=0,
+        help="Bytes that must stay free on the store's disk: below this, new builds are refused "
+        "with a clear message (507) instead of starting only to fail half way. 0: no check.",
     ).tag(config=True)
 
     watch_paths = ConfigList(

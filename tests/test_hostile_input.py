@@ -508,6 +508,9 @@ def _standalone(tmp_path: Path, store: Path, local_channel: str) -> StandaloneSe
         f"c.CondaStore.channels = [{local_channel!r}]\n"
         'c.CondaStore.role_bindings = {"*/*": ["admin"]}\n'
         "c.BuildExecutor.poll_interval = 0.1\n"
+        # The disk really fills here: not refused early (test_storage_threshold.py) but written
+        # until the disk is full.
+        "c.CondaStore.storage_threshold = 0\n"
     )
     return StandaloneServer(tmp_path).start()
 

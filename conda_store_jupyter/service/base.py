@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import shutil
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,9 +31,9 @@ from ..db import (
 )
 from ..db import Specification as SpecificationRow
 from ..envlinks import sync_environment_link
-from ..errors import NotFound, SpecError
+from ..errors import NotFound, SpecError, StoreFull
 from ..spec import MAX_SPEC_BYTES, PipSourcePolicy, SpecPolicy
-from ..store import StoreLayout
+from ..store import StoreLayout, human_size
 
 log = logging.getLogger("conda_store_jupyter.service")
 D = TypeVar("D")
@@ -222,6 +223,7 @@ class ServiceBase:
     def _queue_build(
         self, session: Session, environment: Environment, spec_row: SpecificationRow
     ) -> Build:
+        self._check_room()
         build = Build(environment=environment, specification=spec_row, status=BuildStatus.QUEUED)
         session.add(build)
         session.flush()
@@ -229,6 +231,24 @@ class ServiceBase:
             spec_row.sha256, int(build.scheduled_on.timestamp()), build.id, environment.name
         )
         return build
+
+    def _check_room(self) -> None:
+        """Every new build passes here (in its transaction: refused, nothing is stored): below
+        `storage_threshold` free bytes on the store's disk it is refused, not started to fail
+        half way through an install."""
+        threshold = self.config.storage_threshold
+        if not threshold:
+            return
+        root = self.layout.root
+        while not root.exists() and root != root.parent:  # a store not created yet
+            root = root.parent
+        free = shutil.disk_usage(root).free
+        if free < threshold:
+            raise StoreFull(
+                f"the store's disk has {human_size(free)} free, less than its storage threshold "
+                f"({human_size(threshold)}): no new build until space is freed (delete builds "
+                "or environments) or the threshold (CondaStore.storage_threshold) is lowered"
+            )
 
     @staticmethod
     def _make_current(environment: Environment, build: Build) -> None:
