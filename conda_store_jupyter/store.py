@@ -212,20 +212,26 @@ def human_size(size: float | None) -> str:
     return f"{size} B"
 
 
-def disk_usage(path: Path) -> int:
-    """Bytes used under `path`, counting each hard-linked inode once (the package cache and many
-    prefixes share files, so a naive sum would count them again and again)."""
-    seen: set[tuple[int, int]] = set()
+def disk_usage(path: Path, seen: set[tuple[int, int]] | None = None) -> int:
+    """Bytes of the files and symbolic links under `path`, counting each hard-linked inode once
+    (the package cache and many prefixes share files, so a naive sum would count them again and
+    again), and not at all if it is in `seen` already (which it fills: pass one set to count
+    several trees together)."""
+    seen = set() if seen is None else seen
     total = 0
-    for directory, _dirs, files in os.walk(path):
-        for name in files:
+    for directory, dirs, files in os.walk(path):
+        # (os.walk lists a symbolic link to a directory, such as envs/<name>, with the
+        # directories, and does not follow it: it is counted, as a link, with the files)
+        links = [name for name in dirs if os.path.islink(os.path.join(directory, name))]
+        for name in (*files, *links):
             try:
                 stat = os.lstat(os.path.join(directory, name))
             except FileNotFoundError:
                 continue
-            key = (stat.st_dev, stat.st_ino)
-            if key in seen:
-                continue
-            seen.add(key)
+            if stat.st_nlink > 1:
+                key = (stat.st_dev, stat.st_ino)
+                if key in seen:
+                    continue
+                seen.add(key)
             total += stat.st_size
     return total

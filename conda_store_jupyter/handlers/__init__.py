@@ -25,6 +25,7 @@ from .search import ChannelHandler, PackageHandler
 from .specifications import SpecificationHandler
 from .status import PermissionHandler, StatusHandler
 from .tokens import TokenHandler
+from .usage import UsageHandler
 from .validation import SpecificationSchemaHandler, SpecificationValidationHandler
 from .watched import WatchedHandler
 
@@ -62,5 +63,6 @@ ROUTES = [
     (rf"{API_PREFIX}/kernels/?", KernelListHandler),
     (rf"{API_PREFIX}/kernelspecs/?", KernelSpecsHandler),
     (rf"{API_PREFIX}/watched/?", WatchedHandler),
+    (rf"{API_PREFIX}/usage/?", UsageHandler),
     (rf"{API_PREFIX}/token/?", TokenHandler),
 ]

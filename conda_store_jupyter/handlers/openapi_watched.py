@@ -1,7 +1,9 @@
-"""The OpenAPI route table of watched specification files (see openapi_routes.py)."""
+"""The OpenAPI route table of the store's lifecycle: watched specification files and disk
+usage (see openapi_routes.py)."""
 
 from __future__ import annotations
 
+from ..api_usage import Usage
 from ..api_watched import WatchedSpecification
 from .openapi_parts import Operation, Response
 
@@ -19,6 +21,23 @@ WATCHED_TABLE: list[tuple[str, list[Operation]]] = [
                 "read: each one's environment in `CondaStore.filesystem_namespace`, the build "
                 "its content last made, or the `error` that kept it from building (what was "
                 "built before stays).",
+            )
+        ],
+    ),
+    (
+        "/usage/",
+        [
+            Operation(
+                "get",
+                "getUsage",
+                "What the store uses on disk, per namespace, and the space left",
+                "namespaces",
+                Response(Usage),
+                description="Per namespace the caller may read: live environments, builds and "
+                "the bytes of its prefixes (each hard-linked file counted once, as `du` does). "
+                "For the store: its bytes, its package cache's, the free space on its disk and "
+                "the storage threshold below which new builds are refused. Measured by walking "
+                "the store: seconds on a large one.",
             )
         ],
     ),

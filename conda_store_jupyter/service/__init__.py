@@ -41,6 +41,7 @@ from .environments import EnvironmentsMixin
 from .namespaces import NamespacesMixin
 from .roles import NamespaceRolesMixin
 from .tokens import TokensMixin
+from .usage import UsageMixin
 
 
 class CondaStoreService(
@@ -51,6 +52,7 @@ class CondaStoreService(
     ArtifactsMixin,
     CheckMixin,
     TokensMixin,
+    UsageMixin,
 ):
     """Namespaces, environments, builds, their artifacts, and channel searches: see the
     modules of this package for each."""
