@@ -12,7 +12,7 @@ from jupyter_server.extension.application import ExtensionApp
 from sqlalchemy.exc import SQLAlchemyError
 from traitlets import TraitError, Type, default
 
-from . import __version__
+from . import __version__, metrics
 from .auth import PERSONAL_BINDINGS, SHARED_BINDINGS
 from .client_discovery import ServerAddress, find_server
 from .config import CondaStore
@@ -25,6 +25,7 @@ from .handlers.remote import RemoteStoreHandler, remote_client
 from .handlers.status import UnavailableHandler
 from .hub import hub_service_server_config, running_as_hub_service
 from .kernels import KernelRegistry
+from .metrics import StoreCollector
 from .remote_kernels import RemoteKernelSpecManager, RemoteKernelWatch
 from .service import CondaStoreService, build_settings
 from .service.watched import WatchedSpecifications
@@ -232,6 +233,7 @@ class CondaStoreApp(ExtensionApp):
 
     remote_kernels: RemoteKernelWatch | None = None
     watch: SpecWatch | None = None
+    store_metrics: StoreCollector | None = None
 
     async def _start_jupyter_server_extension(self, serverapp) -> None:
         if self.remote is not None:
@@ -246,6 +248,8 @@ class CondaStoreApp(ExtensionApp):
             serverapp.web_app.settings["xsrf_cookies"] = False
         await self.executor.start()
         await self.kernels.start()
+        self.store_metrics = StoreCollector(self.service.sessions, self.service.layout)
+        metrics.register(self.store_metrics)
         if self.conda_store.watch_paths:
             self.watch = SpecWatch(
                 WatchedSpecifications(
@@ -289,6 +293,8 @@ class CondaStoreApp(ExtensionApp):
             return
         if self.startup_error is not None:
             return
+        if self.store_metrics is not None:
+            metrics.unregister(self.store_metrics)
         if self.watch is not None:
             await asyncio.to_thread(self.watch.stop)
         await self.kernels.stop()
