@@ -93,6 +93,7 @@ class Builder:
         )
         self.log = BuildLog(self.layout.log_path(build_id), guard=self.lease.guard)
         self.prefix: Path | None = None
+        self.phases: dict[str, float] = {}  # seconds per phase (metrics.py), kept if completed
 
     # -- template -------------------------------------------------------------------------
     def run(self) -> BuildStatus:
@@ -149,7 +150,8 @@ class Builder:
                 self.spec_data
             )
             lockfile = spec.to_conda_lock()  # validated once, read for every platform below
-            records = await self._locked_records(spec, lockfile, gateway)
+            with self._step(None, "solve"):  # (no solve: records read from the lock file)
+                records = await self._locked_records(spec, lockfile, gateway)
             # A lock file pins its pip packages too: no resolution, they are installed as pinned.
             pip_packages = artifact_writers.pip_packages_from_lockfile(lockfile)
             for platform in spec.platforms:
@@ -160,7 +162,8 @@ class Builder:
         else:
             spec = parse_specification(self.spec_data)
             self.variables = dict(spec.variables)
-            records = await self._solve(spec, gateway)
+            with self._step(None, "solve"):
+                records = await self._solve(spec, gateway)
         self.spec = spec
         host = host_platform()
         self.lease.check()
@@ -168,7 +171,7 @@ class Builder:
         self.lease.check()
         if self.is_lockfile:
             if pip_packages.get(host):
-                with self._step("pip install of the lock file's pins (uv)"):
+                with self._step("pip install of the lock file's pins (uv)", "pip"):
                     install_locked_pip_packages(
                         self.prefix,
                         pip_packages[host],
@@ -177,7 +180,7 @@ class Builder:
                         passthrough=self.settings.build_environment_passthrough,
                     )
         elif spec.pip:
-            with self._step("pip install (uv)"):
+            with self._step("pip install (uv)", "pip"):
                 pip_packages = install_pip_packages(
                     self.prefix,
                     list(spec.pip),
@@ -192,11 +195,17 @@ class Builder:
 
     # -- steps ----------------------------------------------------------------------------
     @contextmanager
-    def _step(self, what: str) -> Iterator[None]:
-        self.log.write(f"{what}: started")
+    def _step(self, what: str | None, phase: str | None = None) -> Iterator[None]:
+        """A step, logged (`what`) and timed into `phase` (solve, install, pip, artifacts)."""
+        if what:
+            self.log.write(f"{what}: started")
         started = time.monotonic()
         yield
-        self.log.write(f"{what}: done in {time.monotonic() - started:.2f} s")
+        elapsed = time.monotonic() - started
+        if phase:
+            self.phases[phase] = self.phases.get(phase, 0.0) + elapsed
+        if what:
+            self.log.write(f"{what}: done in {elapsed:.2f} s")
 
     def _platforms(self) -> list[str]:
         host = host_platform()
@@ -253,7 +262,7 @@ class Builder:
         assert self.prefix is not None
         total = sum(record.size or 0 for record in records)
         with self._step(
-            f"installing {len(records)} packages ({human_size(total)}) into the prefix"
+            f"installing {len(records)} packages ({human_size(total)}) into the prefix", "install"
         ):
             try:
                 await rattler.install(
@@ -277,7 +286,7 @@ class Builder:
             artifact_type = ARTIFACT_TYPES[kind]
             path = self.layout.artifact_path(self.build_id, kind)
             file_name = path.name
-            with self._step(f"writing {file_name}"):
+            with self._step(f"writing {file_name}", "artifacts"):
                 if kind == "lockfile":
                     if self.is_lockfile:
                         artifact_writers.write_lockfile_specification(path, spec)
@@ -342,7 +351,9 @@ class Builder:
             # Only a build still BUILDING under our claim completes, and becomes current in the
             # same transaction. A cancel that got there first: this prefix is removed; a
             # takeover (recovery elsewhere): the fence, nothing more is touched.
-            completed = transitions.complete(session, self.build_id, self.lease.claim, size)
+            completed = transitions.complete(
+                session, self.build_id, self.lease.claim, size, self.phases
+            )
             if completed:
                 self._record_results(session)
         if not completed:

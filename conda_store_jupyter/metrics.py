@@ -5,6 +5,8 @@ server or worker did the work, and every server of a deployment reports the same
 - `conda_store_builds{state}`: builds by state (deleted ones left out);
 - `conda_store_queue_depth`: builds waiting;
 - `conda_store_build_duration_seconds`: finished builds, from start to end (histogram);
+- `conda_store_build_phase_seconds{phase}`: completed builds' solve, install, pip and
+  artifacts phases (histograms);
 - `conda_store_queue_wait_seconds`: started builds, from submission to start (histogram);
 - `conda_store_disk_free_bytes`: free space on the store's disk.
 """
@@ -25,13 +27,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from .db import Build, BuildStatus
 from .store import StoreLayout
 
-DURATION_BUCKETS = (1, 2, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600)
+DURATION_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600)
+PHASES = ("solve", "install", "pip", "artifacts")
 WAIT_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 600, 1800, 3600)
 log = logging.getLogger(__name__)
 
 
-def histogram(name: str, documentation: str, values: Iterable[float], buckets) -> Any:
-    """A Prometheus histogram of `values` (cumulative buckets, as the format wants)."""
+def histogram(name: str, documentation: str, values: Iterable[float], buckets, labels=()) -> Any:
+    """A Prometheus histogram of `values` (cumulative buckets, as the format wants), with
+    `labels` ((name, value) pairs) on its samples."""
     counts = [0] * (len(buckets) + 1)
     total = 0.0
     for value in values:
@@ -41,7 +45,11 @@ def histogram(name: str, documentation: str, values: Iterable[float], buckets) -
     for bound, bucket_count in zip((*map(str, buckets), "+Inf"), counts):
         running += bucket_count
         cumulative.append((bound, running))
-    return HistogramMetricFamily(name, documentation, buckets=cumulative, sum_value=total)
+    family = HistogramMetricFamily(
+        name, documentation, labels=[label for label, _ in labels] or None
+    )
+    family.add_metric([value for _, value in labels], cumulative, sum_value=total)
+    return family
 
 
 class StoreCollector(Collector):
@@ -68,6 +76,12 @@ class StoreCollector(Collector):
                         Build.started_on.is_not(None)
                     )
                 ).all()
+                phases = session.scalars(sa.select(Build.phases).where(Build.phases.is_not(None)))
+                by_phase: dict[str, list[float]] = {phase: [] for phase in PHASES}
+                for recorded in phases:
+                    for phase, seconds in (recorded or {}).items():
+                        if phase in by_phase:
+                            by_phase[phase].append(float(seconds))
         except sa.exc.SQLAlchemyError as error:  # a scrape must not fail the others' metrics
             log.warning("conda-store: metrics not read from the database: %s", error)
             return
@@ -84,6 +98,20 @@ class StoreCollector(Collector):
             ((end - start).total_seconds() for _, start, end in times if end is not None),
             DURATION_BUCKETS,
         )
+        phase_family = None
+        for phase, values in by_phase.items():
+            family = histogram(
+                "conda_store_build_phase_seconds",
+                "Completed builds, seconds per phase",
+                values,
+                DURATION_BUCKETS,
+                labels=(("phase", phase),),
+            )
+            if phase_family is None:
+                phase_family = family
+            else:
+                phase_family.samples.extend(family.samples)
+        yield phase_family
         yield histogram(
             "conda_store_queue_wait_seconds",
             "Started builds, from submission to start",

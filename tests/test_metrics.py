@@ -46,3 +46,7 @@ async def test_metrics_follow_the_builds(api, jp_fetch):
     assert after[("conda_store_queue_wait_seconds_count", ())] == 3
     inf = ("conda_store_build_duration_seconds_bucket", (("le", "+Inf"),))
     assert after[inf] == 3
+    # The phases of the two completed builds (no pip: none was asked for).
+    for phase, count in (("solve", 2), ("install", 2), ("artifacts", 2), ("pip", 0)):
+        assert after[("conda_store_build_phase_seconds_count", (("phase", phase),))] == count
+    assert after[("conda_store_build_phase_seconds_sum", (("phase", "solve"),))] > 0

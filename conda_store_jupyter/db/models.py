@@ -189,6 +189,8 @@ class Build(Base):
     # transitions.py), so a process whose build was taken over can change nothing.
     claim: Mapped[str | None] = mapped_column(sa.String(32))
     size: Mapped[int] = mapped_column(sa.BigInteger, default=0)  # bytes of the prefix
+    # seconds per phase of a completed build: solve, install, pip, artifacts (metrics.py)
+    phases: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     build_dir: Mapped[str | None] = mapped_column(sa.Text)  # prefix directory name, once known
     deleted_on: Mapped[dt.datetime | None]
 

@@ -97,14 +97,17 @@ def holder_state(session: Session, build_id: int, claim: str) -> str:
     return "canceled" if row.status == BuildStatus.CANCELED else "lost"
 
 
-def complete(session: Session, build_id: int, claim: str, size: int) -> bool:
+def complete(
+    session: Session, build_id: int, claim: str, size: int, phases: dict[str, float] | None = None
+) -> bool:
     """BUILDING (under `claim`) → COMPLETED, and the build becomes its environment's current one
-    (unless the environment was deleted): both in the caller's transaction, or neither."""
+    (unless the environment was deleted): both in the caller's transaction, or neither.
+    `phases`: seconds the build spent per phase (metrics.py)."""
     if not _changed(
         session,
         sa.update(Build)
         .where(_held(build_id, claim))
-        .values(status=BuildStatus.COMPLETED, ended_on=utcnow(), size=size),
+        .values(status=BuildStatus.COMPLETED, ended_on=utcnow(), size=size, phases=phases),
     ):
         return False
     environment_id = sa.select(Build.environment_id).where(Build.id == build_id).scalar_subquery()
