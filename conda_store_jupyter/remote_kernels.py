@@ -83,6 +83,14 @@ class RemoteKernelSpecManager(KernelSpecManager):
             "resource_dir": spec.resource_dir,
         }
 
+    def current_builds(self) -> dict[tuple[str, str], int]:
+        """The current build of each environment that has a kernel here (its spec names it)."""
+        current = {}
+        for spec in self._remote.values():
+            marker = spec.metadata.get(MARKER) or {}
+            current[(marker.get("namespace"), marker.get("environment"))] = marker.get("build_id")
+        return current
+
     def find_kernel_specs(self) -> dict[str, str]:
         found = super().find_kernel_specs()
         found.update({name: spec.resource_dir for name, spec in self._remote.items()})
@@ -115,15 +123,6 @@ class RemoteKernelSpecManager(KernelSpecManager):
                 continue
             specs[name] = {"resource_dir": resource_dir, "spec": spec.to_dict()}
         return specs
-
-
-def current_builds(manager: RemoteKernelSpecManager) -> dict[tuple[str, str], int]:
-    """The current build of each environment that has a kernel here (its spec names it)."""
-    current = {}
-    for spec in manager._remote.values():
-        marker = spec.metadata.get(MARKER) or {}
-        current[(marker.get("namespace"), marker.get("environment"))] = marker.get("build_id")
-    return current
 
 
 class RemoteKernelWatch:

@@ -10,7 +10,7 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from ..kernels import MARKER
-from ..remote_kernels import RemoteKernelSpecManager, current_builds
+from ..remote_kernels import RemoteKernelSpecManager
 from ..service.kernels import (
     KernelProcess,
     describe,
@@ -71,6 +71,6 @@ class RemoteKernelListHandler(KernelListHandler):
     async def get(self) -> None:
         kernels = await self.running_processes()
         manager = self.settings.get("kernel_spec_manager")
-        current = current_builds(manager) if isinstance(manager, RemoteKernelSpecManager) else {}
+        current = manager.current_builds() if isinstance(manager, RemoteKernelSpecManager) else {}
         ours = [kernel for kernel in kernels if environment_of(kernel) is not None]
         self.finish_ok(await self.run(describe, ours, current))

@@ -9,7 +9,6 @@ seconds have passed, and then answers 200 with the new one or 304.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 
 from jupyter_server.auth.decorator import authorized
 from tornado import web
@@ -17,7 +16,7 @@ from tornado import web
 from ..api_kernels import KernelSpecEntry, KernelSpecListing
 from ..kernel_listing import KernelListing
 from ..kernels import KernelRegistry
-from .base import CondaStoreHandler
+from .base import CondaStoreHandler, entity_tag, requested_tags
 
 MAX_WAIT = 60
 # How often a held request re-reads what is shared with its caller (the registry's changes
@@ -32,12 +31,11 @@ class KernelSpecsHandler(CondaStoreHandler):
 
     def _etag(self, listing: KernelListing) -> str:
         # The caller (name, groups, bindings after sharing) and what the registry wrote.
-        key = f"{listing.revision}\0{self.caller!r}"
-        return f'"{hashlib.sha256(key.encode()).hexdigest()[:32]}"'
+        return entity_tag(listing.revision, repr(self.caller))
 
     def _unchanged(self, etag: str) -> bool:
-        asked = self.request.headers.get("If-None-Match", "")
-        return etag in (tag.strip().removeprefix("W/") for tag in asked.split(","))
+        _, tags = requested_tags(self.request.headers.get("If-None-Match"))
+        return etag.removeprefix("W/") in tags
 
     @web.authenticated
     @authorized

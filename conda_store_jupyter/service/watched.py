@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..api_watched import WatchedSpecification
-from ..db import Environment, WatchedFile, utcnow
+from ..db import WatchedFile, utcnow
 from ..errors import CondaStoreError, NotFound
 from ..spec import MAX_SPEC_BYTES
 
@@ -110,7 +110,7 @@ class WatchedSpecifications:
                     f"the file is {len(content):,} bytes; at most {MAX_SPEC_BYTES:,} are allowed"
                 )
             build = self.service.submit_specification(self.namespace, content)
-            environment, build_id = self._environment_of(build.environment_id), build.id
+            environment, build_id = build.environment_name, build.id
             self.log.info(
                 "conda-store: watched %s -> %s/%s build %s",
                 path,
@@ -122,12 +122,6 @@ class WatchedSpecifications:
             error = getattr(refused, "message", None) or str(refused)
             self.log.warning("conda-store: watched %s not built: %s", path, error)
         self._record(path, sha256, environment, build_id, error)
-
-    def _environment_of(self, environment_id: int) -> str | None:
-        with self.sessions() as session:
-            return session.scalar(
-                sa.select(Environment.name).where(Environment.id == environment_id)
-            )
 
     def _record(
         self, path: Path, sha256: str, environment: str | None, build_id: int | None, error
