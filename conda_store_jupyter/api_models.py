@@ -165,6 +165,12 @@ class Build(ApiModel):
     status: BuildStatus
     status_info: str | None
     size: int = Field(ge=0, description="Bytes of the prefix")
+    collected_on: Timestamp | None = Field(
+        default=None,
+        description="When garbage collection removed its prefix and archive (its log, lock file "
+        "and specification stay: `restore/` reinstalls it); null while it has them. A restore "
+        "in progress: QUEUED or BUILDING with this still set",
+    )
     scheduled_on: Timestamp
     started_on: Timestamp | None
     ended_on: Timestamp | None
@@ -208,6 +214,7 @@ class Build(ApiModel):
             status=row.status,
             status_info=row.status_info,
             size=row.size or 0,
+            collected_on=row.collected_on,
             scheduled_on=row.scheduled_on,
             started_on=row.started_on,
             ended_on=row.ended_on,

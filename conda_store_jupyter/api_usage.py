@@ -13,6 +13,13 @@ class NamespaceUsage(BaseModel):
         description="Bytes of the namespace's prefixes on disk (files and links; a file "
         "hard-linked into several of its prefixes, or from the package cache, counted once)."
     )
+    quota: int | None = Field(
+        description="Bytes its builds may hold (CondaStore.namespace_quota[s]); null: no quota."
+    )
+    quota_used: int = Field(
+        description="Bytes its builds hold against the quota: the sizes of its live prefixes "
+        "as built (collected builds not counted), each prefix counted whole."
+    )
 
 
 class StoreUsage(BaseModel):

@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import rattler
 import sqlalchemy as sa
@@ -41,13 +40,12 @@ from .db import (
 from .envlinks import sync_environment_link
 from .errors import CondaStoreError, summarize
 from .lease import BuildCanceled, BuildLease
-from .pip import PipFailed, install_locked_pip_packages, install_pip_packages
+from .locked import LockedInstall
+from .pip import PipFailed, install_pip_packages
 from .solver import SolveFailed, host_platform, make_gateway, named_channel_error, solve
 from .spec import LockfileSpecification, PipSourcePolicy, Specification, parse_specification
+from .storage import StorageSettings, continue_log, storage_for
 from .store import StoreLayout, disk_usage, human_size
-
-if TYPE_CHECKING:
-    from conda_lock.lockfile.v2prelim.models import Lockfile
 
 # Artifact names of the `build_artifacts` setting → file name and type.
 ARTIFACT_TYPES = {
@@ -74,9 +72,10 @@ class BuildSettings:
     build_environment_passthrough: tuple[str, ...] = ()
     heartbeat_interval: float = 2.0  # BuildExecutor's, for the build process's own heartbeat
     stale_after: float = 60.0
+    storage: StorageSettings = StorageSettings()  # where artifacts go once ended (storage.py)
 
 
-class Builder:
+class Builder(LockedInstall):
     def __init__(
         self, build_id: int, settings: BuildSettings, sessions: sessionmaker[Session], claim: str
     ):
@@ -92,6 +91,7 @@ class Builder:
             stale_after=settings.stale_after,
         )
         self.log = BuildLog(self.layout.log_path(build_id), guard=self.lease.guard)
+        self.storage = storage_for(settings.storage)
         self.prefix: Path | None = None
         self.phases: dict[str, float] = {}  # seconds per phase (metrics.py), kept if completed
 
@@ -114,6 +114,7 @@ class Builder:
             self.lease.stop()
         self.log.write(f"build {status.value} in {time.monotonic() - started:.2f} s")
         self.log.close()
+        self.storage.publish(self.layout, self.build_id)  # (S3: uploaded, local copies go)
         return status
 
     def before_start(self) -> None:
@@ -131,11 +132,14 @@ class Builder:
             self.spec_sha256 = spec.sha256
             self.spec_data = spec.spec
             worker = build.worker
+            self.restoring = build.collected_on is not None  # locked.py: reinstall, no solve
         self.prefix = self.layout.build_prefix(self.namespace, self.build_dir)
+        if self.restoring:  # its lines follow the build's own
+            continue_log(self.storage, self.layout, self.build_id)
         self.log.write(
             f"starting build {self.build_id} of {self.namespace}/{self.environment_name} "
             f"(specification {self.spec_sha256[:12]}) on {os.uname().nodename}, pid {os.getpid()}, "
-            f"for worker {worker}"
+            f"for worker {worker}{', a restore of its collected prefix' * self.restoring}"
         )
         self.log.write(f"prefix: {self.prefix}")
 
@@ -144,6 +148,8 @@ class Builder:
 
     async def _execute(self) -> None:
         gateway = make_gateway(self.layout.repodata_cache)
+        if self.restoring:
+            return await self._restore(gateway)
         pip_packages: dict[str, list[artifact_writers.PipPackage]] = {}
         if self.is_lockfile:
             spec: Specification | LockfileSpecification = LockfileSpecification.from_dict(
@@ -170,15 +176,7 @@ class Builder:
         await self._install(records[host])
         self.lease.check()
         if self.is_lockfile:
-            if pip_packages.get(host):
-                with self._step("pip install of the lock file's pins (uv)", "pip"):
-                    install_locked_pip_packages(
-                        self.prefix,
-                        pip_packages[host],
-                        self.log,
-                        sources=self.settings.pip_sources,
-                        passthrough=self.settings.build_environment_passthrough,
-                    )
+            self._install_locked_pip(pip_packages.get(host, []))
         elif spec.pip:
             with self._step("pip install (uv)", "pip"):
                 pip_packages = install_pip_packages(
@@ -240,23 +238,6 @@ class Builder:
             solved[platform] = records
             self.lease.check()
         return solved
-
-    async def _locked_records(
-        self, spec: LockfileSpecification, lockfile: Lockfile, gateway: rattler.Gateway
-    ) -> dict[str, list[rattler.RepoDataRecord]]:
-        host = host_platform()
-        if host not in spec.platforms:
-            raise CondaStoreError(
-                f"the lock file has no packages for this machine's platform {host} "
-                f"(it locks {', '.join(spec.platforms)})"
-            )
-        records = {}
-        for platform in spec.platforms:
-            records[platform] = await artifact_writers.records_from_lockfile(
-                lockfile, platform, gateway
-            )
-            self.log.write(f"lock file pins {len(records[platform])} conda packages for {platform}")
-        return records
 
     async def _install(self, records: list[rattler.RepoDataRecord]) -> None:
         assert self.prefix is not None

@@ -364,6 +364,10 @@ def run() -> None:
         from .distributed.worker import main as work
 
         return work(argv[1:])
+    if argv and argv[0] == "gc":
+        from .gc_command import main as collect
+
+        return collect(argv[1:])
     from .app import main as serve
 
     serve(argv)

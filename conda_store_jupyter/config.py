@@ -117,6 +117,57 @@ class CondaStore(LoggingConfigurable):
         "with a clear message (507) instead of starting only to fail half way. 0: no check.",
     ).tag(config=True)
 
+    keep_builds = Integer(
+        0,
+        min=0,
+        help="Retention: the newest this many completed builds of each environment keep their "
+        "prefix; older ones are collected by garbage collection (`jupyter conda-store gc`, and "
+        "every gc_interval): prefix and conda-pack archive removed, log, lock file and "
+        "specification kept, restorable from the lock file. An environment's current build and "
+        "a build a kernel runs are never collected. 0: no count rule.",
+    ).tag(config=True)
+
+    keep_days = Float(
+        0,
+        min=0,
+        help="Retention: completed builds that ended less than this many days ago keep their "
+        "prefix. With keep_builds too, a build either rule keeps is kept. 0: no age rule (and "
+        "with keep_builds 0 as well, no build is collected).",
+    ).tag(config=True)
+
+    gc_interval = Float(
+        3600.0,
+        min=0,
+        help="Seconds between garbage collections, run by one process of the deployment: "
+        "builds by the retention rules (keep_builds, keep_days), then package cache entries no "
+        "prefix uses (gc_package_cache). 0: only `jupyter conda-store gc` collects.",
+    ).tag(config=True)
+
+    gc_package_cache = Bool(
+        True,
+        help="Garbage collection removes package cache entries that no prefix on disk uses "
+        "(never while a build is queued or running).",
+    ).tag(config=True)
+
+    namespace_quota = Integer(
+        0,
+        min=0,
+        help="Bytes each namespace's builds may hold (the sum of its prefixes' sizes, collected "
+        "builds not counted): a new build in a namespace over it is refused (507). 0: none. "
+        "namespace_quotas overrides it per namespace.",
+    ).tag(config=True)
+
+    namespace_quotas = Dict(
+        value_trait=Integer(min=0),
+        default_value={},
+        help="Per-namespace quotas in bytes, e.g. {'alice': 10 * 1024**3, 'team-ml': 0} (0: "
+        "none), over namespace_quota.",
+    ).tag(config=True)
+
+    def quota_of(self, namespace: str) -> int:
+        """The quota of a namespace in bytes (0: none): the one rule, for builds and usage."""
+        return self.namespace_quotas.get(namespace, self.namespace_quota)
+
     watch_paths = ConfigList(
         Unicode(),
         help="Environment specification files, and directories of them (*.yml, *.yaml, "
@@ -306,6 +357,11 @@ class CondaStore(LoggingConfigurable):
     def deployment_problem(self) -> str | None:
         """What stops this configuration from running, said so that the reader knows what to
         set; None if nothing. Checked by the server and by every worker at start."""
+        if self.storage_class == "s3" and not self.s3_bucket:  # artifact storage (storage.py)
+            return (
+                "CondaStore.storage_class is 's3' but CondaStore.s3_bucket is not set: set it to "
+                "the bucket build artifacts go to, e.g. --CondaStore.s3_bucket=conda-store"
+            )
         if self.executor != "celery":
             return None
         if not self.celery_broker_url:
@@ -322,3 +378,34 @@ class CondaStore(LoggingConfigurable):
                 "--CondaStore.database_url=postgresql+psycopg://conda_store@db-host/conda_store"
             )
         return None
+
+    # -- artifact storage (storage.py) ------------------------------------------------------
+    storage_class = Enum(
+        ["local", "s3"],
+        default_value="local",
+        help="Where build artifacts (log, lock file, environment YAML, @EXPLICIT file, "
+        "conda-pack archive) are kept once their build has ended. local: in store_dir. s3: "
+        "uploaded to s3_bucket (any S3-protocol server), local copies removed, downloads "
+        "redirected to presigned URLs. s3 needs boto3 (pip install conda-store-jupyter[s3]).",
+    ).tag(config=True)
+    s3_bucket = Unicode("", help="The bucket of storage_class 's3'; it must exist.").tag(
+        config=True
+    )
+    s3_prefix = Unicode(
+        "", help="Key prefix in s3_bucket: objects are <prefix>/<path relative to store_dir>."
+    ).tag(config=True)
+    s3_endpoint_url = Unicode(
+        "", help="The S3 endpoint (MinIO, Ceph, ...), e.g. https://minio.example.org. Empty: AWS."
+    ).tag(config=True)
+    s3_region = Unicode("", help="The bucket's region. Empty: boto3's default.").tag(config=True)
+    s3_access_key_id = Unicode(
+        "",
+        help="Access key of s3_bucket. Empty: boto3's credential chain (AWS_* variables, "
+        "~/.aws, an instance or pod role).",
+    ).tag(config=True)
+    s3_secret_access_key = Unicode(
+        "", help="Secret key of s3_access_key_id. Empty: boto3's credential chain."
+    ).tag(config=True)
+    s3_presigned_url_expiry = Integer(
+        600, min=1, help="Seconds a download's presigned URL (the redirect's target) is valid."
+    ).tag(config=True)

@@ -24,13 +24,16 @@ from traitlets import Bool, Float, Int, default
 from traitlets.config import LoggingConfigurable
 from traitlets.traitlets import MetaHasTraits
 
+from .api_gc import RetentionPolicy
 from .build import BuildSettings
 from .config import CondaStore
 from .db import Build, BuildStatus, claim_next_build
+from .gc import GarbageCollector, PeriodicCollection
 from .launcher import BuildLauncher, BuildProcess
 from .loops import BackgroundLoop
 from .maintenance import Maintenance
 from .recovery import StoreRecovery
+from .storage import storage_for
 from .store import StoreLayout
 
 
@@ -92,15 +95,31 @@ class Executor(LoggingConfigurable, metaclass=_ConfigurableABCMeta):
             stale_after=self.stale_after,
         )
         self.layout = StoreLayout(settings.store_dir)
-        self.recovery = StoreRecovery(sessions, self.layout, self.log)
+        self.recovery = StoreRecovery(
+            sessions, self.layout, self.log, storage_for(self.settings.storage)
+        )
         # Told when a build ends, whatever the outcome (the kernel registry listens).
         self.on_build_end: Callable[[], None] = lambda: None
 
     def make_maintenance(self, role: str, *jobs: Callable[[], object]) -> Maintenance:
         """The periodic work of the store (maintenance.py), run by whichever process of the
         deployment holds its lease: this executor's process may be the one."""
+        collection = PeriodicCollection(
+            GarbageCollector(
+                self.sessions,
+                self.layout,
+                RetentionPolicy.from_config(self.conda_store),
+                storage_for(self.settings.storage),
+                self.log,
+            ),
+            self.conda_store.gc_interval,
+        )
         return Maintenance(
-            self.recovery, stale_after=self.stale_after, role=role, jobs=jobs, log=self.log
+            self.recovery,
+            stale_after=self.stale_after,
+            role=role,
+            jobs=(*jobs, collection),
+            log=self.log,
         )
 
     @abstractmethod

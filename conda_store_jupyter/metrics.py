@@ -8,7 +8,13 @@ server or worker did the work, and every server of a deployment reports the same
 - `conda_store_build_phase_seconds{phase}`: completed builds' solve, install, pip and
   artifacts phases (histograms);
 - `conda_store_queue_wait_seconds`: started builds, from submission to start (histogram);
-- `conda_store_disk_free_bytes`: free space on the store's disk.
+- `conda_store_disk_free_bytes`: free space on the store's disk;
+- `conda_store_builds_collected`: completed builds whose prefix garbage collection removed;
+- `conda_store_gc_last_*`: the last garbage collection's time, duration, result (1: it
+  succeeded), builds collected and bytes freed;
+- `conda_store_store_bytes`, `conda_store_package_cache_bytes`: the store's bytes and its
+  package cache's, as the last garbage collection measured them (a walk of the whole store is
+  too slow for a scrape; collections run every CondaStore.gc_interval).
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ from prometheus_client.core import REGISTRY, GaugeMetricFamily, HistogramMetricF
 from prometheus_client.registry import Collector
 from sqlalchemy.orm import Session, sessionmaker
 
-from .db import Build, BuildStatus
+from .db import Build, BuildStatus, GcRun
+from .gc import last_run
 from .store import StoreLayout
 
 DURATION_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600)
@@ -77,6 +84,12 @@ class StoreCollector(Collector):
                     )
                 ).all()
                 phases = session.scalars(sa.select(Build.phases).where(Build.phases.is_not(None)))
+                collected = session.scalar(
+                    sa.select(sa.func.count(Build.id)).where(
+                        Build.deleted_on.is_(None), Build.collected_on.is_not(None)
+                    )
+                )
+                last = last_run(session)
                 by_phase: dict[str, list[float]] = {phase: [] for phase in PHASES}
                 for recorded in phases:
                     for phase, seconds in (recorded or {}).items():
@@ -125,6 +138,41 @@ class StoreCollector(Collector):
                 "Free space on the store's disk",
                 value=shutil.disk_usage(root).free,
             )
+        yield GaugeMetricFamily(
+            "conda_store_builds_collected",
+            "Completed builds whose prefix garbage collection removed",
+            value=collected or 0,
+        )
+        if last is not None:
+            yield from gc_metrics(last)
+
+
+def gc_metrics(last: GcRun) -> Iterator[Any]:
+    """The last garbage collection, and the store's bytes it measured."""
+    for name, documentation, value in (
+        ("gc_last_run_timestamp_seconds", "When it ended (Unix time)", last.ended_on.timestamp()),
+        (
+            "gc_last_duration_seconds",
+            "How long it took",
+            (last.ended_on - last.started_on).total_seconds(),
+        ),
+        ("gc_last_success", "1 if it succeeded, 0 if it failed", 1 if last.ok else 0),
+        ("gc_last_collected_builds", "Builds it collected", last.builds),
+        ("gc_last_freed_bytes", "Bytes it freed", last.freed_bytes),
+    ):
+        yield GaugeMetricFamily(
+            f"conda_store_{name}", f"Last garbage collection: {documentation}", value=value
+        )
+    if last.store_bytes is not None:
+        yield GaugeMetricFamily(
+            "conda_store_store_bytes", "The store's bytes (at the last gc)", value=last.store_bytes
+        )
+    if last.package_cache_bytes is not None:
+        yield GaugeMetricFamily(
+            "conda_store_package_cache_bytes",
+            "The package cache's bytes (at the last gc)",
+            value=last.package_cache_bytes,
+        )
 
 
 def register(collector: StoreCollector) -> None:

@@ -20,16 +20,22 @@ from sqlalchemy.orm import Session, sessionmaker
 from .buildlog import BuildLog
 from .db import Build, BuildStatus, Environment, Namespace, transitions, utcnow
 from .envlinks import sync_environment_link
+from .storage import ArtifactStorage, StorageSettings, continue_log
 from .store import StoreLayout
 
 
 class StoreRecovery:
     def __init__(
-        self, sessions: sessionmaker[Session], layout: StoreLayout, log: logging.Logger
+        self,
+        sessions: sessionmaker[Session],
+        layout: StoreLayout,
+        log: logging.Logger,
+        storage: ArtifactStorage | None = None,
     ) -> None:
         self.sessions = sessions
         self.layout = layout
         self.log = log
+        self.storage = storage or ArtifactStorage(StorageSettings())  # (local: the store's dir)
 
     def finish_build(
         self, build_id: int, claim: str | None, status: BuildStatus, reason: str
@@ -45,8 +51,10 @@ class StoreRecovery:
         if build_dir:
             self.layout.remove_prefix(namespace, build_dir)
         ended = status.value if won else BuildStatus.CANCELED.value
+        continue_log(self.storage, self.layout, build_id)  # (it may have published it)
         with BuildLog(self.layout.log_path(build_id)) as log:
             log.write(f"build {ended}: {reason if won else 'canceled'}; partial prefix removed")
+        self.storage.publish(self.layout, build_id)
         self.log.info("conda-store: build %s %s: %s", build_id, ended, reason)
         return True
 
@@ -109,8 +117,8 @@ class StoreRecovery:
                 )
 
     def remove_orphan_prefixes(self) -> None:
-        """Remove build prefixes the database does not keep (failed, canceled or deleted
-        builds, builds of deleted environments): left by a process that died, or that was
+        """Remove build prefixes the database does not keep (failed, canceled, deleted or
+        collected builds, builds of deleted environments): left by a process that died, or that was
         fenced, after its prefix had been removed once, or kept while a kernel ran it. Prefixes
         of queued, running and live completed builds stay."""
         on_disk = self.layout.build_dirs()
@@ -125,6 +133,8 @@ class StoreRecovery:
                     .where(
                         Build.build_dir.in_({build_dir for _, build_dir in on_disk}),
                         Build.status.in_(kept),
+                        # a collected one's prefix went, or goes once its last kernel stopped
+                        sa.or_(Build.collected_on.is_(None), Build.status != BuildStatus.COMPLETED),
                         Build.deleted_on.is_(None),
                         Environment.deleted_on.is_(None),  # a deleted one's builds are freed
                     )

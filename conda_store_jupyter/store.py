@@ -193,6 +193,30 @@ class StoreLayout:
         finally:
             os.close(fd)
 
+    @staticmethod
+    def in_use(path: Path) -> bool:
+        """Whether a kernel runs the prefix `path` now (see `remove_unless_running`)."""
+        try:
+            fd = os.open(path / "conda-meta", os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)  # (and with it the lock, if taken)
+        return False
+
+    def measure(self) -> tuple[int, int, dict[str, int]]:
+        """(the store's bytes, its package cache's, each namespace directory's), in one walk
+        (`tree_usage`): for `GET usage/` and garbage collection's report alike."""
+        total, by_directory = tree_usage(self.root)
+        cache = self.package_cache
+        if cache.parent == self.root:
+            return total, by_directory.get(cache.name, 0), by_directory
+        return total, disk_usage(cache), by_directory
+
     def remove_prefix(self, namespace: str, build_dir: str) -> bool:
         """Remove a build's prefix unless a kernel runs it (see `remove_unless_running`)."""
         return self.remove_unless_running(self.build_prefix(namespace, build_dir))
@@ -212,6 +236,55 @@ def human_size(size: float | None) -> str:
     return f"{size} B"
 
 
+def tree_usage(root: Path) -> tuple[int, dict[str, int]]:
+    """(bytes of the whole tree, bytes of each top-level directory), in one walk: each counted
+    as `disk_usage` counts it (a hard-linked inode once within the tree, once within each
+    directory). The store's namespaces and its package cache are its top-level directories, so
+    `GET usage/` walks the store once instead of once per namespace and then again whole."""
+    everywhere: set[tuple[int, int]] = set()
+    total, by_directory = 0, {}
+    try:
+        entries = list(os.scandir(root))
+    except FileNotFoundError:
+        return 0, {}
+    for entry in entries:
+        if not entry.is_dir(follow_symlinks=False):
+            try:
+                total += entry.stat(follow_symlinks=False).st_size
+            except FileNotFoundError:
+                pass
+            continue
+        here: set[tuple[int, int]] = set()
+        size = 0
+        for stat in _files(Path(entry.path)):
+            if stat.st_nlink > 1:
+                key = (stat.st_dev, stat.st_ino)
+                if key not in here:
+                    here.add(key)
+                    size += stat.st_size
+                if key in everywhere:
+                    continue
+                everywhere.add(key)
+            total += stat.st_size
+            if stat.st_nlink == 1:
+                size += stat.st_size
+        by_directory[entry.name] = size
+    return total, by_directory
+
+
+def _files(path: Path) -> Iterator[os.stat_result]:
+    """The lstat of every file and symbolic link under `path`. (os.walk lists a symbolic link
+    to a directory, such as envs/<name>, with the directories, and does not follow it: it is
+    counted, as a link, with the files.)"""
+    for directory, dirs, files in os.walk(path):
+        links = [name for name in dirs if os.path.islink(os.path.join(directory, name))]
+        for name in (*files, *links):
+            try:
+                yield os.lstat(os.path.join(directory, name))
+            except FileNotFoundError:
+                continue
+
+
 def disk_usage(path: Path, seen: set[tuple[int, int]] | None = None) -> int:
     """Bytes of the files and symbolic links under `path`, counting each hard-linked inode once
     (the package cache and many prefixes share files, so a naive sum would count them again and
@@ -219,19 +292,11 @@ def disk_usage(path: Path, seen: set[tuple[int, int]] | None = None) -> int:
     several trees together)."""
     seen = set() if seen is None else seen
     total = 0
-    for directory, dirs, files in os.walk(path):
-        # (os.walk lists a symbolic link to a directory, such as envs/<name>, with the
-        # directories, and does not follow it: it is counted, as a link, with the files)
-        links = [name for name in dirs if os.path.islink(os.path.join(directory, name))]
-        for name in (*files, *links):
-            try:
-                stat = os.lstat(os.path.join(directory, name))
-            except FileNotFoundError:
+    for stat in _files(path):
+        if stat.st_nlink > 1:
+            key = (stat.st_dev, stat.st_ino)
+            if key in seen:
                 continue
-            if stat.st_nlink > 1:
-                key = (stat.st_dev, stat.st_ino)
-                if key in seen:
-                    continue
-                seen.add(key)
-            total += stat.st_size
+            seen.add(key)
+        total += stat.st_size
     return total

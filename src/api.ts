@@ -12,6 +12,7 @@ import {
   IPage,
   IPermissions,
   ISpecificationRequest,
+  IUsage,
   IValidateRequest,
   IValidation
 } from './models';
@@ -288,6 +289,18 @@ export class CondaStoreAPI {
     return this._data<IBuild>(`${CondaStoreAPI._path('build', id)}cancel/`, { method: 'PUT' });
   }
 
+  /**
+   * Reinstall a garbage-collected build's prefix from its own lock file (no solve); 409 when it
+   * is not collected. Resolves with the build's id.
+   */
+  async restoreBuild(id: number): Promise<number> {
+    const data = await this._data<{ build_id: number } | null>(
+      `${CondaStoreAPI._path('build', id)}restore/`,
+      { method: 'POST' }
+    );
+    return data?.build_id ?? id;
+  }
+
   async deleteBuild(id: number): Promise<void> {
     await this._data<null>(CondaStoreAPI._path('build', id), { method: 'DELETE' });
   }
@@ -387,6 +400,16 @@ export class CondaStoreAPI {
     const url = apiURL(`${CondaStoreAPI._path('build', id)}${path}/`, this._settings);
     const token = this._settings.token;
     return token ? `${url}?token=${encodeURIComponent(token)}` : url;
+  }
+
+  // -- disk usage --------------------------------------------------------------------------
+
+  /**
+   * What the store uses on disk, per readable namespace (with its quota) and in all. Polled with
+   * the lists, so revalidated through the HTTP cache as they are.
+   */
+  async getUsage(): Promise<IUsage> {
+    return this._data<IUsage>('usage/', CondaStoreAPI._cache({ revalidate: true }));
   }
 
   // -- kernels -----------------------------------------------------------------------------

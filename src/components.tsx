@@ -2,7 +2,7 @@
 import { ISignal } from '@lumino/signaling';
 import React, { useEffect, useReducer } from 'react';
 
-import { BuildStatus } from './models';
+import { BuildStatus, INamespaceUsage } from './models';
 import { STATE_LABELS, stateText } from './model';
 import { CondaStoreError } from './request';
 import { EnvironmentState, IEnvironmentEntry } from './tokens';
@@ -125,6 +125,36 @@ export function formatSize(bytes: number | null | undefined): string {
     unit++;
   }
   return `${unit === 0 ? value : value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+/** Bytes in words, "0 B" for none (a namespace with nothing on disk). */
+function bytesText(bytes: number | null | undefined): string {
+  return bytes ? formatSize(bytes) : '0 B';
+}
+
+/** How full a namespace's quota is, for styling: "over" (or at it), "near" (90%), or none. */
+export function quotaLevel(usage: INamespaceUsage): 'over' | 'near' | undefined {
+  const { quota, quota_used: used } = usage;
+  if (!quota || used === undefined) {
+    return undefined;
+  }
+  return used >= quota ? 'over' : used >= 0.9 * quota ? 'near' : undefined;
+}
+
+/** A namespace's disk usage in a few words: "1.2 GiB", with a quota "1.2 GiB of 5.0 GiB". */
+export function usageText(usage: INamespaceUsage): string {
+  return usage.quota
+    ? `${bytesText(usage.quota_used ?? usage.bytes)} of ${formatSize(usage.quota)}`
+    : bytesText(usage.bytes);
+}
+
+/** A namespace's disk usage in sentences (a tooltip). */
+export function usageDetail(usage: INamespaceUsage): string {
+  const counts = `${usage.environments} environment${usage.environments === 1 ? '' : 's'}, ${usage.builds} build${usage.builds === 1 ? '' : 's'}`;
+  const quota = usage.quota
+    ? ` Counted against its quota: ${bytesText(usage.quota_used)} of ${formatSize(usage.quota)}.`
+    : ' No quota.';
+  return `${bytesText(usage.bytes)} on disk (${counts}).${quota}`;
 }
 
 /** A duration in words: 0.4 s, 12 s, 3 min 5 s, 1 h 2 min. */

@@ -18,10 +18,20 @@ export function entryOf(
   if (active) {
     state = active.status === 'BUILDING' ? 'building' : 'queued';
     const place = active.queue_position ? ` (#${active.queue_position} in the queue)` : '';
+    // A collected build being restored is reinstalled from its lock file: no new packages.
+    const doing = active.collected_on
+      ? active.status === 'BUILDING'
+        ? 'being restored'
+        : `waiting to be restored${place}`
+      : active.status === 'BUILDING'
+        ? 'running'
+        : `waiting to start${place}`;
+    // A restore replaces nothing by itself (a rollback to it does, when it completes).
+    const until = active.collected_on ? '' : ' until it completes';
     detail =
-      `Build ${active.id} is ${active.status === 'BUILDING' ? 'running' : `waiting to start${place}`}` +
+      `Build ${active.id} is ${doing}` +
       (current && current.status === 'COMPLETED' && current.id !== active.id
-        ? `; build ${current.id} is in use until it completes.`
+        ? `; build ${current.id} is in use${until}.`
         : '.');
   } else if (current && current.status === 'COMPLETED') {
     state = 'ready';

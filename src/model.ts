@@ -1,5 +1,5 @@
 import { entryOf } from './entry';
-import { IBuild, IEnvironment, INamespace, IPage, isActive } from './models';
+import { IBuild, IEnvironment, INamespace, INamespaceUsage, IPage, isActive } from './models';
 import { IPollingOptions, PollingModel } from './poll';
 import { CondaStoreError } from './request';
 import {
@@ -18,6 +18,12 @@ export { STATE_LABELS, brief, entryOf, stateText } from './entry';
 
 /** How many of the most recent builds one refresh looks at (all active ones are among them). */
 const RECENT_BUILDS = 200;
+
+/**
+ * How old the namespaces' disk usage may get before a refresh asks again (a refresh asked for,
+ * such as after an action, asks anyway): the server walks the store's disk to answer.
+ */
+const USAGE_MAX_AGE = 60 * 1000;
 
 /** Environments of the store, sorted by namespace and name (the small store's query). */
 const STORE_ORDER = ['namespace', 'name'];
@@ -138,6 +144,16 @@ export class EnvironmentsModel extends PollingModel implements IEnvironmentsMode
     return page.items;
   }
 
+  usage(namespace: string): INamespaceUsage | undefined {
+    return this._usage.get(namespace);
+  }
+
+  /** Refresh now, the disk usage too (after an action, the Refresh button). */
+  async refresh(): Promise<void> {
+    this._usageDue = true;
+    await super.refresh();
+  }
+
   entry(namespace: string, name: string): IEnvironmentEntry | undefined {
     return this._entries.find(
       e => e.environment.namespace.name === namespace && e.environment.name === name
@@ -151,6 +167,7 @@ export class EnvironmentsModel extends PollingModel implements IEnvironmentsMode
   protected async fetch(): Promise<void> {
     try {
       const starting = this._small === null;
+      this._refreshUsage();
       if (starting) {
         await this._start();
       }
@@ -386,6 +403,41 @@ export class EnvironmentsModel extends PollingModel implements IEnvironmentsMode
     this.emitChanged();
   }
 
+  /**
+   * The namespaces' disk usage: one request for the whole store, at most one per refresh and
+   * not awaited (the server walks the disk; the lists need not wait). A server without the
+   * route (404) is not asked again; other errors wait for the next turn, silently.
+   */
+  private _refreshUsage(): void {
+    if (this._usageMissing || this._usageLoading) {
+      return;
+    }
+    if (!this._usageDue && Date.now() - this._usageAt < USAGE_MAX_AGE) {
+      return;
+    }
+    this._usageDue = false;
+    this._usageAt = Date.now();
+    this._usageLoading = true;
+    Promise.resolve()
+      .then(() => this._api.getUsage())
+      .then(
+        usage => {
+          this._usage = new Map(usage.namespaces.map(n => [n.namespace, n]));
+          if (!this.isDisposed) {
+            this.emitChanged();
+          }
+        },
+        error => {
+          if (error instanceof CondaStoreError && error.status === 404) {
+            this._usageMissing = true;
+          }
+        }
+      )
+      .finally(() => {
+        this._usageLoading = false;
+      });
+  }
+
   private _fail = (error: unknown): void => {
     this._error = error as Error;
     this._loaded = true;
@@ -409,6 +461,14 @@ export class EnvironmentsModel extends PollingModel implements IEnvironmentsMode
   private _small: boolean | null = null;
   private _tickets = new Map<string, number>();
   private _updated: Date | null = null;
+  private _usage = new Map<string, INamespaceUsage>();
+  /** When usage was last asked for. */
+  private _usageAt = 0;
+  /** Ask for usage at the next refresh, however recent the last answer. */
+  private _usageDue = true;
+  private _usageLoading = false;
+  /** The server has no usage/ route (an older one). */
+  private _usageMissing = false;
   private _version: string | null = null;
 }
 

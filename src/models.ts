@@ -68,6 +68,21 @@ export interface IBuild {
   queue_position?: number | null;
   /** A failed build's solver complaints, placed at the specification's lines (GET build/{id}/). */
   problems?: ISpecProblem[];
+  /**
+   * When garbage collection removed its prefix and large artifacts (its log, lock file and
+   * specification stay); null once restored. Absent from older servers.
+   */
+  collected_on?: string | null;
+}
+
+/** Garbage collection removed the build's prefix (it stays so while it is being restored). */
+export function isCollected(build: IBuild | null | undefined): boolean {
+  return !!build?.collected_on;
+}
+
+/** A collected build being reinstalled from its lock file (queued or building). */
+export function isRestoring(build: IBuild | null | undefined): boolean {
+  return isCollected(build) && isActive(build!.status);
 }
 
 export interface IEnvironment {
@@ -120,6 +135,31 @@ export interface IPermissions {
 export interface IChannel {
   id: number;
   name: string;
+}
+
+/** One namespace's part of GET usage/. */
+export interface INamespaceUsage {
+  namespace: string;
+  environments: number;
+  builds: number;
+  /** Bytes of its prefixes on disk (each hard-linked file counted once). */
+  bytes: number;
+  /** Its quota in bytes; null (or absent, an older server): no quota. */
+  quota?: number | null;
+  /** Bytes counted against the quota. */
+  quota_used?: number;
+}
+
+/** GET usage/: the namespaces the caller may read, and the whole store. */
+export interface IUsage {
+  namespaces: INamespaceUsage[];
+  store: {
+    bytes: number;
+    package_cache_bytes: number;
+    free_bytes: number;
+    /** Below this many free bytes new builds are refused (0: no check). */
+    storage_threshold: number;
+  };
 }
 
 /** One page of a list answer. */

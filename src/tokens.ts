@@ -2,7 +2,7 @@ import { Token } from '@lumino/coreutils';
 import { ISignal } from '@lumino/signaling';
 
 import type { CondaStoreAPI } from './api';
-import type { BuildStatus, IEnvironment, INamespace } from './models';
+import type { BuildStatus, IEnvironment, INamespace, INamespaceUsage } from './models';
 import type { CondaStoreError } from './request';
 
 /** Plugin IDs, command IDs and DOM ids shared by the plugins and the UI tests. */
@@ -92,6 +92,8 @@ export interface IEnvironmentsModel {
   expand?(namespace: string, open: boolean): void;
   /** Ask the server for environments whose name has the words (a large store); '' to stop. */
   find?(query: string): Promise<void>;
+  /** What the namespace uses on disk (and of its quota); undefined when not known. */
+  usage?(namespace: string): INamespaceUsage | undefined;
 }
 
 export const IEnvironmentsModel = new Token<IEnvironmentsModel>(

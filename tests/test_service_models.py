@@ -24,6 +24,7 @@ BUILD_KEYS = {
     "status",
     "status_info",
     "size",
+    "collected_on",
     "scheduled_on",
     "started_on",
     "ended_on",

@@ -193,6 +193,12 @@ class Build(Base):
     phases: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     build_dir: Mapped[str | None] = mapped_column(sa.Text)  # prefix directory name, once known
     deleted_on: Mapped[dt.datetime | None]
+    # Garbage collection (gc.py) removed its prefix and large artifacts; its log, lock file and
+    # specification stay, and a restore (QUEUED again, this set) reinstalls it from the lock.
+    collected_on: Mapped[dt.datetime | None]
+    # Completing makes it its environment's current build: false for a restore, unless a
+    # rollback asked for it.
+    becomes_current: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
 
     environment: Mapped[Environment] = relationship(
         foreign_keys=[environment_id], back_populates="builds"
@@ -309,3 +315,22 @@ class WatchedFile(Base):
     build_id: Mapped[int | None]
     error: Mapped[str | None] = mapped_column(sa.Text)
     updated_on: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class GcRun(Base):
+    """One garbage collection (gc.py): when, what it removed and freed, the store's bytes after
+    it, or why it failed. The metrics report the last one, the same on every server."""
+
+    __tablename__ = "gc_run"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    started_on: Mapped[dt.datetime]
+    ended_on: Mapped[dt.datetime]
+    dry_run: Mapped[bool]
+    ok: Mapped[bool]
+    builds: Mapped[int]  # prefixes collected
+    packages: Mapped[int]  # package cache entries removed
+    freed_bytes: Mapped[int] = mapped_column(sa.BigInteger)
+    store_bytes: Mapped[int | None] = mapped_column(sa.BigInteger)
+    package_cache_bytes: Mapped[int | None] = mapped_column(sa.BigInteger)
+    error: Mapped[str | None] = mapped_column(sa.Text)

@@ -5,6 +5,12 @@ and the database is the only judge of who owns a build.
       │                  ├──────end─────────▶ FAILED | CANCELED
       └────cancel────────┴──cancel──────────▶ CANCELED
 
+A restore of a collected build (one whose prefix garbage collection removed, `collected_on` set)
+goes round the same loop from COMPLETED: `queue_restore` makes it QUEUED again, and it is
+claimed, run and ended like any build; but its ending is COMPLETED whatever happens (a failed or
+canceled restore leaves it collected, with the reason in status_info), and its original times
+stay. Completing it clears `collected_on`.
+
 A claim gives the build a fresh `claim` token. Whoever acts on a BUILDING build (its build
 process, the executor that started it, recovery) names the token it saw, and the change happens
 only if the build is still BUILDING under that token: two parties can never both win, so a
@@ -28,6 +34,16 @@ from .models import Build, BuildStatus, Environment, utcnow
 ACTIVE = (BuildStatus.QUEUED, BuildStatus.BUILDING)
 FINAL = (BuildStatus.COMPLETED, BuildStatus.FAILED, BuildStatus.CANCELED)
 STATUS_INFO_LIMIT = 2000
+
+
+def _unless_restore(column: sa.ColumnElement, value: object) -> sa.Case:
+    """`value`, except for a restore, which keeps the build's original `column`."""
+    return sa.case((Build.collected_on.is_(None), sa.literal(value, column.type)), else_=column)
+
+
+def _ending(status: BuildStatus) -> sa.Case:
+    """A build that fails or is canceled ends so; a restore stays a COMPLETED, collected build."""
+    return sa.case((Build.collected_on.is_(None), status.value), else_=BuildStatus.COMPLETED.value)
 
 
 def claim_next_build(session: Session, worker: str) -> Build | None:
@@ -57,7 +73,7 @@ def claim_next_build(session: Session, worker: str) -> Build | None:
         .where(Build.id == oldest_queued, Build.status == BuildStatus.QUEUED)
         .values(
             status=BuildStatus.BUILDING,
-            started_on=now,
+            started_on=_unless_restore(Build.started_on, now),
             heartbeat_on=now,
             worker=worker,
             claim=uuid.uuid4().hex,
@@ -101,16 +117,28 @@ def complete(
     session: Session, build_id: int, claim: str, size: int, phases: dict[str, float] | None = None
 ) -> bool:
     """BUILDING (under `claim`) → COMPLETED, and the build becomes its environment's current one
-    (unless the environment was deleted): both in the caller's transaction, or neither.
-    `phases`: seconds the build spent per phase (metrics.py)."""
+    (unless the environment was deleted, or it is a restore nobody asked to make current): both
+    in the caller's transaction, or neither. `phases`: seconds the build spent per phase
+    (metrics.py); a restore keeps the build's own."""
     if not _changed(
         session,
         sa.update(Build)
         .where(_held(build_id, claim))
-        .values(status=BuildStatus.COMPLETED, ended_on=utcnow(), size=size, phases=phases),
+        .values(
+            status=BuildStatus.COMPLETED,
+            ended_on=_unless_restore(Build.ended_on, utcnow()),
+            size=size,
+            phases=_unless_restore(Build.phases, phases),
+            collected_on=None,
+            status_info=None,
+        ),
     ):
         return False
-    environment_id = sa.select(Build.environment_id).where(Build.id == build_id).scalar_subquery()
+    environment_id = (
+        sa.select(Build.environment_id)
+        .where(Build.id == build_id, Build.becomes_current.is_(True))
+        .scalar_subquery()
+    )
     session.execute(
         sa.update(Environment)
         .where(Environment.id == environment_id, Environment.deleted_on.is_(None))
@@ -121,14 +149,26 @@ def complete(
 
 
 def end(session: Session, build_id: int, claim: str, status: BuildStatus, info: str) -> bool:
-    """BUILDING (under `claim`) → FAILED or CANCELED. True when this call made the change, and
-    with it the duty to remove the build's prefix."""
+    """BUILDING (under `claim`) → FAILED or CANCELED (a restore: back to COMPLETED and
+    collected, `info` said as the restore's). True when this call made the change, and with it
+    the duty to remove the build's prefix."""
     assert status in (BuildStatus.FAILED, BuildStatus.CANCELED)
     return _changed(
         session,
         sa.update(Build)
         .where(_held(build_id, claim))
-        .values(status=status, status_info=info[:STATUS_INFO_LIMIT], ended_on=utcnow()),
+        .values(
+            status=_ending(status),
+            status_info=_restore_info(info),
+            ended_on=_unless_restore(Build.ended_on, utcnow()),
+        ),
+    )
+
+
+def _restore_info(info: str) -> sa.Case:
+    return sa.case(
+        (Build.collected_on.is_(None), info[:STATUS_INFO_LIMIT]),
+        else_=f"restore ended: {info}"[:STATUS_INFO_LIMIT],
     )
 
 
@@ -142,9 +182,49 @@ def cancel(session: Session, build_ids: list[int], info: str) -> list[int]:
             sa.update(Build)
             .where(Build.id.in_(build_ids), Build.status.in_(ACTIVE))
             .values(
-                status=BuildStatus.CANCELED, status_info=info[:STATUS_INFO_LIMIT], ended_on=utcnow()
+                status=_ending(BuildStatus.CANCELED),
+                status_info=_restore_info(info),
+                ended_on=_unless_restore(Build.ended_on, utcnow()),
             )
             .returning(Build.id)
             .execution_options(synchronize_session=False)
         )
+    )
+
+
+def queue_restore(session: Session, build_id: int, *, make_current: bool) -> bool:
+    """A collected COMPLETED build → QUEUED, to be reinstalled from its lock file; or, already
+    being restored, only asked to become current. `make_current`: it becomes its environment's
+    current build once restored (a rollback to it). False if it is not collected."""
+    values: dict[str, object] = {"becomes_current": True} if make_current else {}
+    restoring = session.execute(
+        sa.update(Build)
+        .where(
+            Build.id == build_id,
+            Build.collected_on.is_not(None),
+            Build.deleted_on.is_(None),
+            Build.status.in_(ACTIVE),
+        )
+        .values(**values or {"becomes_current": Build.becomes_current})
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if restoring:
+        return True
+    return _changed(
+        session,
+        sa.update(Build)
+        .where(
+            Build.id == build_id,
+            Build.collected_on.is_not(None),
+            Build.deleted_on.is_(None),
+            Build.status == BuildStatus.COMPLETED,
+        )
+        .values(
+            status=BuildStatus.QUEUED,
+            status_info=None,
+            scheduled_on=utcnow(),
+            claim=None,
+            worker=None,
+            becomes_current=make_current,
+        ),
     )

@@ -13,8 +13,10 @@ from .builds import (
     BuildLogHandler,
     BuildLogStreamHandler,
     BuildPackagesHandler,
+    BuildRestoreHandler,
 )
 from .environments import EnvironmentHandler, EnvironmentListHandler, EnvironmentLockfileHandler
+from .gc import GcHandler
 from .home import ServiceHomeHandler
 from .kernels import KernelListHandler
 from .kernelspecs import KernelSpecsHandler
@@ -53,6 +55,7 @@ ROUTES = [
     (rf"{API_PREFIX}/build/?", BuildListHandler),
     (rf"{API_PREFIX}/build/{_ID}/?", BuildHandler),
     (rf"{API_PREFIX}/build/{_ID}/cancel/?", BuildCancelHandler),
+    (rf"{API_PREFIX}/build/{_ID}/restore/?", BuildRestoreHandler),
     (rf"{API_PREFIX}/build/{_ID}/packages/?", BuildPackagesHandler),
     (rf"{API_PREFIX}/build/{_ID}/logs/?", BuildLogHandler),
     (rf"{API_PREFIX}/build/{_ID}/logs/stream/?", BuildLogStreamHandler),
@@ -64,5 +67,6 @@ ROUTES = [
     (rf"{API_PREFIX}/kernelspecs/?", KernelSpecsHandler),
     (rf"{API_PREFIX}/watched/?", WatchedHandler),
     (rf"{API_PREFIX}/usage/?", UsageHandler),
+    (rf"{API_PREFIX}/gc/?", GcHandler),
     (rf"{API_PREFIX}/token/?", TokenHandler),
 ]

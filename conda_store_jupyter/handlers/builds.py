@@ -1,4 +1,5 @@
-"""Builds: list, get, rebuild, cancel, delete, packages, artifacts, logs (polled and live), diff."""
+"""Builds: list, get, rebuild, cancel, restore, delete, packages, artifacts, logs (polled and
+live), diff."""
 
 from __future__ import annotations
 
@@ -82,6 +83,17 @@ class BuildCancelHandler(CondaStoreHandler):
     async def put(self, build_id: str) -> None:
         canceled = await act_on_build(self, build_id, "build::cancel", self.service.cancel_build)
         self.finish_ok(canceled, message="build canceled")
+
+
+class BuildRestoreHandler(CondaStoreHandler):
+    @web.authenticated
+    @authorized
+    async def post(self, build_id: str) -> None:
+        """A collected build reinstalled from its lock file (service/lifecycle.py)."""
+        restoring = await act_on_build(
+            self, build_id, "environment::update", self.service.restore_build
+        )
+        self.finish_ok(restoring, message="restore queued")
 
 
 class BuildPackagesHandler(CondaStoreHandler):

@@ -107,6 +107,24 @@ BUILD_TABLE: list[tuple[str, list[Operation]]] = [
         ],
     ),
     (
+        "/build/{build_id}/restore/",
+        [
+            Operation(
+                "post",
+                "restoreBuild",
+                "Restore a collected build from its lock file",
+                "builds",
+                Response(Build, message="restore queued"),
+                (400, 404, 409, 507),
+                (build_in_path(),),
+                description="A build garbage collection collected (`collected_on` set) is "
+                "queued to reinstall its prefix from its own lock file, with no solve: the same "
+                "packages. It stays its environment's current build or not as it was. 409 if it "
+                "was not collected; 507 if the store's disk or the namespace's quota is full.",
+            )
+        ],
+    ),
+    (
         "/build/{build_id}/packages/",
         [
             Operation(

@@ -1,11 +1,12 @@
-"""The OpenAPI route table of the store's lifecycle: watched specification files and disk
-usage (see openapi_routes.py)."""
+"""The OpenAPI route table of the store's lifecycle: watched specification files, disk usage
+and garbage collection (see openapi_routes.py)."""
 
 from __future__ import annotations
 
+from ..api_gc import GcReport, GcRequest
 from ..api_usage import Usage
 from ..api_watched import WatchedSpecification
-from .openapi_parts import Operation, Response
+from .openapi_parts import Body, Operation, Response
 
 WATCHED_TABLE: list[tuple[str, list[Operation]]] = [
     (
@@ -38,6 +39,26 @@ WATCHED_TABLE: list[tuple[str, list[Operation]]] = [
                 "For the store: its bytes, its package cache's, the free space on its disk and "
                 "the storage threshold below which new builds are refused. Measured by walking "
                 "the store: seconds on a large one.",
+            )
+        ],
+    ),
+    (
+        "/gc/",
+        [
+            Operation(
+                "post",
+                "collectGarbage",
+                "Collect old builds and unused packages now (store admins)",
+                "namespaces",
+                Response(GcReport),
+                (400,),
+                body=Body(GcRequest, {"dry_run": True, "keep_builds": 2}),
+                description="What `jupyter conda-store gc` does: builds the retention rules "
+                "(CondaStore.keep_builds, keep_days, or the body's) let go are collected (prefix "
+                "and archive removed; log, lock file and specification kept; restorable), "
+                "never an environment's current build, a queued or running one, or one a "
+                "kernel runs; then package cache entries no prefix uses. `dry_run`: only the "
+                "report. Needs the admin role over `*/*`.",
             )
         ],
     ),

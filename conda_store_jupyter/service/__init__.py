@@ -15,6 +15,9 @@ One object, `CondaStoreService`, composed of one part per concern:
 - `tokens`: scoped, expiring tokens for scripts and CI;
 - `artifacts`: a build's log and archive;
 - `search`: channels, dry-run solves and package names;
+- `lifecycle`: restoring a collected build, and the garbage collector with the configured
+  retention policy (gc.py);
+- `usage`: bytes per namespace and for the store;
 - `check`: a specification checked by solving it, and why a build failed to solve, placed at
   the lines of its specification.
 """
@@ -38,6 +41,7 @@ from .base import (
 from .builds import BuildsMixin
 from .check import CheckMixin
 from .environments import EnvironmentsMixin
+from .lifecycle import LifecycleMixin
 from .namespaces import NamespacesMixin
 from .roles import NamespaceRolesMixin
 from .tokens import TokensMixin
@@ -53,6 +57,7 @@ class CondaStoreService(
     CheckMixin,
     TokensMixin,
     UsageMixin,
+    LifecycleMixin,
 ):
     """Namespaces, environments, builds, their artifacts, and channel searches: see the
     modules of this package for each."""

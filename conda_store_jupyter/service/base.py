@@ -33,6 +33,7 @@ from ..db import Specification as SpecificationRow
 from ..envlinks import sync_environment_link
 from ..errors import NotFound, SpecError, StoreFull
 from ..spec import MAX_SPEC_BYTES, PipSourcePolicy, SpecPolicy
+from ..storage import StorageSettings, kind_of, storage_for
 from ..store import StoreLayout, human_size
 
 log = logging.getLogger("conda_store_jupyter.service")
@@ -100,8 +101,15 @@ def spec_policy(config: CondaStore) -> SpecPolicy:
     return from_config(SpecPolicy, config, pip_sources=pip_sources(config))
 
 
+def storage_settings(config: CondaStore) -> StorageSettings:
+    """Where artifacts go (`CondaStore.storage_class`, `CondaStore.s3_*`; storage.py)."""
+    return from_config(StorageSettings, config, prefix="s3_", kind=config.storage_class)
+
+
 def build_settings(config: CondaStore) -> BuildSettings:
-    return from_config(BuildSettings, config, pip_sources=pip_sources(config))
+    return from_config(
+        BuildSettings, config, pip_sources=pip_sources(config), storage=storage_settings(config)
+    )
 
 
 class Removals:
@@ -129,6 +137,9 @@ class ServiceBase:
         self.sessions = sessions
         self.layout = StoreLayout(config.store_dir)
         self.policy = spec_policy(config)
+        # Where artifacts are kept once their build ended; an unusable bucket stops the start.
+        self.storage = storage_for(storage_settings(config))
+        self.storage.check()
         # Told whenever this service changed the store (queued or canceled a build, moved or
         # deleted an environment): wakes the executor and the kernel registry.
         self._on_change = on_change
@@ -224,6 +235,7 @@ class ServiceBase:
         self, session: Session, environment: Environment, spec_row: SpecificationRow
     ) -> Build:
         self._check_room()
+        self._check_quota(session, environment.namespace.name)
         build = Build(environment=environment, specification=spec_row, status=BuildStatus.QUEUED)
         session.add(build)
         session.flush()
@@ -248,6 +260,20 @@ class ServiceBase:
                 f"the store's disk has {human_size(free)} free, less than its storage threshold "
                 f"({human_size(threshold)}): no new build until space is freed (delete builds "
                 "or environments) or the threshold (CondaStore.storage_threshold) is lowered"
+            )
+
+    def _check_quota(self, session: Session, namespace: str) -> None:
+        """A new build (or a restore) of a namespace that holds its quota or more is refused,
+        in its transaction."""
+        quota = self.config.quota_of(namespace)
+        if not quota:
+            return
+        held = held_bytes(session, [namespace]).get(namespace, 0)
+        if held >= quota:
+            raise StoreFull(
+                f"namespace {namespace!r} holds {human_size(held)} of builds, its quota is "
+                f"{human_size(quota)}: no new build there until builds or environments are "
+                "deleted (or collected: `jupyter conda-store gc`), or the quota is raised"
             )
 
     @staticmethod
@@ -298,6 +324,9 @@ class ServiceBase:
             if artifact.artifact_type not in KEPT_ARTIFACTS:
                 removals.add(self.layout.root / artifact.key)
                 session.delete(artifact)
+                kind = kind_of(artifact.key)  # and the bucket's copy (storage.py), if stored
+                if kind is not None:
+                    self.storage.delete_after_commit(session, self.layout, build.id, kind)
 
     @contextlib.contextmanager
     def _removing(self) -> Iterator[Removals]:
@@ -315,6 +344,29 @@ class ServiceBase:
                     log.info("conda-store: %s kept while a kernel runs it", path)
             except OSError as error:
                 log.warning("conda-store: %s not removed after its delete: %s", path, error)
+
+
+def held_bytes(session: Session, namespaces: Sequence[str]) -> dict[str, int]:
+    """Bytes each namespace's builds hold against its quota: the recorded sizes of the prefixes
+    of its live builds (completed and not collected, and restores under way)."""
+    rows = session.execute(
+        sa.select(Namespace.name, sa.func.coalesce(sa.func.sum(Build.size), 0))
+        .join(Environment, Environment.namespace_id == Namespace.id)
+        .join(Build, Build.environment_id == Environment.id)
+        .where(
+            Namespace.name.in_(namespaces),
+            Namespace.deleted_on.is_(None),
+            Environment.deleted_on.is_(None),
+            Build.deleted_on.is_(None),
+            sa.or_(
+                Build.collected_on.is_(None),
+                Build.status.in_(ACTIVE),
+            ),
+            Build.status.in_((BuildStatus.COMPLETED, *ACTIVE)),
+        )
+        .group_by(Namespace.name)
+    ).all()
+    return {name: int(total) for name, total in rows}
 
 
 def check_description(description: str | None) -> None:

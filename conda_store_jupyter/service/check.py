@@ -189,15 +189,13 @@ class CheckMixin(SearchMixin):
     def _logged_solver_message(self, build_id: int, platform: str) -> str | None:
         """The solver's explanation as the build wrote it to its log ("solve failed for
         <platform>:" and the lines after it, without their time stamps), or None."""
-        path = self.layout.log_path(build_id)
-        try:
-            with open(path, "rb") as file:
-                file.seek(0, 2)
-                size = file.tell()
-                file.seek(max(0, size - LOG_TAIL_BYTES))
-                tail = file.read().decode("utf-8", "replace")
-        except OSError:
+        try:  # (S3: the storage holds an ended build's log)
+            logged = self.storage.read_bytes(self.layout, build_id, "logs")
+        except (OSError, CondaStoreError):
             return None
+        if logged is None:
+            return None
+        tail = logged[-LOG_TAIL_BYTES:].decode("utf-8", "replace")
         marker = f"{SOLVE_FAILED}{platform}:"
         lines = tail.splitlines()
         starts = [index for index, line in enumerate(lines) if line.endswith(marker)]

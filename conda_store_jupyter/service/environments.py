@@ -27,12 +27,12 @@ from .base import (
     ACTIVE,
     EVERYTHING,
     Page,
-    ServiceBase,
     check_description,
     escape_like,
     where_environment,
     where_packages,
 )
+from .lifecycle import LifecycleMixin
 
 
 def pending_builds(session: Session, environments: Sequence[Environment]) -> dict[int, Build]:
@@ -63,7 +63,7 @@ def environment_models(
     return [api_models.Environment.from_row(e, pending.get(e.id)) for e in environments]
 
 
-class EnvironmentsMixin(ServiceBase):
+class EnvironmentsMixin(LifecycleMixin):  # (rollback restores a collected build)
     def page_environments(
         self,
         caller: Caller | None,
@@ -249,12 +249,26 @@ class EnvironmentsMixin(ServiceBase):
         return row
 
     def rollback(self, namespace: str, name: str, build_id: int) -> api_models.Environment:
-        """Point the environment at one of its older COMPLETED builds (nothing is rebuilt)."""
+        """Point the environment at one of its older COMPLETED builds (nothing is rebuilt). A
+        collected one is restored first, from its lock file, and becomes current once it is."""
         with self.sessions() as session, session.begin():
+            self._lock_build(session, build_id)  # see lifecycle.py
             environment = self._environment(session, namespace, name)
             build = self._build(session, build_id)
             if build.environment_id != environment.id:
                 raise Conflict(f"build {build_id} is not a build of {namespace}/{name}")
+            if build.collected_on is not None:  # restored first; current once restored
+                self._queue_restore(session, build, make_current=True)
+                session.flush()
+                restoring = api_models.Environment.from_row(environment)
+            else:
+                restoring = None
+        if restoring is not None:
+            self._on_change()
+            return restoring
+        with self.sessions() as session, session.begin():
+            environment = self._environment(session, namespace, name)
+            build = self._build(session, build_id)
             if build.status != BuildStatus.COMPLETED or build.deleted_on is not None:
                 raise Conflict(
                     f"build {build_id} is {'deleted' if build.deleted_on else build.status.value}; "

@@ -12,8 +12,7 @@ import sqlalchemy as sa
 from ..api_usage import NamespaceUsage, StoreUsage, Usage
 from ..auth import Caller
 from ..db import Build, Environment, Namespace
-from ..store import disk_usage
-from .base import ServiceBase
+from .base import ServiceBase, held_bytes
 
 
 class UsageMixin(ServiceBase):
@@ -45,22 +44,26 @@ class UsageMixin(ServiceBase):
             if caller is not None:
                 query = query.where(caller.readable_filter(Namespace.name))
             counts = session.execute(query).all()
+            held = held_bytes(session, [name for name, _, _ in counts])
+        root = self.layout.root
+        store_bytes, cache_bytes, by_directory = self.layout.measure()  # one walk
         namespaces = [
             NamespaceUsage(
                 namespace=name,
                 environments=environments,
                 builds=builds,
-                bytes=disk_usage(self.layout.namespace_dir(name)),
+                bytes=by_directory.get(name, 0),
+                quota=self.config.quota_of(name) or None,
+                quota_used=held.get(name, 0),
             )
             for name, environments, builds in counts
         ]
-        root = self.layout.root
         present = root if root.exists() else root.parent
         return Usage(
             namespaces=namespaces,
             store=StoreUsage(
-                bytes=disk_usage(root),
-                package_cache_bytes=disk_usage(self.layout.package_cache),
+                bytes=store_bytes,
+                package_cache_bytes=cache_bytes,
                 free_bytes=shutil.disk_usage(present).free,
                 storage_threshold=self.config.storage_threshold,
             ),

@@ -8,11 +8,11 @@ import { act } from 'react';
 
 import { DraftStore, IStoredDraft } from '../drafts';
 import { entryOf, stateText } from '../model';
-import { IBuild, IEnvironment, INamespace } from '../models';
+import { INamespace } from '../models';
 import { NO_FILTERS, activityText, groupRows, updatedText } from '../sidebar/groups';
 import { SidebarView } from '../sidebar/view';
 import { CommandIDs, IEnvironmentEntry, IEnvironmentsModel } from '../tokens';
-import { build } from './fixtures';
+import { build, env, ns } from './fixtures';
 
 jest.mock('@jupyterlab/ui-components', () => {
   const icon = { react: () => null };
@@ -32,22 +32,6 @@ interface IRoot {
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { createRoot } = require('react-dom/client') as { createRoot: (host: Element) => IRoot };
 (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
-
-function ns(id: number, name: string): INamespace {
-  return { id, name, metadata_: {}, role_mappings: [] };
-}
-
-function env(id: number, namespace: string, name: string, current: IBuild | null): IEnvironment {
-  return {
-    id,
-    namespace: ns(1, namespace),
-    name,
-    current_build_id: current?.id ?? null,
-    current_build: current,
-    description: '',
-    updated_on: null
-  };
-}
 
 /** default: a (ready), b (ready, rebuilding), c (failed); team: d (queued #2, first build). */
 function entries(): IEnvironmentEntry[] {

@@ -3,7 +3,8 @@ import { addIcon, caretDownIcon, caretRightIcon } from '@jupyterlab/ui-component
 import React from 'react';
 
 import type { IStoredDraft } from '../drafts';
-import { EntryBadge } from '../components';
+import { EntryBadge, quotaLevel, usageDetail, usageText } from '../components';
+import type { INamespaceUsage } from '../models';
 import { STATE_LABELS, stateText } from '../model';
 import type { IEnvironmentEntry } from '../tokens';
 import { INamespaceGroup } from './groups';
@@ -27,11 +28,13 @@ function plural(count: number, word: string): string {
  */
 export function NamespaceHeader(props: {
   group: INamespaceGroup;
+  /** What it uses on disk, when the server says. */
+  usage?: INamespaceUsage;
   collapsed: boolean;
   onToggle: () => void;
   onCreate: () => void;
 }): JSX.Element {
-  const { group, collapsed } = props;
+  const { group, collapsed, usage } = props;
   const Caret = collapsed ? caretRightIcon : caretDownIcon;
   const count = group.rows.length;
   // A large store's collapsed namespace is not loaded: how many it holds is not known.
@@ -41,6 +44,7 @@ export function NamespaceHeader(props: {
     group.building ? `${group.building} building` : '',
     group.queued ? `${group.queued} queued` : ''
   ].filter(Boolean);
+  const used = usage ? `${usageText(usage)}${usage.quota ? ' quota used' : ' on disk'}` : '';
   return (
     <div
       className="jp-CondaStore-namespaceHeader"
@@ -49,7 +53,7 @@ export function NamespaceHeader(props: {
         1
       )}
       aria-expanded={!collapsed}
-      aria-label={[group.name, known ? plural(count, 'environment') : '', ...summary]
+      aria-label={[group.name, known ? plural(count, 'environment') : '', ...summary, used]
         .filter(Boolean)
         .join(', ')}
       onClick={props.onToggle}
@@ -74,6 +78,16 @@ export function NamespaceHeader(props: {
       {collapsed && group.queued > 0 && (
         <span className="jp-CondaStore-badge" data-state="queued" aria-hidden="true">
           {group.queued} queued
+        </span>
+      )}
+      {usage && (
+        <span
+          className="jp-CondaStore-namespaceUsage jp-CondaStore-volatile"
+          data-quota={quotaLevel(usage)}
+          title={usageDetail(usage)}
+          aria-hidden="true"
+        >
+          {usageText(usage)}
         </span>
       )}
       <button

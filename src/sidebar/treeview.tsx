@@ -1,6 +1,7 @@
 /** The sidebar's tree of namespaces and environments, drawn whole or, when long, virtually. */
 import React, { useRef } from 'react';
 
+import type { INamespaceUsage } from '../models';
 import { ISection, flatten } from './flat';
 import { INamespaceGroup } from './groups';
 import { DraftRow, EmptyRow, EnvironmentRow, LoadingRow, NamespaceHeader, treeKey } from './rows';
@@ -14,6 +15,8 @@ export interface ITreeViewProps {
   expand: (namespace: string, open: boolean) => void;
   open: (namespace: string, name: string) => void;
   create: (namespace?: string) => void;
+  /** What a namespace uses on disk, when known (one request for the store: see model.ts). */
+  usage?: (namespace: string) => INamespaceUsage | undefined;
   /** The element that scrolls the tree (virtualisation follows it). */
   scroller: React.RefObject<HTMLElement>;
 }
@@ -86,6 +89,7 @@ export function TreeView(props: ITreeViewProps): JSX.Element {
           >
             <NamespaceHeader
               group={group}
+              usage={props.usage?.(group.name)}
               collapsed={!section.expanded}
               onToggle={() => expand(group.name, !isExpanded(group.name))}
               onCreate={() => create(group.name)}

@@ -251,6 +251,7 @@ export function SidebarView(props: ISidebarProps): JSX.Element {
             expand={expand}
             open={open}
             create={create}
+            usage={model.usage ? namespace => model.usage!(namespace) : undefined}
             scroller={body}
           />
         )}

@@ -1,7 +1,7 @@
 import { downloadIcon } from '@jupyterlab/ui-components';
 import React from 'react';
 
-import { ArtifactKind, IBuild } from '../models';
+import { ArtifactKind, IBuild, isCollected } from '../models';
 import { ICondaStoreAPI } from '../tokens';
 
 const ARTIFACTS: Array<{
@@ -60,6 +60,8 @@ export function ArtifactsView(props: { api: ICondaStoreAPI; build: IBuild | null
     return <p className="jp-CondaStore-muted">No build selected.</p>;
   }
   const completed = build.status === 'COMPLETED';
+  // Garbage collection removed its prefix: no archive can be packed from it until restored.
+  const collected = isCollected(build);
   return (
     <div className="jp-CondaStore-artifacts">
       {!completed && (
@@ -68,9 +70,16 @@ export function ArtifactsView(props: { api: ICondaStoreAPI; build: IBuild | null
           {build.status === 'QUEUED' || build.status === 'BUILDING' ? ' until it completes' : ''}.
         </p>
       )}
+      {completed && collected && (
+        <p className="jp-CondaStore-muted">
+          Build {build.id} was removed by garbage collection: restore it (Builds tab) to download
+          its archive.
+        </p>
+      )}
       <ul className="jp-CondaStore-artifactList" aria-label={`Artifacts of build ${build.id}`}>
         {ARTIFACTS.map(artifact => {
-          const available = completed || artifact.kind === 'logs';
+          const available =
+            (completed && !(collected && artifact.kind === 'archive')) || artifact.kind === 'logs';
           return (
             <li key={artifact.kind} data-artifact={artifact.kind}>
               {available ? (

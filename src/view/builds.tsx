@@ -10,8 +10,47 @@ import {
   formatTime,
   useSignal
 } from '../components';
-import { IBuild, IBuildDiff, isActive, parseDate } from '../models';
+import { IBuild, IBuildDiff, isActive, isCollected, isRestoring, parseDate } from '../models';
 import { EnvironmentViewModel } from './model';
+
+/** What a collected build's state means (its badge's and its size's tooltip). */
+export const COLLECTED_TIP =
+  'Its prefix was removed by garbage collection; its lock file, log and specification are kept';
+
+/**
+ * The status of a build: its badge, or for a garbage-collected one "collected" (muted) and
+ * "restoring" while it is reinstalled (queued or building again, still collected).
+ */
+export function BuildStatusBadge(props: { build: IBuild }): JSX.Element {
+  const { build } = props;
+  if (isRestoring(build)) {
+    return (
+      <span
+        className="jp-CondaStore-badge"
+        data-state={build.status === 'BUILDING' ? 'building' : 'queued'}
+        data-status={build.status}
+        data-collected="true"
+        title={`${build.status === 'BUILDING' ? 'Being reinstalled' : 'Waiting to be reinstalled'} from its lock file (the same packages, no solve)`}
+      >
+        restoring
+      </span>
+    );
+  }
+  if (isCollected(build) && build.status === 'COMPLETED') {
+    return (
+      <span
+        className="jp-CondaStore-badge"
+        data-state="collected"
+        data-status={build.status}
+        data-collected="true"
+        title={`${COLLECTED_TIP}. Restore reinstalls it from its lock file.`}
+      >
+        collected
+      </span>
+    );
+  }
+  return <BuildBadge status={build.status} title={build.status_info ?? undefined} />;
+}
 
 /** Start, end and duration of a build (a running one's duration keeps growing). */
 export function buildTimes(
@@ -97,6 +136,8 @@ function RollbackSummary(props: {
   model: EnvironmentViewModel;
   target: number;
   current: number | null;
+  /** The target was garbage-collected: the server restores it first. */
+  collected: boolean;
   diff: IBuildDiff | null;
   diffError: unknown;
 }): JSX.Element {
@@ -112,6 +153,14 @@ function RollbackSummary(props: {
         New kernels, notebooks and consoles use build {target}; running kernels keep the packages
         they started with until they restart.
       </p>
+      {props.collected && (
+        <p className="jp-CondaStore-collectedNote">
+          Build {target} was removed by garbage collection: it is restored first, reinstalled from
+          its lock file (the same packages, no solve), and becomes current when the restore
+          completes
+          {current !== null ? `; until then ${env} keeps build ${current}` : ''}.
+        </p>
+      )}
       {diff && changes === 0 && <p>The packages are the same in both builds.</p>}
       {diff && changes > 0 && (
         <>
@@ -140,6 +189,9 @@ function RollbackSummary(props: {
 
 async function confirmMakeCurrent(model: EnvironmentViewModel, target: number): Promise<boolean> {
   const current = model.currentBuildId;
+  const collected = isCollected(model.builds.find(b => b.id === target));
+  const back = current !== null && target < current;
+  const verb = back ? `roll back to build ${target}` : `make build ${target} current`;
   let diff: IBuildDiff | null = null;
   let diffError: unknown = null;
   if (current !== null && current !== target) {
@@ -150,15 +202,13 @@ async function confirmMakeCurrent(model: EnvironmentViewModel, target: number): 
     }
   }
   const result = await showDialog({
-    title:
-      current !== null && target < current
-        ? `Roll back to build ${target}?`
-        : `Make build ${target} current?`,
+    title: back ? `Roll back to build ${target}?` : `Make build ${target} current?`,
     body: (
       <RollbackSummary
         model={model}
         target={target}
         current={current}
+        collected={collected}
         diff={diff}
         diffError={diffError}
       />
@@ -166,10 +216,7 @@ async function confirmMakeCurrent(model: EnvironmentViewModel, target: number): 
     buttons: [
       Dialog.cancelButton(),
       Dialog.okButton({
-        label:
-          current !== null && target < current
-            ? `Roll back to build ${target}`
-            : `Make build ${target} current`
+        label: collected ? `Restore and ${verb}` : verb[0].toUpperCase() + verb.slice(1)
       })
     ]
   });
@@ -321,14 +368,20 @@ export function BuildsView(props: { model: EnvironmentViewModel }): JSX.Element 
             const active = isActive(build.status);
             const { start, duration } = buildTimes(build, now);
             const selected = build.id === model.selectedBuildId;
+            const collected = isCollected(build);
             return (
               <tr
                 key={build.id}
                 data-build-id={build.id}
                 data-status={build.status}
                 data-current={current || undefined}
+                data-collected={collected || undefined}
                 aria-selected={selected}
-                className={selected ? 'jp-mod-selected' : undefined}
+                className={
+                  [selected && 'jp-mod-selected', collected && 'jp-mod-collected']
+                    .filter(Boolean)
+                    .join(' ') || undefined
+                }
               >
                 <td className="jp-CondaStore-buildId">
                   <button
@@ -349,11 +402,20 @@ export function BuildsView(props: { model: EnvironmentViewModel }): JSX.Element 
                   )}
                 </td>
                 <td>
-                  <BuildBadge status={build.status} title={build.status_info ?? undefined} />
+                  <BuildStatusBadge build={build} />
                 </td>
                 <td className="jp-CondaStore-volatile">{formatTime(start)}</td>
                 <td className="jp-CondaStore-volatile">{formatDuration(duration)}</td>
-                <td className="jp-CondaStore-volatile">{formatSize(build.size)}</td>
+                <td
+                  className="jp-CondaStore-volatile jp-CondaStore-buildSize"
+                  title={
+                    collected
+                      ? `Its size as built, not on disk now. ${COLLECTED_TIP}.`
+                      : 'Its prefix on disk, as built (files shared with other builds counted in each)'
+                  }
+                >
+                  {formatSize(build.size)}
+                </td>
                 <td className="jp-CondaStore-actions">
                   <button
                     className="jp-CondaStore-smallButton"
@@ -365,6 +427,17 @@ export function BuildsView(props: { model: EnvironmentViewModel }): JSX.Element 
                   >
                     Log
                   </button>
+                  {collected && build.status === 'COMPLETED' && (
+                    <ActionButton
+                      {...action(`restore-${build.id}`, `restore build ${build.id}`, () =>
+                        model.restore(build.id)
+                      )}
+                      title="Reinstall its prefix from its lock file (the same packages, no solve)"
+                      busyText="Restoring…"
+                    >
+                      Restore
+                    </ActionButton>
+                  )}
                   {active ? (
                     <ActionButton
                       {...action(`cancel-${build.id}`, `cancel build ${build.id}`, () =>
@@ -387,6 +460,7 @@ export function BuildsView(props: { model: EnvironmentViewModel }): JSX.Element 
                   )}
                   {build.status === 'COMPLETED' && !current && (
                     <ActionButton
+                      title={collected ? 'Restored first, then made current' : undefined}
                       {...action(
                         `current-${build.id}`,
                         `make build ${build.id} current`,

@@ -274,6 +274,12 @@ export class EnvironmentViewModel extends PollingModel {
     await this._afterAction();
   }
 
+  /** Reinstall a garbage-collected build from its lock file; the poll follows it while it runs. */
+  async restore(id: number): Promise<void> {
+    await this.api.restoreBuild(id);
+    await this._afterAction();
+  }
+
   async deleteBuild(id: number): Promise<void> {
     await this.api.deleteBuild(id);
     if (this._selected === id) {

@@ -6,11 +6,11 @@ import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 import { Message } from '@lumino/messaging';
 import React, { useRef, useState } from 'react';
 
-import { BuildBadge, ErrorMessage, StateBadge, useSignal } from '../components';
+import { ErrorMessage, StateBadge, useSignal } from '../components';
 import { condaIcon } from '../icons';
-import { isActive } from '../models';
+import { IBuild, isActive, isCollected, isRestoring } from '../models';
 import { ArtifactsView } from './artifacts';
-import { BuildsView } from './builds';
+import { BuildStatusBadge, BuildsView } from './builds';
 import { LogView } from './log';
 import { EnvironmentViewModel, TABS, ViewTab } from './model';
 import { PackagesView } from './packages';
@@ -168,6 +168,14 @@ function Header(props: { model: EnvironmentViewModel; commands: CommandRegistry 
   );
 }
 
+/** A build's status in words, as the build picker lists it. */
+function statusWords(build: IBuild): string {
+  if (isRestoring(build)) {
+    return 'restoring';
+  }
+  return isCollected(build) ? 'collected' : build.status.toLowerCase();
+}
+
 function BuildPicker(props: { model: EnvironmentViewModel }): JSX.Element | null {
   const { model } = props;
   if (!model.builds.length) {
@@ -186,12 +194,12 @@ function BuildPicker(props: { model: EnvironmentViewModel }): JSX.Element | null
         >
           {model.builds.map(b => (
             <option key={b.id} value={b.id}>
-              {`build ${b.id} — ${b.status.toLowerCase()}${b.id === model.currentBuildId ? ' (current)' : ''}`}
+              {`build ${b.id} — ${statusWords(b)}${b.id === model.currentBuildId ? ' (current)' : ''}`}
             </option>
           ))}
         </select>
       </label>
-      {selected && <BuildBadge status={selected.status} />}
+      {selected && <BuildStatusBadge build={selected} />}
       {selected && selected.id === model.currentBuildId && (
         <span className="jp-CondaStore-currentMarker">current</span>
       )}

@@ -54,6 +54,8 @@ async function showGallery(store: CondaStorePage): Promise<Locator> {
   );
   await expect(store.item(NAMESPACE, 'plain').locator('.jp-CondaStore-badge')).toHaveText('ready');
   await expect(sidebar.getByText('Updated just now')).toBeVisible();
+  // The namespace's disk usage (masked: its bytes vary) arrives after the lists.
+  await expect(sidebar.locator('.jp-CondaStore-namespaceUsage')).toHaveCount(1);
   return sidebar;
 }
 
