@@ -264,6 +264,30 @@ async def test_archive_on_demand_and_delete(api, s3, bucket):
     assert b"build COMPLETED in" in log.body
 
 
+async def test_collection_deletes_in_the_bucket_and_restore_reads_from_it(api, s3, bucket):
+    first = await api.wait(await api.submit("kept", "alpha 1.0"))
+    second = await api.wait(await api.submit("kept", "alpha 1.1"))
+    assert (first["status"], second["status"]) == ("COMPLETED", "COMPLETED")
+    await published(api, first["id"])
+    await redirect(api, "build", str(first["id"]), "archive")  # an archive in the bucket
+    assert key(first["id"], "archive") in keys(s3, bucket)
+
+    report = api.service.collector(keep_builds=1).run()
+    assert [build.build_id for build in report.builds] == [first["id"]]
+    remaining = keys(s3, bucket)
+    assert key(first["id"], "archive") not in remaining, "retention deletes it there too"
+    assert {key(first["id"], kind) for kind in ("logs", "lockfile")} <= remaining
+
+    # The restore reads the lock file from the bucket; its log lines follow the build's own.
+    await api.call("POST", "build", str(first["id"]), "restore")
+    restored = await api.wait(first["id"])
+    assert restored["status"] == "COMPLETED" and restored["collected_on"] is None, restored
+    await published(api, first["id"])
+    log = s3.get_object(Bucket=bucket, Key=key(first["id"], "logs"))["Body"].read().decode()
+    assert log.index("build COMPLETED in") < log.index("restoring build")
+    assert log.count("build COMPLETED in") == 2  # the build's, then the restore's
+
+
 def test_objects_go_only_once_the_delete_has_committed(tmp_path: Path, settings, s3, bucket):
     layout = StoreLayout(tmp_path / "store")
     path = layout.artifact_path(5, "archive")
