@@ -1,4 +1,5 @@
-"""`jupyter conda-store env|build|wait ...`: manage environments of a running conda-store server.
+"""`jupyter conda-store env|build|wait|reproduce ...`: manage environments of a running
+conda-store server.
 
 `jupyter conda-store` with no command (or with server options) starts the server instead; see
 `app.main`. Built on `client.CondaStoreClient`; exits 0 on success, 1 when a build fails or the
@@ -26,9 +27,11 @@ from .client import (
     parse_build_target,
     parse_environment,
 )
+from .reproduce import add_arguments as add_reproduce_arguments
+from .reproduce import reproduce
 from .store import human_size
 
-COMMANDS = ("env", "build", "wait")
+COMMANDS = ("env", "build", "wait", "reproduce")
 PROG = "jupyter conda-store"
 EXIT_FAILED = 1
 EXIT_UNREACHABLE = 2
@@ -241,7 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Manage the conda environments of a running conda-store server.",
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{env,build,wait}")
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="{env,build,wait,reproduce}"
+    )
 
     def add(
         group: argparse._SubParsersAction,
@@ -335,6 +340,16 @@ def build_parser() -> argparse.ArgumentParser:
         [waiting],
     )
     waiter.add_argument("target", type=_build_or_environment, metavar="NAMESPACE/NAME|BUILD_ID")
+    add_reproduce_arguments(
+        add(
+            commands,
+            "reproduce",
+            reproduce,
+            "recreate the environment a notebook recorded, from its lock file (no solve), on "
+            "this server, and with --execute run the notebook on it",
+            [waiting],
+        )
+    )
     return parser
 
 

@@ -262,6 +262,11 @@ class Api:
         """Packages `added`, `removed` and `changed` (`old` → `new`) between two builds."""
         return (yield from self._data("GET", _path("build", old_build_id, "diff", new_build_id)))
 
+    def build_record(self, build_id: int) -> Operation[dict[str, Any]]:
+        """What a notebook records of a completed build (its `conda_store` metadata section):
+        where it was built, its specification's hash, its lock file."""
+        return (yield from self._data("GET", _path("build", build_id, "record")))
+
     def logs(self, build_id: int) -> Operation[str]:
         """The build's log so far."""
         return (yield from self._text(_path("build", build_id, "logs")))

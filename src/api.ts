@@ -85,6 +85,21 @@ export interface IRunningKernel {
   stale: boolean;
 }
 
+/**
+ * What a notebook records of the build its kernel ran on (GET build/{id}/record/), written as is
+ * in its metadata's `conda_store`: enough to rebuild the very environment from the lock file.
+ */
+export interface IBuildRecord {
+  namespace: string;
+  environment: string;
+  build_id: number;
+  specification_sha256: string;
+  lockfile_sha256: string;
+  /** The build's conda-lock.yml. */
+  lockfile: string;
+  store_version: string;
+}
+
 /** The largest page the API gives. */
 export const MAX_PAGE_SIZE = 1000;
 
@@ -317,6 +332,14 @@ export class CondaStoreAPI {
 
   async diffBuilds(from: number, to: number): Promise<IBuildDiff> {
     return this._data<IBuildDiff>(CondaStoreAPI._path('build', from, 'diff', to));
+  }
+
+  /**
+   * What a notebook records of a build (its lock file, hashes, the store's version); 404 when
+   * the build is gone or not readable, 409 when it is not completed.
+   */
+  async buildRecord(id: number): Promise<IBuildRecord> {
+    return this._data<IBuildRecord>(`${CondaStoreAPI._path('build', id)}record/`);
   }
 
   /** The whole log as text. */

@@ -101,7 +101,14 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
     const openView = (
       namespace: string,
       name: string,
-      options: { draft?: IDraft; tab?: ViewTab; buildId?: number; activate?: boolean } = {}
+      options: {
+        draft?: IDraft;
+        tab?: ViewTab;
+        buildId?: number;
+        /** Compare `buildId` with this build (the Builds tab's comparison). */
+        compareWith?: number;
+        activate?: boolean;
+      } = {}
     ): MainAreaWidget<EnvironmentPanel> => {
       const id = viewId(namespace, name);
       let widget = views.get(id);
@@ -145,6 +152,9 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
       const viewModel = widget.content.model;
       if (options.buildId !== undefined) {
         viewModel.selectBuild(options.buildId);
+        if (options.compareWith !== undefined && options.compareWith !== options.buildId) {
+          viewModel.comparison.show(options.buildId, options.compareWith);
+        }
       }
       if (options.tab) {
         viewModel.tab = options.tab;
@@ -183,7 +193,11 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
               type: 'string',
               enum: ['specification', 'builds', 'log', 'packages', 'artifacts']
             },
-            buildId: { type: 'number', description: 'The build to select' }
+            buildId: { type: 'number', description: 'The build to select' },
+            compareWith: {
+              type: 'number',
+              description: 'A build to compare the selected build with (in the Builds tab)'
+            }
           }
         }
       },
@@ -225,7 +239,8 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
         }
         openView(namespace, name, {
           tab: args['tab'] as ViewTab | undefined,
-          buildId: args['buildId'] as number | undefined
+          buildId: args['buildId'] as number | undefined,
+          compareWith: args['compareWith'] as number | undefined
         });
       }
     });

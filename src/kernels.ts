@@ -1,3 +1,4 @@
+import type { ISessionContext } from '@jupyterlab/apputils';
 import { KernelSpec, KernelSpecAPI, ServerConnection } from '@jupyterlab/services';
 
 import { ChangeNotifier } from './signals';
@@ -121,4 +122,19 @@ export class EnvironmentKernelModel extends ChangeNotifier {
 
   private _checked = false;
   private _kernel: IEnvironmentKernel | null = null;
+}
+
+/** Whether a session's kernel is one of an environment's (by its kernel spec, or the server says). */
+export function isStoreKernel(
+  sessionContext: Pick<ISessionContext, 'session' | 'specsManager'>,
+  running: { get(kernelId: string | undefined): unknown }
+): boolean {
+  const kernel = sessionContext.session?.kernel;
+  const spec = kernel?.name
+    ? sessionContext.specsManager?.specs?.kernelspecs[kernel.name]
+    : undefined;
+  return (
+    !!(spec?.metadata as { conda_store?: unknown } | undefined)?.conda_store ||
+    !!running.get(kernel?.id)
+  );
 }

@@ -1,11 +1,14 @@
 import type { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import type { ISessionContext } from '@jupyterlab/apputils';
 import type { Kernel } from '@jupyterlab/services';
+import { DisposableDelegate } from '@lumino/disposable';
 import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
 import type { IRunningKernel } from './api';
+import { isStoreKernel } from './kernels';
+import { BuildRecords, NotebookRecorder, RecordStatusItem } from './record';
 import { ICondaStoreAPI, IEnvironmentsModel } from './tokens';
 
 /** How often the running kernels are asked for while a notebook runs an environment's kernel. */
@@ -15,7 +18,7 @@ export const KERNEL_STATUS_INTERVAL = 5000;
 const RESTART_SETTLE_TIME = 3000;
 
 /** What a notebook's item needs of the running kernels. */
-interface IKernelWatcher {
+export interface IKernelWatcher {
   /** Whether its notebook's kernel is an environment's kernel (then the kernels are polled). */
   readonly watching: boolean;
 }
@@ -132,12 +135,7 @@ export class KernelStatusItem extends Widget implements IKernelWatcher {
 
   /** Whether the notebook's kernel is one of an environment's (by its kernel spec). */
   get watching(): boolean {
-    const name = this._sessionContext.session?.kernel?.name;
-    const spec = name ? this._sessionContext.specsManager.specs?.kernelspecs[name] : undefined;
-    return (
-      !!(spec?.metadata as { conda_store?: unknown } | undefined)?.conda_store ||
-      !!this._running.get(this._sessionContext.session?.kernel?.id)
-    );
+    return isStoreKernel(this._sessionContext, this._running);
   }
 
   /** Restart the notebook's kernel: it starts on the environment's current build. */
@@ -226,9 +224,10 @@ interface IContentHeader {
 }
 
 /**
- * The item in every notebook (a widget extension of the Notebook widget factory), in the bar
+ * The items in every notebook (a widget extension of the Notebook widget factory), in the bar
  * above the cells rather than in the toolbar: a toolbar too narrow for its items moves the last
- * ones into its "…" menu, and this one says something only while it is shown.
+ * ones into its "…" menu, and these say something only while they are shown. Each notebook also
+ * records, as it is saved, the build its kernel runs (record.ts).
  */
 export function addKernelStatus(
   app: JupyterFrontEnd,
@@ -236,27 +235,45 @@ export function addKernelStatus(
   environments: IEnvironmentsModel | null
 ): RunningKernels {
   const running = new RunningKernels(api);
+  const records = new BuildRecords(api);
   // The panel changed an environment (made a build current...): ask now, not at the next tick.
   environments?.changed.connect(() => void running.refresh());
   app.docRegistry.addWidgetExtension('Notebook', {
     createNew: (widget, context) => {
+      const recorder = new NotebookRecorder(context, running, records);
       const header = (widget as Widget & { contentHeader?: Partial<IContentHeader> }).contentHeader;
       if (typeof header?.addWidget !== 'function') {
-        return;
+        return recorder;
       }
       const item = new KernelStatusItem(context.sessionContext, running);
+      const recordItem = new RecordStatusItem({
+        model: context.model,
+        api,
+        environments,
+        commands: app.commands,
+        running,
+        ready: context.ready
+      });
       header.addWidget(item);
-      return item;
+      header.addWidget(recordItem);
+      return new DisposableDelegate(() => {
+        recorder.dispose();
+        recordItem.dispose();
+        item.dispose();
+      });
     }
   });
   return running;
 }
 
-/** Notebooks whose kernel runs an older build of its environment say so, and restart on the
- * current build. */
+/**
+ * Notebooks whose kernel runs an older build of its environment say so, and restart on the
+ * current build; notebooks record the build they ran on, and say when it is no longer current.
+ */
 export const kernelStatusPlugin: JupyterFrontEndPlugin<void> = {
   id: '@conda-store-jupyter/labextension:kernel-status',
-  description: 'Tells a notebook whose kernel runs an older build of its environment.',
+  description:
+    'Tells a notebook whose kernel runs an older build of its environment; records the build in the notebook.',
   autoStart: true,
   requires: [ICondaStoreAPI],
   optional: [IEnvironmentsModel],

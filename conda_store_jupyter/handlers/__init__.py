@@ -13,6 +13,7 @@ from .builds import (
     BuildLogHandler,
     BuildLogStreamHandler,
     BuildPackagesHandler,
+    BuildRecordHandler,
     BuildRestoreHandler,
 )
 from .environments import EnvironmentHandler, EnvironmentListHandler, EnvironmentLockfileHandler
@@ -56,6 +57,7 @@ ROUTES = [
     (rf"{API_PREFIX}/build/{_ID}/?", BuildHandler),
     (rf"{API_PREFIX}/build/{_ID}/cancel/?", BuildCancelHandler),
     (rf"{API_PREFIX}/build/{_ID}/restore/?", BuildRestoreHandler),
+    (rf"{API_PREFIX}/build/{_ID}/record/?", BuildRecordHandler),
     (rf"{API_PREFIX}/build/{_ID}/packages/?", BuildPackagesHandler),
     (rf"{API_PREFIX}/build/{_ID}/logs/?", BuildLogHandler),
     (rf"{API_PREFIX}/build/{_ID}/logs/stream/?", BuildLogStreamHandler),

@@ -96,6 +96,15 @@ class BuildRestoreHandler(CondaStoreHandler):
         self.finish_ok(restoring, message="restore queued")
 
 
+class BuildRecordHandler(CondaStoreHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, build_id: str) -> None:
+        """What a notebook records of this build (service/records.py)."""
+        build = await readable_build(self, self.id_argument(build_id))
+        self.finish_ok(await self.run(self.service.build_record, build.id))
+
+
 class BuildPackagesHandler(CondaStoreHandler):
     @web.authenticated
     @authorized

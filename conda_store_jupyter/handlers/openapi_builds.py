@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..api_models import Build, BuildArtifactType, BuildId, Channel, Diff, Package, PackageName
+from ..api_records import BuildRecord
 from .base import MAX_PAGE_SIZE
 from .openapi_parts import (
     ENVIRONMENT_YAML,
@@ -121,6 +122,25 @@ BUILD_TABLE: list[tuple[str, list[Operation]]] = [
                 "queued to reinstall its prefix from its own lock file, with no solve: the same "
                 "packages. It stays its environment's current build or not as it was. 409 if it "
                 "was not collected; 507 if the store's disk or the namespace's quota is full.",
+            )
+        ],
+    ),
+    (
+        "/build/{build_id}/record/",
+        [
+            Operation(
+                "get",
+                "getBuildRecord",
+                "What a notebook records of the build it ran on",
+                "builds",
+                Response(BuildRecord),
+                (400, 404, 409),
+                (build_in_path(),),
+                description="The `conda_store` section the panel writes into a notebook's "
+                "metadata when it is saved on a kernel of this build: its namespace, "
+                "environment, id, specification hash, and its lock file with that file's "
+                "sha256, so `jupyter conda-store reproduce` can recreate the very packages on "
+                "any store. 409 unless the build COMPLETED.",
             )
         ],
     ),

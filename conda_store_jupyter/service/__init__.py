@@ -17,6 +17,7 @@ One object, `CondaStoreService`, composed of one part per concern:
 - `search`: channels, dry-run solves and package names;
 - `lifecycle`: restoring a collected build, and the garbage collector with the configured
   retention policy (gc.py);
+- `records`: what a notebook records of the build it ran on;
 - `usage`: bytes per namespace and for the store;
 - `check`: a specification checked by solving it, and why a build failed to solve, placed at
   the lines of its specification.
@@ -43,6 +44,7 @@ from .check import CheckMixin
 from .environments import EnvironmentsMixin
 from .lifecycle import LifecycleMixin
 from .namespaces import NamespacesMixin
+from .records import RecordsMixin
 from .roles import NamespaceRolesMixin
 from .tokens import TokensMixin
 from .usage import UsageMixin
@@ -58,6 +60,7 @@ class CondaStoreService(
     TokensMixin,
     UsageMixin,
     LifecycleMixin,
+    RecordsMixin,
 ):
     """Namespaces, environments, builds, their artifacts, and channel searches: see the
     modules of this package for each."""
