@@ -9,13 +9,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import rattler
+import sqlalchemy as sa
 
 from . import artifacts as artifact_writers
-from .db import BuildArtifactType
+from .db import Build, BuildArtifactType, BuildStatus, Environment, Namespace
 from .errors import CondaStoreError
 from .pip import install_locked_pip_packages
 from .solver import host_platform
 from .spec import LockfileSpecification, parse_conda_lock
+from .store import human_size, link_identical
 
 if TYPE_CHECKING:
     from conda_lock.lockfile.v2prelim.models import Lockfile
@@ -77,3 +79,35 @@ class LockedInstall:
                 artifact_writers.write_conda_pack(self.prefix, path)
             self.artifacts.append((BuildArtifactType.CONDA_PACK, path))
         self.packages = []  # recorded when it was built: the same ones
+        self._share_with_sibling()
+
+    def _share_with_sibling(self) -> None:
+        """A build of the same specification with its prefix (the environment this one was
+        copied from, say) has the very same files: share them (hard links), so a copy costs
+        almost no disk."""
+        with self.sessions() as session:
+            sibling = session.execute(
+                sa.select(Namespace.name, Build.build_dir)
+                .join(Environment, Environment.id == Build.environment_id)
+                .join(Namespace, Namespace.id == Environment.namespace_id)
+                .where(
+                    Build.specification_id
+                    == sa.select(Build.specification_id)
+                    .where(Build.id == self.build_id)
+                    .scalar_subquery(),
+                    Build.id != self.build_id,
+                    Build.status == BuildStatus.COMPLETED,
+                    Build.collected_on.is_(None),
+                    Build.deleted_on.is_(None),
+                    Build.build_dir.is_not(None),
+                )
+                .order_by(Build.id.desc())
+                .limit(1)
+            ).first()
+        if sibling is None:
+            return
+        other = self.layout.build_prefix(*sibling)
+        if other.is_dir():
+            with self._step(f"sharing the files it has in common with {other.name}", None):
+                shared = link_identical(self.prefix, other)
+            self.log.write(f"{human_size(shared)} shared with {other.name} (hard links)")

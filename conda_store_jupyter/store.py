@@ -236,6 +236,40 @@ def human_size(size: float | None) -> str:
     return f"{size} B"
 
 
+def link_identical(prefix: Path, sibling: Path) -> int:
+    """Make each file of `prefix` that has the same bytes as the file at the same path in
+    `sibling` a hard link to it; returns the bytes now shared. Prefixes are immutable, and the
+    package cache already links most of their files: what is left (conda-meta records, compiled
+    files, files whose prefix was written into them, which differ and stay) is what a copy of
+    an environment would otherwise cost again."""
+    import filecmp
+    import stat as stat_module
+
+    shared = 0
+    for directory, _, files in os.walk(prefix):
+        for name in files:
+            path = Path(directory, name)
+            other = sibling / path.relative_to(prefix)
+            try:
+                mine, theirs = path.lstat(), other.lstat()
+            except OSError:
+                continue
+            if (
+                mine.st_nlink > 1  # (linked from the package cache already)
+                or not stat_module.S_ISREG(mine.st_mode)
+                or not stat_module.S_ISREG(theirs.st_mode)
+                or mine.st_size != theirs.st_size
+                or mine.st_mode != theirs.st_mode
+                or not filecmp.cmp(path, other, shallow=False)
+            ):
+                continue
+            temporary = path.with_name(f".{name}.{uuid.uuid4().hex[:8]}")
+            os.link(other, temporary)
+            os.replace(temporary, path)  # (atomic: the path never goes missing)
+            shared += mine.st_size
+    return shared
+
+
 def tree_usage(root: Path) -> tuple[int, dict[str, int]]:
     """(bytes of the whole tree, bytes of each top-level directory), in one walk: each counted
     as `disk_usage` counts it (a hard-linked inode once within the tree, once within each

@@ -295,24 +295,19 @@ export class RecordStatusItem extends Widget {
    * Look up the recorded environment's current build, in the environments model when it holds
    * the environment, else on the server (a 404: deleted), and show what differs.
    */
-  async check(): Promise<void> {
-    const asked = ++this._asked;
+  check(): Promise<void> {
+    // The content's load and the metadata it sets both ask: one look per record at a time.
     const record = this.record;
-    let current: CurrentBuild | undefined = undefined;
-    let fromServer = false;
-    if (record) {
-      current = this._fromModel(record);
-      if (current === undefined) {
-        fromServer = true;
-        current = await this._fromServer(record);
-      }
+    const key = record ? JSON.stringify(record) : '';
+    if (this._checking?.key !== key) {
+      const done = this._look(record).finally(() => {
+        if (this._checking?.done === done) {
+          this._checking = null;
+        }
+      });
+      this._checking = { key, done };
     }
-    if (asked !== this._asked || this.isDisposed) {
-      return; // another look started since
-    }
-    this._current = current;
-    this._serverAnswered = fromServer;
-    this._render();
+    return this._checking.done;
   }
 
   /** Open the recorded environment's builds, comparing the recorded build with the current one. */
@@ -339,6 +334,25 @@ export class RecordStatusItem extends Widget {
     }
     Signal.disconnectReceiver(this);
     super.dispose();
+  }
+
+  private async _look(record: IRecordedBuild | null): Promise<void> {
+    const asked = ++this._asked;
+    let current: CurrentBuild | undefined = undefined;
+    let fromServer = false;
+    if (record) {
+      current = this._fromModel(record);
+      if (current === undefined) {
+        fromServer = true;
+        current = await this._fromServer(record);
+      }
+    }
+    if (asked !== this._asked || this.isDisposed) {
+      return; // another look started since
+    }
+    this._current = current;
+    this._serverAnswered = fromServer;
+    this._render();
   }
 
   private _fromModel(record: IRecordedBuild): CurrentBuild | undefined {
@@ -400,6 +414,7 @@ export class RecordStatusItem extends Widget {
   }
 
   private _asked = 0;
+  private _checking: { key: string; done: Promise<void> } | null = null;
   private _button = document.createElement('button');
   private _current: CurrentBuild | undefined = undefined;
   private _serverAnswered = false;

@@ -188,3 +188,22 @@ def central(tmp_path, local_channel):
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def elsewhere(tmp_path, local_channel):
+    """Another store on the same machine, as a colleague's would be: its own `jupyter
+    conda-store` process on a fresh, empty store with the local channel."""
+    from .servers import StandaloneServer
+
+    workdir = tmp_path / "elsewhere"
+    workdir.mkdir()
+    server = StandaloneServer(
+        workdir,
+        f"--CondaStore.store_dir={workdir / 'store'}",
+        f"--CondaStore.channels={local_channel}",
+    ).start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -250,6 +250,12 @@ async def test_gc_over_rest_for_store_admins(api, jp_fetch):
     done = (await api.call("POST", "gc", body={"keep_builds": 1}))["data"]
     assert [b["build_id"] for b in done["builds"]] == [first["id"]]
     assert (await api.call("GET", "build", str(first["id"])))["data"]["collected_on"]
+    # The same specification submitted again: its collected build is restored and made current.
+    assert await api.submit("rest", "alpha=1.0") == first["id"]
+    again = await api.wait(first["id"])
+    assert again["status"] == "COMPLETED" and again["collected_on"] is None
+    current = (await api.call("GET", "environment", "default", "rest"))["data"]["current_build_id"]
+    assert current == first["id"]
     code, message = await api.error("POST", "gc", body={"keep_builds": -1})
     assert code == 400 and "keep_builds" in message
     code, _ = await api.error("POST", "gc", body={"everything": True})

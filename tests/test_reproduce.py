@@ -51,7 +51,7 @@ def reproduce(workdir: Path, server: StandaloneServer, *args: str) -> subprocess
     )
 
 
-async def test_a_recorded_notebook_is_reproduced_on_an_empty_store(api, tmp_path, local_channel):
+async def test_a_recorded_notebook_is_reproduced_on_an_empty_store(api, tmp_path, elsewhere):
     build = await api.wait(await api.submit("demo", *KERNEL_SPECS, "alpha=1.0"))
     assert build["status"] == "COMPLETED", build["status_info"]
     record = (await api.call("GET", "build", str(build["id"]), "record"))["data"]
@@ -73,53 +73,39 @@ async def test_a_recorded_notebook_is_reproduced_on_an_empty_store(api, tmp_path
     nbformat.write(notebook, path)
 
     # A colleague's machine: a fresh store, its own server, nothing built.
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    server = StandaloneServer(
-        elsewhere,
-        f"--CondaStore.store_dir={elsewhere / 'store'}",
-        f"--CondaStore.channels={local_channel}",
-    ).start()
-    try:
-        assert server.get("environment/")["count"] == 0
-        output = elsewhere / "ran.ipynb"
-        done = reproduce(elsewhere, server, str(path), "--execute", "-q", "-o", str(output))
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert "identical package hashes" in done.stdout, done.stdout
-        assert "no solve" in done.stderr
-        assert "the notebook ran on conda-store-default--demo" in done.stdout, done.stdout
-        ran = nbformat.read(output, as_version=4)
-        assert "alpha 1.0" in ran.cells[1].outputs[0]["text"]
+    server = elsewhere
+    workdir = server.workdir
+    assert server.get("environment/")["count"] == 0
+    output = workdir / "ran.ipynb"
+    done = reproduce(workdir, server, str(path), "--execute", "-q", "-o", str(output))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "identical package hashes" in done.stdout, done.stdout
+    assert "no solve" in done.stderr
+    assert "the notebook ran on conda-store-default--demo" in done.stdout, done.stdout
+    ran = nbformat.read(output, as_version=4)
+    assert "alpha 1.0" in ran.cells[1].outputs[0]["text"]
 
-        environment = server.get("environment/default/demo/")["data"]
-        rebuilt = server.get(f"build/{environment['current_build_id']}/")["data"]
-        assert rebuilt["specification"]["is_lockfile"] is True
-        again = server.get(f"build/{rebuilt['id']}/packages/?size=100")["data"]
-        assert {p["name"]: p["sha256"] for p in again if p["manager"] == "conda"} == (
-            recorded_hashes
-        )
+    environment = server.get("environment/default/demo/")["data"]
+    rebuilt = server.get(f"build/{environment['current_build_id']}/")["data"]
+    assert rebuilt["specification"]["is_lockfile"] is True
+    again = server.get(f"build/{rebuilt['id']}/packages/?size=100")["data"]
+    assert {p["name"]: p["sha256"] for p in again if p["manager"] == "conda"} == recorded_hashes
 
-        # A notebook whose cell fails: said, and the exit code says so.
-        broken = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import missing_xyz")])
-        broken.metadata["conda_store"] = record
-        nbformat.write(broken, elsewhere / "broken.ipynb")
-        failed = reproduce(
-            elsewhere, server, str(elsewhere / "broken.ipynb"), "--execute", "-q", "--name=demo2"
-        )
-        assert failed.returncode == 1
-        assert "did not run" in failed.stdout and "missing_xyz" in failed.stdout
-    finally:
-        server.stop()
+    # A notebook whose cell fails: said, and the exit code says so.
+    broken = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import missing_xyz")])
+    broken.metadata["conda_store"] = record
+    nbformat.write(broken, workdir / "broken.ipynb")
+    failed = reproduce(
+        workdir, server, str(workdir / "broken.ipynb"), "--execute", "-q", "--name=demo2"
+    )
+    assert failed.returncode == 1
+    assert "did not run" in failed.stdout and "missing_xyz" in failed.stdout
 
 
-async def test_a_notebook_without_a_record_is_told_what_to_do(tmp_path, api, jp_serverapp):
+async def test_a_notebook_without_a_record_is_told_what_to_do(tmp_path, elsewhere):
     path = tmp_path / "plain.ipynb"
     nbformat.write(nbformat.v4.new_notebook(), path)
-    server = StandaloneServer(tmp_path, f"--CondaStore.store_dir={tmp_path / 'store'}").start()
-    try:
-        done = reproduce(tmp_path, server, str(path))
-    finally:
-        server.stop()
+    done = reproduce(elsewhere.workdir, elsewhere, str(path))
     assert done.returncode == 1
     assert "records no conda-store build" in done.stderr
 

@@ -28,6 +28,12 @@ from .search import ChannelHandler, PackageHandler
 from .specifications import SpecificationHandler
 from .status import PermissionHandler, StatusHandler
 from .tokens import TokenHandler
+from .transfer import (
+    EnvironmentExportHandler,
+    ImportHandler,
+    MoveHandler,
+    NamespaceExportHandler,
+)
 from .usage import UsageHandler
 from .validation import SpecificationSchemaHandler, SpecificationValidationHandler
 from .watched import WatchedHandler
@@ -46,8 +52,12 @@ ROUTES = [
     (rf"{API_PREFIX}/namespace/?", NamespaceListHandler),
     (rf"{API_PREFIX}/namespace/{_NAME}/?", NamespaceHandler),
     (rf"{API_PREFIX}/namespace/{_NAME}/roles/?", NamespaceRolesHandler),
+    (rf"{API_PREFIX}/namespace/{_NAME}/export/?", NamespaceExportHandler),
     (rf"{API_PREFIX}/namespace/{_NAME}/role/?", NamespaceRoleHandler),
     (rf"{API_PREFIX}/environment/?", EnvironmentListHandler),
+    (rf"{API_PREFIX}/environment/import/?", ImportHandler),
+    (rf"{API_PREFIX}/environment/{_NAME}/{_NAME}/export/?", EnvironmentExportHandler),
+    (rf"{API_PREFIX}/environment/{_NAME}/{_NAME}/(copy|rename)/?", MoveHandler),
     (rf"{API_PREFIX}/environment/{_NAME}/{_NAME}/lockfile/?", EnvironmentLockfileHandler),
     (rf"{API_PREFIX}/environment/{_NAME}/{_NAME}/?", EnvironmentHandler),
     (rf"{API_PREFIX}/specification/?", SpecificationHandler),

@@ -123,10 +123,11 @@ def operation_object(operation: Operation, schemas: Schemas) -> dict[str, Any]:
 
 
 def body_object(body: Body, schemas: Schemas) -> dict[str, Any]:
-    content: dict[str, Any] = {"schema": schemas.ref(body.model, mode="validation")}
+    schema = body.schema if body.model is None else schemas.ref(body.model, mode="validation")
+    content: dict[str, Any] = {"schema": schema}
     if body.example is not None:
         content["example"] = copy.deepcopy(body.example)
-    return {"required": True, "content": {"application/json": content}}
+    return {"required": True, "content": {body.content_type: content}}
 
 
 def routed_operations() -> set[tuple[str, str]]:

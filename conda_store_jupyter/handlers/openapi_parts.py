@@ -154,8 +154,11 @@ class Response:
 
 @dataclasses.dataclass(frozen=True)
 class Body:
-    model: type[BaseModel]
+    model: type[BaseModel] | None
     example: dict[str, Any] | None = None
+    # A body that is not JSON (an uploaded archive): its content type and schema.
+    content_type: str = "application/json"
+    schema: dict[str, Any] | None = None
 
 
 @dataclasses.dataclass(frozen=True)

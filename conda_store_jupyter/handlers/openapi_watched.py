@@ -1,12 +1,54 @@
-"""The OpenAPI route table of the store's lifecycle: watched specification files, disk usage
-and garbage collection (see openapi_routes.py)."""
+"""The OpenAPI route table of the store's lifecycle: watched specification files, disk usage,
+garbage collection, and environments exported, imported, copied and renamed (see
+openapi_routes.py)."""
 
 from __future__ import annotations
 
 from ..api_gc import GcReport, GcRequest
+from ..api_models import Environment
+from ..api_transfer import ImportedEnvironment, MoveRequest
 from ..api_usage import Usage
 from ..api_watched import WatchedSpecification
-from .openapi_parts import Body, Operation, Response
+from .openapi_parts import (
+    DISPOSITION,
+    Body,
+    Operation,
+    Response,
+    environment_in_path,
+    name_in_path,
+    query,
+)
+
+BINARY = {"type": "string", "format": "binary"}
+ARCHIVE = Response(BINARY, "file", "a gzipped tar", "application/gzip", headers=DISPOSITION)
+
+MOVES = {
+    "copy": Operation(
+        "post",
+        "copyEnvironment",
+        "Copy an environment, within or across namespaces",
+        "environments",
+        Response(Environment),
+        (400, 404, 409, 507),
+        environment_in_path(),
+        body=Body(MoveRequest, {"name": "demo-copy"}),
+        description="The environment's history under another name or namespace; its current "
+        "build is restored from its lock file, sharing the source's files through hard links "
+        "(almost no disk).",
+    ),
+    "rename": Operation(
+        "post",
+        "renameEnvironment",
+        "Rename an environment, or move it to another namespace",
+        "environments",
+        Response(Environment),
+        (400, 404, 409, 507),
+        environment_in_path(),
+        body=Body(MoveRequest, {"name": "demo-2"}),
+        description="Within a namespace, the same environment under a new name (its link "
+        "and kernel follow); across namespaces, a copy there and a delete here.",
+    ),
+}
 
 WATCHED_TABLE: list[tuple[str, list[Operation]]] = [
     (
@@ -61,5 +103,65 @@ WATCHED_TABLE: list[tuple[str, list[Operation]]] = [
                 "report. Needs the admin role over `*/*`.",
             )
         ],
+    ),
+    (
+        "/environment/{namespace}/{environment}/export/",
+        [
+            Operation(
+                "get",
+                "exportEnvironment",
+                "The environment's history as an archive, to import elsewhere",
+                "environments",
+                ARCHIVE,
+                (400, 404),
+                environment_in_path(),
+                description="A gzipped tar of `manifest.json` (the environment, its current "
+                "build, and each completed build's specification, times, size and packages) "
+                "and each build's lock file and log. `environment/import/` recreates it.",
+            )
+        ],
+    ),
+    (
+        "/namespace/{namespace}/export/",
+        [
+            Operation(
+                "get",
+                "exportNamespace",
+                "Every environment of a namespace the caller may read, as one archive",
+                "namespaces",
+                ARCHIVE,
+                (400, 404),
+                (name_in_path("namespace", "default"),),
+            )
+        ],
+    ),
+    (
+        "/environment/import/",
+        [
+            Operation(
+                "post",
+                "importEnvironments",
+                "Recreate the environments of an archive (from export/) here",
+                "environments",
+                Response([ImportedEnvironment]),
+                (400, 409, 507),
+                (
+                    query("namespace", "Import into this namespace.", {"type": "string"}),
+                    query(
+                        "name", "The environment's name (an archive of one).", {"type": "string"}
+                    ),
+                ),
+                body=Body(None, content_type="application/octet-stream", schema=BINARY),
+                description="Each environment gets its builds back, with their "
+                "specifications, packages, lock files and logs, as collected builds (no "
+                "prefix, restorable from the lock file); its current build is restored at once "
+                "(no solve: the very packages) and becomes current when it is. 409 if an "
+                "environment of that name exists.",
+            )
+        ],
+    ),
+    *(
+        (f"/environment/{{namespace}}/{{environment}}/{verb}/", [operation])
+        for verb, operation in MOVES.items()
     ),
 ]

@@ -17,6 +17,7 @@ One object, `CondaStoreService`, composed of one part per concern:
 - `search`: channels, dry-run solves and package names;
 - `lifecycle`: restoring a collected build, and the garbage collector with the configured
   retention policy (gc.py);
+- `transfer`: environments exported to an archive and imported from one; copy and rename;
 - `records`: what a notebook records of the build it ran on;
 - `usage`: bytes per namespace and for the store;
 - `check`: a specification checked by solving it, and why a build failed to solve, placed at
@@ -47,12 +48,14 @@ from .namespaces import NamespacesMixin
 from .records import RecordsMixin
 from .roles import NamespaceRolesMixin
 from .tokens import TokensMixin
+from .transfer import TransferMixin
 from .usage import UsageMixin
 
 
 class CondaStoreService(
     NamespacesMixin,
     NamespaceRolesMixin,
+    TransferMixin,  # (an EnvironmentsMixin that moves them)
     EnvironmentsMixin,
     BuildsMixin,
     ArtifactsMixin,

@@ -210,7 +210,13 @@ class EnvironmentsMixin(LifecycleMixin):  # (rollback restores a collected build
                 .limit(1)
             )
             made_current = False
-            if existing is not None:
+            if existing is not None and existing.collected_on is not None:
+                # Built before, collected since: restored from its lock file, then current.
+                self._queue_restore(session, existing, make_current=True)
+                session.refresh(existing)  # (changed by one UPDATE, not through the object)
+                build = api_models.Build.from_row(existing)
+                existing = None  # (something changed: the executor is told)
+            elif existing is not None:
                 if (
                     existing.status == BuildStatus.COMPLETED
                     and environment.current_build_id != existing.id

@@ -228,3 +228,30 @@ export class EnvironmentView {
     return this.panel('builds').locator('tbody tr');
   }
 }
+
+/** Wait until the environment's kernel spec runs `buildId`, then open a notebook on it from
+ * the environment's view; returns the notebook panel and the view. */
+export async function openNotebookOnBuild(
+  page: IJupyterLabPageFixture,
+  request: APIRequestContext,
+  name: string,
+  buildId: number
+): Promise<{ notebook: Locator; view: EnvironmentView }> {
+  const kernelName = `conda-store-default--${name}`;
+  await expect
+    .poll(
+      async () => {
+        const specs = await (await request.get('/api/kernelspecs')).json();
+        return specs.kernelspecs[kernelName]?.spec?.metadata?.conda_store?.build_id;
+      },
+      { timeout: 30_000 }
+    )
+    .toBe(buildId);
+  const view = await new CondaStorePage(page).openEnvironment('default', name);
+  const openNotebook = view.root.getByRole('button', { name: 'Open notebook' });
+  await expect(openNotebook).toBeEnabled({ timeout: 30_000 });
+  await openNotebook.click();
+  const notebook = page.locator('.jp-NotebookPanel:visible');
+  await expect(notebook).toHaveCount(1);
+  return { notebook, view };
+}

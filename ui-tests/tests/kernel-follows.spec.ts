@@ -1,6 +1,6 @@
 import { expect } from '@jupyterlab/galata';
 
-import { API, CondaStorePage, submit, test, unique, waitForBuild } from './helpers';
+import { API, openNotebookOnBuild, submit, test, unique, waitForBuild } from './helpers';
 
 test.describe('a kernel follows its environment', () => {
   test.setTimeout(90_000);
@@ -16,24 +16,8 @@ test.describe('a kernel follows its environment', () => {
     expect(await waitForBuild(request, first)).toBe('COMPLETED');
     const second = await submit(request, 'default', spec('  - gamma\n'));
     expect(await waitForBuild(request, second)).toBe('COMPLETED');
-    const kernelName = `conda-store-default--${name}`;
-    await expect
-      .poll(
-        async () => {
-          const specs = await (await request.get('/api/kernelspecs')).json();
-          return specs.kernelspecs[kernelName]?.spec?.metadata?.conda_store?.build_id;
-        },
-        { timeout: 30_000 }
-      )
-      .toBe(second);
-
     // A notebook on the environment's kernel, which runs the current build (the second).
-    const view = await new CondaStorePage(page).openEnvironment('default', name);
-    const openNotebook = view.root.getByRole('button', { name: 'Open notebook' });
-    await expect(openNotebook).toBeEnabled({ timeout: 30_000 });
-    await openNotebook.click();
-    const notebook = page.locator('.jp-NotebookPanel:visible');
-    await expect(notebook).toHaveCount(1);
+    const { notebook } = await openNotebookOnBuild(page, request, name, second);
     const prefix = async (): Promise<string> => {
       await page.notebook.setCell(0, 'code', 'import sys; print(sys.prefix)');
       await page.notebook.runCell(0);
