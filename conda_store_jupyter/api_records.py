@@ -20,3 +20,13 @@ class BuildRecord(BaseModel):
         "anywhere, with no solve, even without this store."
     )
     store_version: str = Field(description="The conda-store-jupyter that recorded it.")
+
+
+class BuildKernel(BaseModel):
+    """POST `build/{id}/kernel/`: the kernel of one build, registered on demand."""
+
+    kernel_name: str = Field(description="The kernel spec's name (it appears in a moment).")
+    build_id: int
+    restoring: bool = Field(
+        description="The build was collected: it is restored first, then its kernel appears."
+    )

@@ -117,6 +117,11 @@ def kernel_name(prefix: str, namespace: str, environment: str) -> str:
     return _UNSAFE.sub("-", f"{prefix}{namespace}--{environment}".lower())
 
 
+def build_kernel_name(environment_kernel: str, build_id: int) -> str:
+    """The name of the kernel of one build of an environment (see `KernelRegistry`)."""
+    return f"{environment_kernel}--build-{build_id}"
+
+
 def following_link(argument: str, prefix: Path, link: Path) -> str:
     """An argument of a shipped kernel spec with the build's prefix in it (conda writes absolute
     paths into installed files) names the environment's link instead."""
@@ -211,15 +216,21 @@ class KernelRegistry(BackgroundLoop, LoggingConfigurable):
     # -- sync -------------------------------------------------------------------------------
     def _store_fingerprint(self) -> tuple[Any, ...]:
         with self.sessions() as session:
-            return tuple(
-                session.execute(
-                    sa.select(
-                        sa.func.count(Environment.id),
-                        sa.func.max(Environment.updated_on),
-                        sa.func.max(Environment.current_build_id),
-                    )
-                ).one()
-            )
+            environments = session.execute(
+                sa.select(
+                    sa.func.count(Environment.id),
+                    sa.func.max(Environment.updated_on),
+                    sa.func.max(Environment.current_build_id),
+                )
+            ).one()
+            pinned = session.execute(  # kernels of one build: asked for, restored, collected
+                sa.select(sa.func.count(Build.id), sa.func.max(Build.kernel_requested_on)).where(
+                    Build.kernel_requested_on.is_not(None),
+                    Build.status == BuildStatus.COMPLETED,
+                    Build.collected_on.is_(None),
+                )
+            ).one()
+            return (*environments, *pinned)
 
     def sync_if_changed(self) -> None:
         """Cheap check first: environments change their updated_on whenever their current
@@ -250,13 +261,21 @@ class KernelRegistry(BackgroundLoop, LoggingConfigurable):
                 .order_by(Environment.id)
             ).all()
             variables = self._variables(session, {row[5] for row in rows}, self.log)
+        pinned = self._pinned_builds()
         wanted: dict[str, WantedKernel] = {}
-        for environment_id, environment, namespace, build_id, build_dir, spec_id in rows:
+        for environment_id, environment, namespace, build_id, build_dir, spec_id in [
+            *rows,
+            *pinned,
+        ]:
+            on_build = (environment_id, build_id) in {(p[0], p[3]) for p in pinned}
             if not build_dir or not self._registered_namespace(namespace):
                 continue
             prefix = self.layout.build_prefix(namespace, build_dir)
-            link = self.layout.environment_link(namespace, environment)
+            # A kernel of one build runs its prefix itself, not the environment's link.
+            link = prefix if on_build else self.layout.environment_link(namespace, environment)
             base = kernel_name(self.name_prefix, namespace, environment)
+            if on_build:
+                base = build_kernel_name(base, build_id)
             if base in wanted:  # two names that differ only in case or unsafe characters
                 base = (
                     f"{base}-{hashlib.sha1(f'{namespace}/{environment}'.encode()).hexdigest()[:6]}"
@@ -277,10 +296,37 @@ class KernelRegistry(BackgroundLoop, LoggingConfigurable):
                         "environment": environment,
                         "environment_id": environment_id,
                         "build_id": build_id,
+                        **({"pinned": True} if on_build else {}),
                     },
                     variables=variables.get(spec_id, {}),
                 )
         return wanted
+
+    def _pinned_builds(self) -> list[Any]:
+        """(environment id, name, namespace, build id, build dir, specification id) of the
+        builds whose own kernel was asked for, that have their prefix."""
+        with self.sessions() as session:
+            return session.execute(
+                sa.select(
+                    Environment.id,
+                    Environment.name,
+                    Namespace.name,
+                    Build.id,
+                    Build.build_dir,
+                    Build.specification_id,
+                )
+                .join(Environment, Environment.id == Build.environment_id)
+                .join(Namespace, Namespace.id == Environment.namespace_id)
+                .where(
+                    Build.kernel_requested_on.is_not(None),
+                    Build.status == BuildStatus.COMPLETED,
+                    Build.collected_on.is_(None),
+                    Build.deleted_on.is_(None),
+                    Environment.deleted_on.is_(None),
+                    Namespace.deleted_on.is_(None),
+                )
+                .order_by(Build.id)
+            ).all()
 
     def _registered_namespace(self, namespace: str) -> bool:
         import fnmatch

@@ -199,6 +199,9 @@ class Build(Base):
     # Completing makes it its environment's current build: false for a restore, unless a
     # rollback asked for it.
     becomes_current: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
+    # A kernel of this very build was asked for (POST build/{id}/kernel/): the registry keeps
+    # one, besides the environment's, while the build has its prefix.
+    kernel_requested_on: Mapped[dt.datetime | None]
 
     environment: Mapped[Environment] = relationship(
         foreign_keys=[environment_id], back_populates="builds"

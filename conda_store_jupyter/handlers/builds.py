@@ -12,7 +12,9 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 from tornado.iostream import StreamClosedError
 
+from ..api_records import BuildKernel
 from ..db import BuildStatus
+from ..kernels import build_kernel_name, kernel_name
 from ..service.revision import BUILDS
 from .artifacts import readable_build, send_artifact
 from .base import CondaStoreHandler, parse_integer
@@ -103,6 +105,24 @@ class BuildRecordHandler(CondaStoreHandler):
         """What a notebook records of this build (service/records.py)."""
         build = await readable_build(self, self.id_argument(build_id))
         self.finish_ok(await self.run(self.service.build_record, build.id))
+
+
+class BuildKernelHandler(CondaStoreHandler):
+    @web.authenticated
+    @authorized
+    async def post(self, build_id: str) -> None:
+        """A kernel of this very build, for a notebook recorded on it (service/records.py)."""
+        build = await readable_build(self, self.id_argument(build_id))
+        self.caller.require("environment::read", build.namespace, build.environment_name)
+        ready = await self.run(self.service.request_build_kernel, build.id)
+        registry = self.settings["conda_store_kernels"]
+        name = build_kernel_name(
+            kernel_name(registry.name_prefix, build.namespace, build.environment_name), build.id
+        )
+        self.finish_ok(
+            BuildKernel(kernel_name=name, build_id=build.id, restoring=not ready),
+            message="the kernel is registered once the build is restored" if not ready else None,
+        )
 
 
 class BuildPackagesHandler(CondaStoreHandler):

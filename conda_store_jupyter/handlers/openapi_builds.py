@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..api_models import Build, BuildArtifactType, BuildId, Channel, Diff, Package, PackageName
-from ..api_records import BuildRecord
+from ..api_records import BuildKernel, BuildRecord
 from .base import MAX_PAGE_SIZE
 from .openapi_parts import (
     ENVIRONMENT_YAML,
@@ -141,6 +141,24 @@ BUILD_TABLE: list[tuple[str, list[Operation]]] = [
                 "environment, id, specification hash, and its lock file with that file's "
                 "sha256, so `jupyter conda-store reproduce` can recreate the very packages on "
                 "any store. 409 unless the build COMPLETED.",
+            )
+        ],
+    ),
+    (
+        "/build/{build_id}/kernel/",
+        [
+            Operation(
+                "post",
+                "requestBuildKernel",
+                "A kernel of this very build, not the environment's current one",
+                "builds",
+                Response(BuildKernel),
+                (400, 404, 409, 507),
+                (build_in_path(),),
+                description="For a notebook recorded on an older build: the kernel registry "
+                "keeps a kernel spec, `kernel_name`, that runs this build's own prefix, while "
+                "the build has it (a collected build is restored first: `restoring`). Kernels "
+                "of a build are made only when asked for, never for every build.",
             )
         ],
     ),

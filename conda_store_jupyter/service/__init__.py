@@ -62,8 +62,8 @@ class CondaStoreService(
     CheckMixin,
     TokensMixin,
     UsageMixin,
-    LifecycleMixin,
     RecordsMixin,
+    LifecycleMixin,
 ):
     """Namespaces, environments, builds, their artifacts, and channel searches: see the
     modules of this package for each."""

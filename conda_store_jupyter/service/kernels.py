@@ -134,7 +134,10 @@ def describe(
                 environment=environment,
                 build_id=build_id,
                 current_build_id=current_build_id,
-                stale=None not in (build_id, current_build_id) and build_id != current_build_id,
+                # (a kernel of one build, asked for on purpose, is never out of date)
+                stale=not kernel.metadata.get("pinned")
+                and None not in (build_id, current_build_id)
+                and build_id != current_build_id,
             )
         )
     return sorted(result, key=lambda k: (k.namespace, k.environment, k.kernel_id))

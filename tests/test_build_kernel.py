@@ -1,0 +1,69 @@
+"""Kernels of one build, on demand (POST build/{id}/kernel/): a notebook recorded on an older
+build runs on that build again, with its package versions; a collected build is restored
+first; such a kernel is not "stale", and only the builds asked for get one."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import pytest
+
+from .test_api import Client
+from .test_kernels import KERNEL_SPECS, execute, kernel_name_of, wait_for_kernelspec
+
+pytestmark = pytest.mark.local_channel_only
+
+READ_ALPHA = (
+    "import pathlib, sys; "
+    "print(sorted(p.name for p in pathlib.Path(sys.prefix, 'share/csj-test').iterdir()))"
+)
+
+
+@pytest.fixture
+def api(jp_fetch, jp_started_server) -> Client:
+    return Client(jp_fetch, jp_started_server)
+
+
+async def test_a_kernel_of_an_older_build_runs_its_packages(api, jp_fetch, jp_ws_fetch):
+    old = await api.wait(await api.submit("pinned", *KERNEL_SPECS, "alpha=1.0"))
+    new = await api.wait(await api.submit("pinned", *KERNEL_SPECS, "alpha=2.0"))
+    assert old["status"] == new["status"] == "COMPLETED"
+    specs = json.loads((await jp_fetch("api", "kernelspecs")).body)["kernelspecs"]
+    assert not [name for name in specs if "--build-" in name], "none until asked for"
+
+    answer = (await api.call("POST", "build", str(old["id"]), "kernel"))["data"]
+    name = answer["kernel_name"]
+    assert name == f"{kernel_name_of('default', 'pinned')}--build-{old['id']}"
+    assert answer["restoring"] is False
+    await wait_for_kernelspec(jp_fetch, name)
+    kernel = json.loads(
+        (await jp_fetch("api", "kernels", method="POST", body=json.dumps({"name": name}))).body
+    )
+    assert "alpha-1.0.txt" in await execute(jp_ws_fetch, kernel["id"], READ_ALPHA)
+    running = (await api.call("GET", "kernels"))["data"]
+    (mine,) = [k for k in running if k["kernel_id"] == kernel["id"]]
+    assert (mine["build_id"], mine["current_build_id"], mine["stale"]) == (
+        old["id"],
+        new["id"],
+        False,
+    )
+    await jp_fetch("api", "kernels", kernel["id"], method="DELETE")
+
+    # Collected since: asked again, it is restored first, then its kernel comes back.
+    deadline = time.monotonic() + 10
+    while True:  # (the kernel's process may outlive the DELETE a moment)
+        report = api.service.collector(keep_builds=1).run()
+        if [b.build_id for b in report.builds] == [old["id"]]:
+            break
+        assert time.monotonic() < deadline, report
+        await asyncio.sleep(0.2)
+    await wait_for_kernelspec(jp_fetch, name, present=False)
+    answer = (await api.call("POST", "build", str(old["id"]), "kernel"))["data"]
+    assert answer["restoring"] is True
+    restored = await api.wait(old["id"])
+    assert restored["status"] == "COMPLETED" and restored["collected_on"] is None
+    await wait_for_kernelspec(jp_fetch, name)
+    environment = (await api.call("GET", "environment", "default", "pinned"))["data"]
+    assert environment["current_build_id"] == new["id"], "the environment did not move"
