@@ -1,5 +1,5 @@
-"""`jupyter conda-store env|build|wait|reproduce ...`: manage environments of a running
-conda-store server.
+"""`jupyter conda-store env|build|wait|reproduce|export|import ...`: manage environments of a
+running conda-store server.
 
 `jupyter conda-store` with no command (or with server options) starts the server instead; see
 `app.main`. Built on `client.CondaStoreClient`; exits 0 on success, 1 when a build fails or the
@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from .cli_transfer import add_commands as add_transfer_commands
+from .cli_transfer import add_env_commands
 from .client import (
     BuildFailed,
     CondaStoreClient,
@@ -31,7 +33,7 @@ from .reproduce import add_arguments as add_reproduce_arguments
 from .reproduce import reproduce
 from .store import human_size
 
-COMMANDS = ("env", "build", "wait", "reproduce")
+COMMANDS = ("env", "build", "wait", "reproduce", "export", "import")
 PROG = "jupyter conda-store"
 EXIT_FAILED = 1
 EXIT_UNREACHABLE = 2
@@ -245,7 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Manage the conda environments of a running conda-store server.",
     )
     commands = parser.add_subparsers(
-        dest="command", required=True, metavar="{env,build,wait,reproduce}"
+        dest="command", required=True, metavar="{env,build,wait,reproduce,export,import}"
     )
 
     def add(
@@ -265,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     env = commands.add_parser("env", help="create, list, show, roll back and delete environments")
     env_commands = env.add_subparsers(
-        dest="env_command", required=True, metavar="{create,list,show,rollback,delete}"
+        dest="env_command", required=True, metavar="{create,list,show,rollback,delete,copy,rename}"
     )
     create = add(
         env_commands,
@@ -314,6 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
         "delete an environment (its builds' logs and lock files stay)",
         [environment],
     )
+    add_env_commands(env_commands, add, environment)
 
     build = commands.add_parser("build", help="a build's log, or cancel it")
     build_commands = build.add_subparsers(
@@ -340,6 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
         [waiting],
     )
     waiter.add_argument("target", type=_build_or_environment, metavar="NAMESPACE/NAME|BUILD_ID")
+    add_transfer_commands(commands, add, environment, waiting)
     add_reproduce_arguments(
         add(
             commands,

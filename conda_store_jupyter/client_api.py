@@ -194,6 +194,47 @@ class Api:
         body = {key: value for key, value in body.items() if value is not None}
         return (yield from self._data("POST", "specification/", body=body))["build_id"]
 
+    def export(self, target: str, path: str | os.PathLike[str]) -> Operation[int]:
+        """The archive of an environment (`"namespace/name"`) or a whole namespace
+        (`"namespace"`), with each completed build's specification, lock file and log, written
+        to `path` (see `import_archive`); returns its size in bytes."""
+        if "/" in target:
+            url = _path("environment", *parse_environment(target), "export")
+        else:
+            url = _path("namespace", target, "export")
+        content = yield Call("GET", url, result="bytes")
+        Path(path).expanduser().write_bytes(content)
+        return len(content)
+
+    def import_archive(
+        self,
+        path: str | os.PathLike[str],
+        namespace: str | None = None,
+        name: str | None = None,
+    ) -> Operation[list[dict[str, Any]]]:
+        """Recreate the environments of an archive (from `export`) on this server, in
+        `namespace` (default: theirs), as `name` for an archive of one; each one's current build
+        is restored from its lock file (wait for it with `wait`)."""
+        content = Path(path).expanduser().read_bytes()
+        query = {"namespace": namespace, "name": name}
+        return (yield from self._data("POST", "environment/import/", query, body=content))
+
+    def copy_environment(
+        self, namespace: str, name: str, to_namespace: str | None = None, to_name: str | None = None
+    ) -> Operation[dict[str, Any]]:
+        """A copy with its history (sharing its files: almost no disk); returns the copy."""
+        body = {"namespace": to_namespace, "name": to_name}
+        url = _path("environment", namespace, name, "copy")
+        return (yield from self._data("POST", url, body=body))
+
+    def rename_environment(
+        self, namespace: str, name: str, to_namespace: str | None = None, to_name: str | None = None
+    ) -> Operation[dict[str, Any]]:
+        """Rename (or move to another namespace); returns the environment under its new name."""
+        body = {"namespace": to_namespace, "name": to_name}
+        url = _path("environment", namespace, name, "rename")
+        return (yield from self._data("POST", url, body=body))
+
     def rollback(self, namespace: str, name: str, build_id: int) -> Operation[dict[str, Any]]:
         """Make an older completed build current again (nothing is rebuilt)."""
         environment = _path("environment", namespace, name)

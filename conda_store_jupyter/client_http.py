@@ -43,13 +43,14 @@ R = TypeVar("R")
 
 @dataclass(frozen=True)
 class Call:
-    """One request. `result`: the envelope's `data`, the whole JSON document, or the text."""
+    """One request. `result`: the envelope's `data`, the whole JSON document, the text, or the
+    bytes. A `bytes` body is sent as is (an archive), anything else as JSON."""
 
     method: str
     path: str
     params: Mapping[str, Any] | None = None
     body: Any = None
-    result: Literal["data", "json", "text"] = "data"
+    result: Literal["data", "json", "text", "bytes"] = "data"
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,10 @@ class Endpoint:
     ) -> httpx.Request:
         params = {key: value for key, value in (call.params or {}).items() if value is not None}
         options: dict[str, Any] = {"params": params}
-        if call.body is not None:
+        if isinstance(call.body, bytes):
+            options["content"] = call.body
+            options["headers"] = {"Content-Type": "application/octet-stream"}
+        elif call.body is not None:
             options["json"] = call.body
         if read_timeout is not None:
             options["timeout"] = httpx.Timeout(
@@ -131,6 +135,8 @@ class Endpoint:
         self.check(response)
         if call.result == "text":
             return response.content.decode("utf-8", errors="replace")
+        if call.result == "bytes":
+            return response.content
         try:
             document = json.loads(response.content)
         except ValueError:

@@ -8,13 +8,16 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
+import subprocess
+import sys
 import tarfile
 import time
 import urllib.request
 
 import pytest
 
-from .servers import StandaloneServer
+from .servers import StandaloneServer, isolated_dirs
 from .test_api import Client
 from .test_kernels import KERNEL_SPECS, kernel_name_of, wait_for_kernelspec
 
@@ -145,3 +148,41 @@ async def test_a_copy_costs_almost_no_disk_and_a_rename_moves_the_kernel(api, jp
     assert moved["name"] == "pair"
     code, message = await api.error("POST", "environment", "team", "pair", "copy", body={})
     assert code == 400 and "another namespace or name" in message
+
+
+def cli(server, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from conda_store_jupyter.cli import run; run()",
+            *args,
+            f"--url={server.url}/conda-store/",
+            f"--token={server.token}",
+        ],
+        env={**os.environ, **isolated_dirs(server.workdir, config_dir=server.workdir)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_the_command_line_exports_imports_copies_and_renames(elsewhere, tmp_path):
+    spec = tmp_path / "small.yml"
+    spec.write_text("name: small\ndependencies: [alpha=1.0]\n")
+    steps = [
+        (("env", "create", "-f", str(spec), "-n", "default", "-q"), "default/small: build 1"),
+        (("export", "default/small", "-o", str(tmp_path / "small.tgz")), "written to"),
+        (("import", str(tmp_path / "small.tgz"), "-n", "team", "-q"), "restored from its lock"),
+        (("env", "copy", "team/small", "team/twin"), "team/small copy → team/twin"),
+        (("env", "rename", "team/twin", "pair"), "team/twin rename → team/pair"),
+        (("env", "rename", "team/pair", "default/pair"), "team/pair rename → default/pair"),
+    ]
+    for args, said in steps:
+        done = cli(elsewhere, *args)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+        assert said in done.stdout, (args, done.stdout)
+    names = {(e["namespace"]["name"], e["name"]) for e in elsewhere.get("environment/")["data"]}
+    assert names == {("default", "small"), ("team", "small"), ("default", "pair")}
+    refused = cli(elsewhere, "import", str(spec))  # not an archive
+    assert refused.returncode == 1 and "not an environment archive" in refused.stderr
