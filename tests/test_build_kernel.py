@@ -67,3 +67,40 @@ async def test_a_kernel_of_an_older_build_runs_its_packages(api, jp_fetch, jp_ws
     await wait_for_kernelspec(jp_fetch, name)
     environment = (await api.call("GET", "environment", "default", "pinned"))["data"]
     assert environment["current_build_id"] == new["id"], "the environment did not move"
+
+
+async def test_a_notebook_run_with_nbclient_reruns_on_its_recorded_build(
+    api, jp_fetch, jp_data_dir, tmp_path
+):
+    """The issue's scenario outside the browser: a notebook runs on default/demo (nbclient) and
+    records its build; demo is rebuilt with another version; the notebook run again on its
+    recorded build's kernel imports the old version, on the environment's the new one."""
+    import nbformat
+    from jupyter_client.kernelspec import KernelSpecManager
+    from nbclient import NotebookClient
+
+    first = await api.wait(await api.submit("demo", *KERNEL_SPECS, "alpha=1.0"))
+    assert first["status"] == "COMPLETED", first["status_info"]
+    environment_kernel = kernel_name_of("default", "demo")
+    await wait_for_kernelspec(jp_fetch, environment_kernel)
+    specs = KernelSpecManager(kernel_dirs=[str(jp_data_dir / "kernels")])
+
+    async def run(kernel: str) -> str:
+        notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(READ_ALPHA)])
+        client = NotebookClient(notebook, kernel_name=kernel, timeout=120)
+        client.kernel_spec_manager = specs
+        await client.async_execute()
+        return notebook.cells[0].outputs[0]["text"]
+
+    assert "alpha-1.0.txt" in await run(environment_kernel)
+    record = (await api.call("GET", "build", str(first["id"]), "record"))["data"]
+
+    second = await api.wait(await api.submit("demo", *KERNEL_SPECS, "alpha=2.0"))
+    assert second["status"] == "COMPLETED"
+    diff = await api.call("GET", "build", str(record["build_id"]), "diff", str(second["id"]))
+    assert [c["name"] for c in diff["data"]["changed"]] == ["alpha"]
+    # (the environment's kernel starts on whatever its link points at: the second build now)
+    pinned = (await api.call("POST", "build", str(record["build_id"]), "kernel"))["data"]
+    await wait_for_kernelspec(jp_fetch, pinned["kernel_name"])
+    assert "alpha-1.0.txt" in await run(pinned["kernel_name"])
+    assert "alpha-2.0.txt" in await run(environment_kernel)
