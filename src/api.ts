@@ -100,6 +100,32 @@ export interface IBuildRecord {
   store_version: string;
 }
 
+/** Where a copy or a rename goes: another namespace, another name, or both. */
+export interface IMoveTarget {
+  namespace?: string;
+  name?: string;
+}
+
+/** An environment an import made: its builds' old ids mapped to the new ones. */
+export interface IImportedEnvironment {
+  namespace: string;
+  name: string;
+  builds: Record<string, number>;
+  current_build_id: number | null;
+}
+
+/** An exported archive, with the file name the server gave it. */
+export interface IArchive {
+  blob: Blob;
+  filename: string;
+}
+
+/** The file name of a `Content-Disposition: attachment; filename="..."` header, if any. */
+export function attachmentName(disposition: string | null): string | null {
+  const match = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(disposition ?? '');
+  return match ? decodeURIComponent(match[1]) : null;
+}
+
 /** The largest page the API gives. */
 export const MAX_PAGE_SIZE = 1000;
 
@@ -254,6 +280,78 @@ export class CondaStoreAPI {
     await this._data<null>(CondaStoreAPI._path('environment', namespace, name), {
       method: 'DELETE'
     });
+  }
+
+  // -- export, import, copy and rename -----------------------------------------------------
+
+  /**
+   * The history of an environment as an archive. Fetched rather than linked to, so the token
+   * header goes along and an error comes back with the server's message.
+   */
+  async exportEnvironment(namespace: string, name: string): Promise<IArchive> {
+    return this._archive(
+      `${CondaStoreAPI._path('environment', namespace, name)}export/`,
+      `${namespace}-${name}.conda-store.tar.gz`
+    );
+  }
+
+  /** Every environment of a namespace the caller may read, as one archive. */
+  async exportNamespace(namespace: string): Promise<IArchive> {
+    return this._archive(
+      `${CondaStoreAPI._path('namespace', namespace)}export/`,
+      `${namespace}.conda-store.tar.gz`
+    );
+  }
+
+  /**
+   * Recreate the environments of an archive (from an export), in `namespace` when given and as
+   * `name` when it holds one environment; their current builds are restored from lock files.
+   */
+  async importArchive(
+    archive: Blob | ArrayBuffer | Uint8Array,
+    target: IMoveTarget = {}
+  ): Promise<IImportedEnvironment[]> {
+    const data = await this._data<IImportedEnvironment[]>(
+      'environment/import/',
+      {
+        method: 'POST',
+        body: archive as BodyInit,
+        // Not JSON: ServerConnection would say it is unless told otherwise.
+        headers: { 'Content-Type': 'application/octet-stream' }
+      },
+      { namespace: target.namespace, name: target.name }
+    );
+    return data ?? [];
+  }
+
+  /** A copy of an environment (its current build restored from its lock file): the new one. */
+  async copyEnvironment(
+    namespace: string,
+    name: string,
+    target: IMoveTarget
+  ): Promise<IEnvironment> {
+    return this._data<IEnvironment>(
+      `${CondaStoreAPI._path('environment', namespace, name)}copy/`,
+      this._json('POST', target)
+    );
+  }
+
+  /** Rename an environment, or move it to another namespace: resolves with it under the new name. */
+  async renameEnvironment(
+    namespace: string,
+    name: string,
+    target: IMoveTarget
+  ): Promise<IEnvironment> {
+    return this._data<IEnvironment>(
+      `${CondaStoreAPI._path('environment', namespace, name)}rename/`,
+      this._json('POST', target)
+    );
+  }
+
+  private async _archive(endPoint: string, fallbackName: string): Promise<IArchive> {
+    const response = await fetchAPI(endPoint, {}, this._settings);
+    const filename = attachmentName(response.headers.get('Content-Disposition')) ?? fallbackName;
+    return { blob: await response.blob(), filename };
   }
 
   // -- specifications ----------------------------------------------------------------------

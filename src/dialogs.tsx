@@ -1,4 +1,7 @@
-/** The dialogs: a new namespace here, a new environment in createdialog.tsx. */
+/**
+ * The dialogs: a new namespace here, a new environment in createdialog.tsx, copy, rename and
+ * import in transferdialogs.tsx.
+ */
 import { Dialog, showDialog } from '@jupyterlab/apputils';
 import React, { useEffect, useMemo, useState } from 'react';
 
@@ -7,6 +10,7 @@ import { ValidatedBody, validatorOr } from './dialogbody';
 import { ISpecValidator, problemMessage, useValidation } from './validation';
 
 export * from './createdialog';
+export * from './transferdialogs';
 
 // -------------------------------------------------------------------------------------------
 // New namespace

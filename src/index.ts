@@ -24,6 +24,7 @@ import { CondaStoreSidebar } from './sidebar';
 import { CommandIDs, ICondaStoreAPI, IEnvironmentsModel, PLUGIN_ID, SIDEBAR_ID } from './tokens';
 import { DraftStore } from './drafts';
 import { kernelStatusPlugin } from './kernelstatus';
+import { addTransferCommands } from './transfer';
 import { EnvironmentViewModel, IDraft, ViewTab } from './view/model';
 import { EnvironmentPanel, createEnvironmentWidget, viewId } from './view/panel';
 
@@ -335,6 +336,16 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
       }
     });
 
+    addTransferCommands({
+      app,
+      api,
+      model,
+      drafts,
+      namespaceNames,
+      openView: (namespace, name) => void openView(namespace, name),
+      findView: (namespace, name) => views.get(viewId(namespace, name))
+    });
+
     if (palette) {
       const category = 'conda-store';
       for (const command of [
@@ -342,6 +353,8 @@ const panelPlugin: JupyterFrontEndPlugin<void> = {
         CommandIDs.newEnvironment,
         CommandIDs.openEnvironment,
         CommandIDs.newNamespace,
+        CommandIDs.importEnvironments,
+        CommandIDs.exportNamespace,
         CommandIDs.refresh
       ]) {
         palette.addItem({

@@ -28,7 +28,9 @@ export function findKernel(
   for (const [name, spec] of Object.entries(specs?.kernelspecs ?? {})) {
     const metadata = (spec?.metadata as { conda_store?: ICondaStoreKernelMetadata } | undefined)
       ?.conda_store;
-    if (metadata?.namespace === namespace && metadata?.environment === environment) {
+    // A kernel of one build (asked for by a notebook recorded on it) is not the environment's.
+    const pinned = (metadata as { pinned?: boolean } | undefined)?.pinned === true;
+    if (!pinned && metadata?.namespace === namespace && metadata?.environment === environment) {
       return {
         name,
         displayName: spec?.display_name ?? name,

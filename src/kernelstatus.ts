@@ -248,6 +248,7 @@ export function addKernelStatus(
       const item = new KernelStatusItem(context.sessionContext, running);
       const recordItem = new RecordStatusItem({
         model: context.model,
+        sessionContext: context.sessionContext,
         api,
         environments,
         commands: app.commands,

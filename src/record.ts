@@ -1,5 +1,6 @@
 import type { ISessionContext } from '@jupyterlab/apputils';
-import type { Kernel } from '@jupyterlab/services';
+import type { Kernel, KernelSpec } from '@jupyterlab/services';
+import { ServerConnection } from '@jupyterlab/services';
 import type { CommandRegistry } from '@lumino/commands';
 import { JSONExt, PartialJSONValue } from '@lumino/coreutils';
 import type { IDisposable } from '@lumino/disposable';
@@ -7,9 +8,9 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { Widget } from '@lumino/widgets';
 
 import type { IBuildRecord } from './api';
-import { isStoreKernel } from './kernels';
+import { ICondaStoreKernelMetadata, isStoreKernel } from './kernels';
 import type { IKernelWatcher, RunningKernels } from './kernelstatus';
-import { CondaStoreError } from './request';
+import { CondaStoreError, requestAPI } from './request';
 import { CommandIDs, ICondaStoreAPI, IEnvironmentsModel } from './tokens';
 
 /** The key of a notebook's metadata that holds the record of the build it ran on. */
@@ -242,10 +243,97 @@ export function recordDifference(
   };
 }
 
+/** The server's answer when asked for the kernel of one build (POST build/{id}/kernel/). */
+export interface IBuildKernel {
+  /** The kernel spec's name (`conda-store-<ns>--<env>--build-<id>`); it appears in a moment. */
+  kernel_name: string;
+  build_id: number;
+  /** The build was collected: it is reinstalled from its lock file before its kernel appears. */
+  restoring: boolean;
+}
+
+/**
+ * Ask for a kernel spec that runs build `id` itself, not its environment's current build. Here
+ * rather than in the API client: only the notebook's bar asks, with its kernel manager's settings.
+ */
+export async function requestBuildKernel(
+  id: number,
+  settings: ServerConnection.ISettings = ServerConnection.makeSettings()
+): Promise<IBuildKernel> {
+  const body = await requestAPI<IBuildKernel>(
+    `build/${encodeURIComponent(String(id))}/kernel/`,
+    { method: 'POST' },
+    settings
+  );
+  return body.data as IBuildKernel;
+}
+
+/** What a store kernel spec says of itself; `pinned` when it runs one build, not the current. */
+type StoreKernelMetadata = ICondaStoreKernelMetadata & { pinned?: boolean };
+
+function storeMetadata(spec: KernelSpec.ISpecModel | undefined): StoreKernelMetadata | null {
+  return (spec?.metadata as { conda_store?: StoreKernelMetadata } | undefined)?.conda_store ?? null;
+}
+
+/** The suffix the server gives the name of a kernel that runs one build (kernels.py). */
+function buildSuffix(id: number): string {
+  return `--build-${id}`;
+}
+
+/**
+ * The environment's own kernel (it runs the current build), seen from `kernelName`, a kernel of
+ * its build `record.build_id`: among the environment's kernel specs that are not pinned to a build,
+ * the one named like it without the build's suffix (other languages have their own), else the
+ * first; when the specs are not known, the name without the suffix.
+ */
+export function environmentKernelName(
+  specs: KernelSpec.ISpecModels | null | undefined,
+  record: IRecordedBuild,
+  kernelName: string
+): string {
+  const unpinned = kernelName.replace(buildSuffix(record.build_id), '');
+  const names = Object.entries(specs?.kernelspecs ?? {})
+    .filter(([, spec]) => {
+      const metadata = storeMetadata(spec);
+      return (
+        metadata?.namespace === record.namespace &&
+        metadata.environment === record.environment &&
+        !metadata.pinned
+      );
+    })
+    .map(([name]) => name);
+  return names.includes(unpinned) ? unpinned : (names[0] ?? unpinned);
+}
+
+/** The session of the document the item sits in (a NotebookPanel has one), or null. */
+function enclosingSession(widget: Widget): ISessionContext | null {
+  for (let parent = widget.parent; parent; parent = parent.parent) {
+    const candidate = (parent as Widget & { sessionContext?: ISessionContext }).sessionContext;
+    if (typeof candidate?.changeKernel === 'function') {
+      return candidate;
+    }
+  }
+  return null;
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** How long a build's kernel may take to appear: a collected build is reinstalled first. */
+export const BUILD_KERNEL_TIMEOUT = 120_000;
+
+/** How often the kernel specs are asked for while waiting for a build's kernel. */
+export const BUILD_KERNEL_INTERVAL = 1000;
+
+/** How many polls of the kernel specs between two looks at a restoring build. */
+const RESTORE_CHECK_EVERY = 5;
+
 export interface IRecordStatusOptions {
   /** The notebook's model, whose metadata holds the record. */
   model: unknown;
-  api: Pick<ICondaStoreAPI, 'getEnvironment'>;
+  /** `getBuild`, when given, ends the wait for a kernel whose build's restore failed. */
+  api: Pick<ICondaStoreAPI, 'getEnvironment'> & Partial<Pick<ICondaStoreAPI, 'getBuild'>>;
   /** Asked first for the environment's current build (no request when it holds it). */
   environments: IEnvironmentsModel | null;
   /** Runs the comparison (the panel's open-environment command). */
@@ -254,12 +342,21 @@ export interface IRecordStatusOptions {
   running?: RunningKernels | null;
   /** The document's content is loaded (its metadata with it). */
   ready?: Promise<void>;
+  /**
+   * The notebook's session, whose kernel runs on the recorded build or moves to the current one.
+   * When not given, the session of the document widget the item is added to.
+   */
+  sessionContext?: ISessionContext | null;
+  /** How long to wait for a build's kernel to appear, and how often to look (milliseconds). */
+  kernelTimeout?: number;
+  kernelInterval?: number;
 }
 
 /**
  * A notebook's bar, beside the kernel's: hidden unless the notebook records a build other than
- * its environment's current one (then it says which, and compares them in the panel), or an
- * environment that no longer exists.
+ * its environment's current one (then it says which, compares them in the panel, and runs the
+ * notebook on the recorded build, or back on the current one), or an environment that no
+ * longer exists.
  */
 export class RecordStatusItem extends Widget {
   constructor(private readonly _options: IRecordStatusOptions) {
@@ -267,16 +364,25 @@ export class RecordStatusItem extends Widget {
     this.addClass('jp-CondaStore-recordStatus');
     this.node.setAttribute('aria-live', 'polite');
     this._text.className = 'jp-CondaStore-recordStatus-text';
-    this._button.className = 'jp-CondaStore-recordStatus-compare';
-    this._button.type = 'button';
+    const button = (className: string, action: () => Promise<void>) => {
+      const element = document.createElement('button');
+      element.className = className;
+      element.type = 'button';
+      element.addEventListener('click', () => void action());
+      return element;
+    };
+    this._runButton = button('jp-CondaStore-recordStatus-run', () => this.runOnRecordedBuild());
+    this._moveButton = button('jp-CondaStore-recordStatus-move', () => this.moveToCurrent());
+    this._moveButton.textContent = 'Move to current';
+    this._button = button('jp-CondaStore-recordStatus-compare', () => this.compare());
     this._button.textContent = 'Compare';
-    this._button.addEventListener('click', () => void this.compare());
-    this.node.append(this._text, this._button);
+    this.node.append(this._text, this._runButton, this._moveButton, this._button);
     this.hide();
     this._model = notebookModel(_options.model);
     this._model?.metadataChanged?.connect(this._onMetadataChanged, this);
     _options.environments?.changed.connect(this._onEnvironmentsChanged, this);
     _options.running?.changed.connect(() => void this.check(), this);
+    this._bindSession();
     void this.check();
     void _options.ready?.then(() => this.check());
   }
@@ -289,6 +395,31 @@ export class RecordStatusItem extends Widget {
   /** What is known of the recorded environment's current build (undefined: nothing yet). */
   get current(): CurrentBuild | undefined {
     return this._current;
+  }
+
+  /**
+   * Whether the notebook's kernel is one that runs the recorded build itself: as the running
+   * kernels say, else as its kernel spec says (a kernel just started is not listed yet), else by
+   * its name. The environment's own kernel started before the current build runs it too, but is
+   * stale (a restart moves it on; the kernel's bar says so): not counted.
+   */
+  get onRecordedBuild(): boolean {
+    const record = this.record;
+    const session = this._bindSession();
+    const kernel = session?.session?.kernel;
+    if (!record || !kernel) {
+      return false;
+    }
+    const same = (found: { namespace: string; environment: string; build_id?: number | null }) =>
+      found.namespace === record.namespace &&
+      found.environment === record.environment &&
+      found.build_id === record.build_id;
+    const running = this._options.running?.get(kernel.id);
+    if (running) {
+      return same(running) && !running.stale;
+    }
+    const metadata = storeMetadata(session?.specsManager?.specs?.kernelspecs[kernel.name]);
+    return metadata ? same(metadata) : kernel.name.endsWith(buildSuffix(record.build_id));
   }
 
   /**
@@ -328,12 +459,135 @@ export class RecordStatusItem extends Widget {
     });
   }
 
+  /**
+   * Switch the notebook's kernel to one that runs the recorded build itself: ask the server for
+   * it (a collected build is restored first), wait for its kernel spec, then change to it.
+   * Progress and errors are said in the bar.
+   */
+  async runOnRecordedBuild(): Promise<void> {
+    const record = this.record;
+    const session = this._bindSession();
+    if (!record || !session || this._busy) {
+      return;
+    }
+    const id = record.build_id;
+    this._error = null;
+    this._setBusy(`Starting a kernel on build ${id}…`);
+    try {
+      const manager = session.specsManager;
+      const kernel = await requestBuildKernel(id, manager.serverSettings);
+      if (kernel.restoring) {
+        this._setBusy(`Restoring build ${id}…`);
+      }
+      await this._waitForSpec(manager, kernel.kernel_name, kernel.restoring ? id : null);
+      this._setBusy(`Starting a kernel on build ${id}…`);
+      await session.changeKernel({ name: kernel.kernel_name });
+    } catch (error) {
+      this._error = `Could not run on build ${id}: ${errorMessage(error)}`;
+    } finally {
+      this._setBusy(null);
+    }
+  }
+
+  /**
+   * Switch the notebook's kernel from the recorded build's to the environment's own, which runs
+   * its current build: the next save records that build.
+   */
+  async moveToCurrent(): Promise<void> {
+    const record = this.record;
+    const session = this._bindSession();
+    const kernelName = session?.session?.kernel?.name;
+    if (!record || !session || !kernelName || this._busy) {
+      return;
+    }
+    const name = environmentKernelName(session.specsManager?.specs, record, kernelName);
+    this._error = null;
+    this._setBusy(
+      typeof this._current === 'number'
+        ? `Moving to the current build ${this._current}…`
+        : 'Moving to the current build…'
+    );
+    try {
+      await session.changeKernel({ name });
+    } catch (error) {
+      this._error = `Could not move to the current build: ${errorMessage(error)}`;
+    } finally {
+      this._setBusy(null);
+    }
+  }
+
   dispose(): void {
     if (this.isDisposed) {
       return;
     }
     Signal.disconnectReceiver(this);
     super.dispose();
+  }
+
+  protected onAfterAttach(): void {
+    // Without a session given, it is the document's: known once the item is in the document.
+    if (!this._session && this._bindSession()) {
+      this._render();
+    }
+  }
+
+  /** The notebook's session (found once), its kernel changes followed. */
+  private _bindSession(): ISessionContext | null {
+    if (!this._session) {
+      this._session = this._options.sessionContext ?? enclosingSession(this);
+      this._session?.kernelChanged.connect(this._onKernelChanged, this);
+    }
+    return this._session;
+  }
+
+  /**
+   * Poll the kernel specs until `name` is among them (the manager's own refresh, so the
+   * notebook's kernel picker knows it too). While build `restoring` is reinstalled, look at it
+   * now and then: a failed restore ends the wait with its reason.
+   */
+  private async _waitForSpec(
+    manager: KernelSpec.IManager,
+    name: string,
+    restoring: number | null
+  ): Promise<void> {
+    const timeout = this._options.kernelTimeout ?? BUILD_KERNEL_TIMEOUT;
+    const interval = this._options.kernelInterval ?? BUILD_KERNEL_INTERVAL;
+    const deadline = Date.now() + timeout;
+    for (let poll = 0; ; poll++) {
+      try {
+        await manager.refreshSpecs();
+      } catch {
+        // A missed answer: the next poll asks again, until the deadline.
+      }
+      if (manager.specs?.kernelspecs[name]) {
+        return;
+      }
+      if (restoring !== null && poll % RESTORE_CHECK_EVERY === RESTORE_CHECK_EVERY - 1) {
+        await this._checkRestore(restoring);
+      }
+      if (Date.now() >= deadline || this.isDisposed) {
+        const waited =
+          timeout >= 60_000 ? `${Math.round(timeout / 60_000)} min` : `${timeout / 1000} s`;
+        throw new Error(`its kernel did not appear within ${waited}.`);
+      }
+      await new Promise(resolve => setTimeout(resolve, interval));
+    }
+  }
+
+  /** Throw the reason when the restore of build `id` failed or was canceled. */
+  private async _checkRestore(id: number): Promise<void> {
+    const build = await this._options.api.getBuild?.(id).catch(() => null);
+    if (build?.status === 'FAILED' || build?.status === 'CANCELED') {
+      const reason = build.status_info ? `: ${build.status_info}` : '.';
+      throw new Error(
+        `its restore ${build.status === 'FAILED' ? 'failed' : 'was canceled'}${reason}`
+      );
+    }
+  }
+
+  private _setBusy(text: string | null): void {
+    this._busy = text;
+    this._render();
   }
 
   private async _look(record: IRecordedBuild | null): Promise<void> {
@@ -378,6 +632,12 @@ export class RecordStatusItem extends Widget {
     }
   }
 
+  private _onKernelChanged(): void {
+    // An error was about the kernel it had: the new one is said afresh.
+    this._error = null;
+    this._render();
+  }
+
   private _onMetadataChanged(_: unknown, change: { key: string }): void {
     if (change?.key === RECORD_KEY) {
       void this.check();
@@ -400,24 +660,56 @@ export class RecordStatusItem extends Widget {
   }
 
   private _render(): void {
+    if (this.isDisposed) {
+      return;
+    }
     const record = this.record;
     const shown = record ? recordDifference(record, this._current) : null;
-    if (!shown) {
+    if (!record || !shown) {
       this.hide();
       return;
     }
-    this._text.textContent = shown.text;
-    this.node.title = shown.title;
-    this._button.hidden = shown.compareWith === null || !this._options.commands;
-    this._button.title = `Compare build ${record!.build_id} with the current build ${shown.compareWith}`;
+    const current = shown.compareWith;
+    // Another build is current (not deleted): the kernel can move between the two.
+    const movable = current !== null && !!this._bindSession();
+    const onRecorded = movable && this.onRecordedBuild;
+    if (this._busy) {
+      this._text.textContent = this._busy;
+    } else if (this._error) {
+      this._text.textContent = this._error;
+    } else if (onRecorded) {
+      this._text.textContent = `Running on the recorded build ${record.build_id} (current is ${current})`;
+    } else {
+      this._text.textContent = shown.text;
+    }
+    const name = `${record.namespace}/${record.environment}`;
+    this.node.title =
+      this._error && !this._busy
+        ? this._error
+        : onRecorded
+          ? `The kernel runs build ${record.build_id} of ${name}, on which this notebook was saved; its current build is ${current}`
+          : shown.title;
+    this.toggleClass('jp-mod-error', !!this._error && !this._busy);
+    this._runButton.hidden = !movable || onRecorded || !!this._busy;
+    this._runButton.textContent = `Run on build ${record.build_id}`;
+    this._runButton.title = `Run this notebook on build ${record.build_id}, the build it was saved on`;
+    this._moveButton.hidden = !movable || !onRecorded || !!this._busy;
+    this._moveButton.title = `Run this notebook on the current build ${current}`;
+    this._button.hidden = current === null || !this._options.commands;
+    this._button.title = `Compare build ${record.build_id} with the current build ${current}`;
     this.show();
   }
 
   private _asked = 0;
+  private _busy: string | null = null;
   private _checking: { key: string; done: Promise<void> } | null = null;
-  private _button = document.createElement('button');
+  private readonly _button: HTMLButtonElement;
   private _current: CurrentBuild | undefined = undefined;
-  private _serverAnswered = false;
+  private _error: string | null = null;
   private readonly _model: IRecordModel | null;
+  private readonly _moveButton: HTMLButtonElement;
+  private readonly _runButton: HTMLButtonElement;
+  private _serverAnswered = false;
+  private _session: ISessionContext | null = null;
   private _text = document.createElement('span');
 }

@@ -15,6 +15,11 @@ export namespace CommandIDs {
   export const newEnvironment = 'conda-store:new-environment';
   export const newNamespace = 'conda-store:new-namespace';
   export const openEnvironment = 'conda-store:open-environment';
+  export const exportEnvironment = 'conda-store:export-environment';
+  export const copyEnvironment = 'conda-store:copy-environment';
+  export const renameEnvironment = 'conda-store:rename-environment';
+  export const importEnvironments = 'conda-store:import-environments';
+  export const exportNamespace = 'conda-store:export-namespace';
 }
 
 /** The typed API client: every public member of `CondaStoreAPI`. */

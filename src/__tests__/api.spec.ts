@@ -5,7 +5,7 @@
 import { ServerConnection } from '@jupyterlab/services';
 import { ReadableStream } from 'stream/web';
 
-import { CondaStoreAPI } from '../api';
+import { CondaStoreAPI, attachmentName } from '../api';
 import { BuildStatus } from '../models';
 import { CondaStoreError, queryString } from '../request';
 
@@ -362,5 +362,96 @@ describe('CondaStoreAPI.streamLog', () => {
     );
     await expect(done).resolves.toBeUndefined();
     expect(lines).toEqual(['first']);
+  });
+});
+
+describe('export, import, copy and rename', () => {
+  const V1 = `${BASE}conda-store/api/v1`;
+
+  function archive(filename: string | null): Response {
+    const headers: Record<string, string> = { 'Content-Type': 'application/gzip' };
+    if (filename) {
+      headers['Content-Disposition'] = `attachment; filename="${filename}"`;
+    }
+    return new Response(new TextEncoder().encode('the archive'), { status: 200, headers });
+  }
+
+  it('exports an environment as a blob named as the server says', async () => {
+    const { api, seen } = service(() => archive('team-my env.conda-store.tar.gz'), 'secret');
+    const result = await api.exportEnvironment('team', 'my env');
+    expect(seen[0].method).toBe('GET');
+    expect(seen[0].url).toBe(`${V1}/environment/team/my%20env/export/`);
+    // Fetched, so the token goes along (a plain link would carry none).
+    expect(seen[0].headers.get('Authorization')).toBe('token secret');
+    expect(result.filename).toBe('team-my env.conda-store.tar.gz');
+    expect(await result.blob.text()).toBe('the archive');
+  });
+
+  it('exports a namespace, with a file name of its own when the server gives none', async () => {
+    const { api, seen } = service(() => archive(null));
+    const result = await api.exportNamespace('team');
+    expect(seen[0].url).toBe(`${V1}/namespace/team/export/`);
+    expect(result.filename).toBe('team.conda-store.tar.gz');
+  });
+
+  it('reads the file name of a Content-Disposition header', () => {
+    expect(attachmentName('attachment; filename="a-b.conda-store.tar.gz"')).toBe(
+      'a-b.conda-store.tar.gz'
+    );
+    expect(attachmentName("attachment; filename*=UTF-8''a%20b.tar.gz")).toBe('a b.tar.gz');
+    expect(attachmentName(null)).toBeNull();
+  });
+
+  it('says why an export failed, in the server’s words', async () => {
+    const { api } = service(() =>
+      json({ status: 'error', message: 'environment team/x not found' }, 404)
+    );
+    const error = await api.exportEnvironment('team', 'x').catch(e => e);
+    expect(error).toBeInstanceOf(CondaStoreError);
+    expect(error.message).toBe('environment team/x not found');
+  });
+
+  it('imports the archive’s bytes as they are, into the namespace given', async () => {
+    const imported = [
+      { namespace: 'imported', name: 'x', builds: { '3': 11 }, current_build_id: 11 }
+    ];
+    const { api, seen } = service(() => ok(imported));
+    const bytes = new TextEncoder().encode('the archive');
+    await expect(api.importArchive(bytes, { namespace: 'imported' })).resolves.toEqual(imported);
+    expect(seen[0].method).toBe('POST');
+    expect(seen[0].url).toBe(`${V1}/environment/import/?namespace=imported`);
+    // Not JSON: the bytes, said to be bytes.
+    expect(seen[0].headers.get('Content-Type')).toBe('application/octet-stream');
+    expect(seen[0].body).toBe('the archive');
+
+    await api.importArchive(bytes, { namespace: 'team', name: 'y' });
+    expect(seen[1].url).toBe(`${V1}/environment/import/?namespace=team&name=y`);
+    await api.importArchive(bytes);
+    expect(seen[2].url).toBe(`${V1}/environment/import/`);
+  });
+
+  it('passes on a refused import with the server’s message and status', async () => {
+    const { api } = service(() =>
+      json({ status: 'error', message: 'environment imported/x exists already' }, 409)
+    );
+    const error = await api.importArchive(new Uint8Array([1])).catch(e => e);
+    expect(error.status).toBe(409);
+    expect(error.message).toBe('environment imported/x exists already');
+  });
+
+  it('copies and renames with POST and the target as JSON, answering the new environment', async () => {
+    const { api, seen } = service(request =>
+      ok({ id: 5, name: JSON.parse(request.body).name, namespace: { name: 'team' } })
+    );
+    const copy = await api.copyEnvironment('team', 'x', { namespace: 'team', name: 'x-copy' });
+    expect(copy.name).toBe('x-copy');
+    await api.renameEnvironment('team', 'x-copy', { name: 'x-twin' });
+    expect(seen.map(s => `${s.method} ${s.url.slice(V1.length)}`)).toEqual([
+      'POST /environment/team/x/copy/',
+      'POST /environment/team/x-copy/rename/'
+    ]);
+    expect(seen[0].headers.get('Content-Type')).toBe('application/json');
+    expect(JSON.parse(seen[0].body)).toEqual({ namespace: 'team', name: 'x-copy' });
+    expect(JSON.parse(seen[1].body)).toEqual({ name: 'x-twin' });
   });
 });

@@ -3,15 +3,19 @@
  * is no longer its environment's current one.
  */
 import type { ISessionContext } from '@jupyterlab/apputils';
+import { KernelSpec, ServerConnection } from '@jupyterlab/services';
 import { Signal } from '@lumino/signaling';
+import { Panel, Widget } from '@lumino/widgets';
 
 import type { IBuildRecord, IRunningKernel } from '../api';
+import type { IBuild } from '../models';
 import { RunningKernels } from '../kernelstatus';
 import {
   BuildRecords,
   NotebookRecorder,
   RECORD_KEY,
   RecordStatusItem,
+  environmentKernelName,
   readRecord,
   recordDifference
 } from '../record';
@@ -315,7 +319,9 @@ describe('RecordStatusItem', () => {
     expect(item.isHidden).toBe(false);
     expect(item.node.textContent).toContain('Recorded on build 12 · current is 15');
     expect(item.node.title).toContain('default/demo');
-    const button = item.node.querySelector('button')!;
+    const button = item.node.querySelector<HTMLButtonElement>(
+      '.jp-CondaStore-recordStatus-compare'
+    )!;
     expect(button.hidden).toBe(false);
     button.click();
     expect(commands.execute).toHaveBeenCalledWith(CommandIDs.openEnvironment, {
@@ -356,7 +362,9 @@ describe('RecordStatusItem', () => {
     await flush();
     expect(item.isHidden).toBe(false);
     expect(item.node.textContent).toContain('Recorded on default/demo (deleted)');
-    expect(item.node.querySelector('button')!.hidden).toBe(true);
+    expect(
+      item.node.querySelector<HTMLButtonElement>('.jp-CondaStore-recordStatus-compare')!.hidden
+    ).toBe(true);
     item.dispose();
   });
 
@@ -397,5 +405,280 @@ describe('RecordStatusItem', () => {
     await flush();
     expect(item.isHidden).toBe(true);
     item.dispose();
+  });
+});
+
+describe('RecordStatusItem runs the notebook on the recorded build', () => {
+  const BASE = 'http://localhost:8888/base/';
+  const ENV_KERNEL = 'conda-store-default--demo';
+  const BUILD_KERNEL = 'conda-store-default--demo--build-12';
+
+  /** A kernel spec of default/demo; `pinned` to build 12, or the environment's (build 15). */
+  const spec = (name: string, pinned: boolean): KernelSpec.ISpecModel => ({
+    name,
+    display_name: name,
+    language: 'python',
+    argv: [],
+    resources: {},
+    metadata: {
+      conda_store: {
+        namespace: 'default',
+        environment: 'demo',
+        build_id: pinned ? 12 : 15,
+        ...(pinned ? { pinned: true } : {})
+      }
+    }
+  });
+
+  let posted: Array<{ url: string; method: string }>;
+  let answer: () => Response;
+  /** The kernel specs the server lists (the build's appears once `specPolls` reach 0). */
+  let specPolls: number;
+  let builds: IBuild[];
+  let session: ReturnType<typeof fakeNotebookSession>;
+
+  /** A notebook's session on `kernelName`; its kernel spec manager asks the fake server. */
+  function fakeNotebookSession(kernelName: string) {
+    const specs: KernelSpec.ISpecModels = {
+      default: ENV_KERNEL,
+      kernelspecs: { [ENV_KERNEL]: spec(ENV_KERNEL, false) }
+    };
+    const fetchMock = async (input: RequestInfo | URL, init?: RequestInit) => {
+      const request = input instanceof Request ? input : new Request(String(input), init);
+      posted.push({ url: request.url.replace(/[?&]\d{13}$/, ''), method: request.method });
+      return answer();
+    };
+    const context = {
+      session: { kernel: { id: 'k1', name: kernelName } },
+      specsManager: {
+        specs,
+        serverSettings: ServerConnection.makeSettings({
+          baseUrl: BASE,
+          fetch: fetchMock as typeof fetch
+        }),
+        refreshSpecs: jest.fn(async () => {
+          if (--specPolls <= 0) {
+            specs.kernelspecs[BUILD_KERNEL] = spec(BUILD_KERNEL, true);
+          }
+        })
+      },
+      kernelChanged: new Signal<unknown, unknown>({}),
+      statusChanged: new Signal<unknown, string>({}),
+      changeKernel: jest.fn(async ({ name }: { name: string }) => {
+        context.session.kernel = { id: `k-${name}`, name };
+        context.kernelChanged.emit({});
+        return null;
+      })
+    };
+    return context;
+  }
+
+  const ok = (data: unknown, status = 200) =>
+    new Response(JSON.stringify({ status: 'ok', data, message: null }), { status });
+  const refused = (message: string, status: number) =>
+    new Response(JSON.stringify({ status: 'error', message }), { status });
+
+  const api = {
+    getEnvironment: () => Promise.resolve(env(1, 'default', 'demo', build(15, 1, 'COMPLETED'))),
+    getBuild: (id: number) => Promise.resolve(builds.find(b => b.id === id)!)
+  } as unknown as ICondaStoreAPI;
+
+  /** The bar of a notebook recorded on build 12 of default/demo, whose current build is 15. */
+  async function bar(kernelName = ENV_KERNEL) {
+    session = fakeNotebookSession(kernelName);
+    const m = new FakeModel();
+    m.metadata[RECORD_KEY] = recordOf(12);
+    const item = new RecordStatusItem({
+      model: m,
+      api,
+      environments: null,
+      commands: { execute: () => Promise.resolve() },
+      sessionContext: session as unknown as ISessionContext,
+      kernelInterval: 1,
+      kernelTimeout: 200
+    });
+    await flush();
+    return item;
+  }
+
+  const button = (item: RecordStatusItem, name: string) =>
+    item.node.querySelector<HTMLButtonElement>(`.jp-CondaStore-recordStatus-${name}`)!;
+
+  beforeEach(() => {
+    posted = [];
+    specPolls = 3;
+    builds = [];
+    answer = () => ok({ kernel_name: BUILD_KERNEL, build_id: 12, restoring: false });
+  });
+
+  it('offers to run on the recorded build beside Compare', async () => {
+    const item = await bar();
+    expect(item.node.textContent).toContain('Recorded on build 12 · current is 15');
+    expect(button(item, 'run').hidden).toBe(false);
+    expect(button(item, 'run').textContent).toBe('Run on build 12');
+    expect(button(item, 'move').hidden).toBe(true);
+    expect(button(item, 'compare').hidden).toBe(false);
+    item.dispose();
+  });
+
+  it('asks for the build’s kernel, waits for its spec, then changes the notebook’s kernel', async () => {
+    const item = await bar();
+    const running = item.runOnRecordedBuild();
+    await flush();
+    expect(item.node.textContent).toContain('Starting a kernel on build 12…');
+    expect(button(item, 'run').hidden).toBe(true);
+    await running;
+    expect(posted).toEqual([{ url: `${BASE}conda-store/api/v1/build/12/kernel/`, method: 'POST' }]);
+    expect(session.specsManager.refreshSpecs).toHaveBeenCalledTimes(3);
+    expect(session.changeKernel).toHaveBeenCalledTimes(1);
+    expect(session.changeKernel).toHaveBeenCalledWith({ name: BUILD_KERNEL });
+    // Now on the recorded build: the bar says so, and offers the current one.
+    expect(item.node.textContent).toContain('Running on the recorded build 12 (current is 15)');
+    expect(button(item, 'run').hidden).toBe(true);
+    expect(button(item, 'move').hidden).toBe(false);
+    item.dispose();
+  });
+
+  it('says the build is being restored while it is', async () => {
+    answer = () => ok({ kernel_name: BUILD_KERNEL, build_id: 12, restoring: true });
+    specPolls = 20;
+    builds = [{ ...build(12, 1, 'BUILDING'), collected_on: '2025-01-01T00:00:00' }];
+    const item = await bar();
+    const running = item.runOnRecordedBuild();
+    await new Promise(resolve => setTimeout(resolve, 5));
+    expect(item.node.textContent).toContain('Restoring build 12…');
+    builds = [{ ...build(12, 1, 'COMPLETED'), collected_on: null }];
+    await running;
+    expect(session.changeKernel).toHaveBeenCalledWith({ name: BUILD_KERNEL });
+    expect(item.node.textContent).toContain('Running on the recorded build 12');
+    item.dispose();
+  });
+
+  it('shows the server’s refusal, and can try again', async () => {
+    answer = () => refused('Not enough space to restore build 12 (quota full).', 507);
+    const item = await bar();
+    await item.runOnRecordedBuild();
+    expect(item.node.textContent).toContain(
+      'Could not run on build 12: Not enough space to restore build 12 (quota full).'
+    );
+    expect(item.hasClass('jp-mod-error')).toBe(true);
+    expect(session.changeKernel).not.toHaveBeenCalled();
+    expect(button(item, 'run').hidden).toBe(false);
+    answer = () => ok({ kernel_name: BUILD_KERNEL, build_id: 12, restoring: false });
+    button(item, 'run').click();
+    await new Promise(resolve => setTimeout(resolve, 20));
+    expect(session.changeKernel).toHaveBeenCalledWith({ name: BUILD_KERNEL });
+    expect(item.hasClass('jp-mod-error')).toBe(false);
+    item.dispose();
+  });
+
+  it('ends the wait when the restore fails, or the kernel never appears', async () => {
+    answer = () => ok({ kernel_name: BUILD_KERNEL, build_id: 12, restoring: true });
+    specPolls = Infinity;
+    builds = [{ ...build(12, 1, 'FAILED'), status_info: 'the channel is gone' }];
+    const item = await bar();
+    await item.runOnRecordedBuild();
+    expect(item.node.textContent).toContain(
+      'Could not run on build 12: its restore failed: the channel is gone'
+    );
+    answer = () => ok({ kernel_name: BUILD_KERNEL, build_id: 12, restoring: false });
+    await item.runOnRecordedBuild();
+    expect(item.node.textContent).toContain(
+      'Could not run on build 12: its kernel did not appear within 0.2 s.'
+    );
+    expect(session.changeKernel).not.toHaveBeenCalled();
+    item.dispose();
+  });
+
+  it('finds the notebook’s session in the document it is added to', async () => {
+    specPolls = 1; // the default wait polls each second
+    session = fakeNotebookSession(ENV_KERNEL);
+    const m = new FakeModel();
+    m.metadata[RECORD_KEY] = recordOf(12);
+    const item = new RecordStatusItem({ model: m, api, environments: null, commands: null });
+    // As a notebook panel holds its session, and the bar in its content header.
+    const document = Object.assign(new Panel(), { sessionContext: session });
+    const header = new Panel();
+    document.addWidget(header);
+    header.addWidget(item);
+    Widget.attach(document, window.document.body);
+    await flush();
+    expect(button(item, 'run').hidden).toBe(false);
+    await item.runOnRecordedBuild();
+    expect(session.changeKernel).toHaveBeenCalledWith({ name: BUILD_KERNEL });
+    document.dispose();
+  });
+
+  it('moves a notebook on the recorded build to the environment’s kernel', async () => {
+    const item = await bar(BUILD_KERNEL);
+    expect(item.onRecordedBuild).toBe(true);
+    expect(item.node.textContent).toContain('Running on the recorded build 12 (current is 15)');
+    button(item, 'move').click();
+    await flush();
+    expect(session.changeKernel).toHaveBeenCalledWith({ name: ENV_KERNEL });
+    // On the current build, the record still says 12 until the next save.
+    expect(item.node.textContent).toContain('Recorded on build 12 · current is 15');
+    expect(button(item, 'run').hidden).toBe(false);
+    item.dispose();
+  });
+
+  it('names the environment’s own kernel beside a build’s', () => {
+    const record = recordOf(12);
+    const specs: KernelSpec.ISpecModels = {
+      default: ENV_KERNEL,
+      kernelspecs: {
+        [BUILD_KERNEL]: spec(BUILD_KERNEL, true),
+        'conda-store-default--demo-ir': spec('conda-store-default--demo-ir', false),
+        [ENV_KERNEL]: spec(ENV_KERNEL, false)
+      }
+    };
+    expect(environmentKernelName(specs, record, BUILD_KERNEL)).toBe(ENV_KERNEL);
+    expect(environmentKernelName(null, record, BUILD_KERNEL)).toBe(ENV_KERNEL);
+    // Renamed apart on the server (two names that differ only in case): its spec says which.
+    const renamed: KernelSpec.ISpecModels = {
+      default: ENV_KERNEL,
+      kernelspecs: { 'conda-store-default--demo-1a2b3c': spec('x', false) }
+    };
+    expect(environmentKernelName(renamed, record, BUILD_KERNEL)).toBe(
+      'conda-store-default--demo-1a2b3c'
+    );
+  });
+
+  it('counts a stale environment kernel on the recorded build as not pinned to it', async () => {
+    const kernels: IRunningKernel[] = [
+      {
+        kernel_id: 'k1',
+        kernel_name: ENV_KERNEL,
+        namespace: 'default',
+        environment: 'demo',
+        build_id: 12,
+        current_build_id: 15,
+        stale: true
+      }
+    ];
+    const running = new RunningKernels({ runningKernels: () => Promise.resolve(kernels) }, 60_000);
+    running.watch({ watching: true }); // a notebook on a store kernel: the kernels are polled
+    await running.refresh();
+    session = fakeNotebookSession(ENV_KERNEL);
+    const m = new FakeModel();
+    m.metadata[RECORD_KEY] = recordOf(12);
+    const item = new RecordStatusItem({
+      model: m,
+      api,
+      environments: null,
+      commands: null,
+      running,
+      sessionContext: session as unknown as ISessionContext
+    });
+    await flush();
+    expect(item.onRecordedBuild).toBe(false);
+    expect(button(item, 'run').hidden).toBe(false);
+    kernels[0] = { ...kernels[0], kernel_name: BUILD_KERNEL, stale: false };
+    await running.refresh();
+    await flush();
+    expect(item.onRecordedBuild).toBe(true);
+    expect(item.node.textContent).toContain('Running on the recorded build 12');
+    item.dispose();
+    running.dispose();
   });
 });

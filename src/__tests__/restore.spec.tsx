@@ -25,6 +25,7 @@ jest.mock('@jupyterlab/ui-components', () => {
     addIcon: icon,
     caretDownIcon: icon,
     caretRightIcon: icon,
+    fileUploadIcon: icon,
     newFolderIcon: icon,
     refreshIcon: icon
   };

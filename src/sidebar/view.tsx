@@ -1,5 +1,5 @@
 /** The sidebar's content: toolbar, search and filters, the tree of namespaces, the footer. */
-import { addIcon, newFolderIcon, refreshIcon } from '@jupyterlab/ui-components';
+import { addIcon, fileUploadIcon, newFolderIcon, refreshIcon } from '@jupyterlab/ui-components';
 import { CommandRegistry } from '@lumino/commands';
 import React, { useRef, useState } from 'react';
 
@@ -197,6 +197,12 @@ export function SidebarView(props: ISidebarProps): JSX.Element {
             icon={newFolderIcon}
             label="New namespace"
             onClick={() => void commands.execute(CommandIDs.newNamespace)}
+            disabled={missing}
+          />
+          <IconButton
+            icon={fileUploadIcon}
+            label="Import environments…"
+            onClick={() => void commands.execute(CommandIDs.importEnvironments)}
             disabled={missing}
           />
           <IconButton icon={refreshIcon} label="Refresh" onClick={() => void model.refresh()} />

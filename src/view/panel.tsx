@@ -1,6 +1,14 @@
 import { Dialog, MainAreaWidget, ReactWidget, showDialog } from '@jupyterlab/apputils';
 import { CodeEditor } from '@jupyterlab/codeeditor';
-import { consoleIcon, deleteIcon, notebookIcon, refreshIcon } from '@jupyterlab/ui-components';
+import {
+  consoleIcon,
+  copyIcon,
+  deleteIcon,
+  downloadIcon,
+  editIcon,
+  notebookIcon,
+  refreshIcon
+} from '@jupyterlab/ui-components';
 import { CommandRegistry } from '@lumino/commands';
 import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 import { Message } from '@lumino/messaging';
@@ -8,6 +16,7 @@ import React, { useRef, useState } from 'react';
 
 import { ErrorMessage, StateBadge, useSignal } from '../components';
 import { condaIcon } from '../icons';
+import { CommandIDs } from '../tokens';
 import { IBuild, isActive, isCollected, isRestoring } from '../models';
 import { ArtifactsView } from './artifacts';
 import { BuildStatusBadge, BuildsView } from './builds';
@@ -85,9 +94,21 @@ function UseIt(props: { model: EnvironmentViewModel; commands: CommandRegistry }
 }
 
 function Header(props: { model: EnvironmentViewModel; commands: CommandRegistry }): JSX.Element {
-  const { model } = props;
+  const { model, commands } = props;
   const entry = model.entry;
-  const [error, setError] = useState<unknown>(null);
+  // What failed, in words ("delete the environment"), with the error.
+  const [failure, setFailure] = useState<{ doing: string; error: unknown } | null>(null);
+  const setError = (error: unknown, doing = 'delete the environment') =>
+    setFailure(error ? { doing, error } : null);
+  const environment = { namespace: model.namespace, name: model.name };
+  const run = async (command: string, doing: string) => {
+    setFailure(null);
+    try {
+      await commands.execute(command, environment);
+    } catch (reason) {
+      setError(reason, doing);
+    }
+  };
   const remove = async () => {
     const result = await showDialog({
       title: `Delete ${model.namespace}/${model.name}?`,
@@ -130,6 +151,30 @@ function Header(props: { model: EnvironmentViewModel; commands: CommandRegistry 
             </button>
             <button
               className="jp-CondaStore-iconButton"
+              onClick={() => void run(CommandIDs.exportEnvironment, 'export the environment')}
+              aria-label="Export"
+              title="Export: download the environment and its builds, to import elsewhere"
+            >
+              <downloadIcon.react tag="span" elementSize="normal" />
+            </button>
+            <button
+              className="jp-CondaStore-iconButton"
+              onClick={() => void run(CommandIDs.copyEnvironment, 'copy the environment')}
+              aria-label="Copy…"
+              title="Copy… under another name or in another namespace"
+            >
+              <copyIcon.react tag="span" elementSize="normal" />
+            </button>
+            <button
+              className="jp-CondaStore-iconButton"
+              onClick={() => void run(CommandIDs.renameEnvironment, 'rename the environment')}
+              aria-label="Rename…"
+              title="Rename… or move to another namespace"
+            >
+              <editIcon.react tag="span" elementSize="normal" />
+            </button>
+            <button
+              className="jp-CondaStore-iconButton"
               onClick={() => void remove()}
               aria-label="Delete environment"
               title="Delete environment"
@@ -162,7 +207,11 @@ function Header(props: { model: EnvironmentViewModel; commands: CommandRegistry 
           Review the specification, then press <strong>Save and build</strong> to create it.
         </p>
       )}
-      <ErrorMessage error={error} doing="delete the environment" onDismiss={() => setError(null)} />
+      <ErrorMessage
+        error={failure?.error}
+        doing={failure?.doing}
+        onDismiss={() => setFailure(null)}
+      />
       {!model.isDraft && <UseIt model={model} commands={props.commands} />}
     </header>
   );

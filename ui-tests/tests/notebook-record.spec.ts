@@ -10,9 +10,10 @@ test.describe('a notebook records the build it ran on', () => {
     request
   }) => {
     const name = unique('record');
-    const spec = (extra: string) =>
-      `name: ${name}\ndependencies:\n  - python\n  - ipykernel\n${extra}`;
-    const first = await submit(request, 'default', spec(''));
+    // alpha differs between the builds: a cell tells which build the kernel runs.
+    const spec = (alpha: string) =>
+      `name: ${name}\ndependencies:\n  - python\n  - ipykernel\n  - alpha=${alpha}\n`;
+    const first = await submit(request, 'default', spec('1.0'));
     expect(await waitForBuild(request, first)).toBe('COMPLETED');
     // A notebook on the environment's kernel, which runs the first build.
     const { notebook, view } = await openNotebookOnBuild(page, request, name, first);
@@ -39,7 +40,7 @@ test.describe('a notebook records the build it ran on', () => {
     await expect(item).toBeHidden();
 
     // A second build becomes current: the notebook says it was recorded on the first.
-    const second = await submit(request, 'default', spec('  - gamma\n'));
+    const second = await submit(request, 'default', spec('2.0'));
     expect(await waitForBuild(request, second)).toBe('COMPLETED');
     await expect(item).toBeVisible({ timeout: 30_000 });
     await expect(item).toContainText(`Recorded on build ${first} · current is ${second}`);
@@ -49,5 +50,48 @@ test.describe('a notebook records the build it ran on', () => {
     await expect(view.root.getByRole('region', { name: `Compare build ${first}` })).toBeVisible({
       timeout: 30_000
     });
+    await page.notebook.activate(path.split('/').pop()!);
+    await expect(notebook).toHaveCount(1);
+
+    // Run on the recorded build: a kernel of the first build itself, with its alpha.
+    const kernelName = () =>
+      page.evaluate(
+        () =>
+          (
+            window.jupyterapp.shell.currentWidget as unknown as {
+              sessionContext: { session: { kernel: { name: string } | null } | null };
+            }
+          ).sessionContext.session?.kernel?.name
+      );
+    const installed = async (): Promise<string> => {
+      await expect(page.locator('#jp-main-statusbar')).toContainText('| Idle', {
+        timeout: 30_000
+      });
+      await page.notebook.setCell(
+        0,
+        'code',
+        "import pathlib, sys; print(sorted(p.name for p in pathlib.Path(sys.prefix, 'share/csj-test').iterdir()))"
+      );
+      await page.notebook.runCell(0);
+      return (await page.notebook.getCellTextOutput(0))?.join('\n') ?? '';
+    };
+    await item.getByRole('button', { name: `Run on build ${first}` }).click();
+    await expect
+      .poll(kernelName, { timeout: 60_000 })
+      .toBe(`conda-store-default--${name}--build-${first}`);
+    await expect(item).toContainText(
+      `Running on the recorded build ${first} (current is ${second})`
+    );
+    expect(await installed()).toContain('alpha-1.0.txt');
+
+    // Move to current: the environment's kernel, on the second build, with its alpha.
+    await item.getByRole('button', { name: 'Move to current' }).click();
+    await expect.poll(kernelName, { timeout: 30_000 }).toBe(`conda-store-default--${name}`);
+    const output = await installed();
+    expect(output).toContain('alpha-2.0.txt');
+    expect(output).not.toContain('alpha-1.0.txt');
+    // The next save records the second build: nothing more to say.
+    await expect.poll(async () => (await saved())?.build_id, { timeout: 30_000 }).toBe(second);
+    await expect(item).toBeHidden();
   });
 });
