@@ -91,30 +91,44 @@ export function moveProblems(
   return problems;
 }
 
-class MoveBody extends ValidatedBody<IMoveState | null> {
+/** The props every form of these dialogs takes. */
+interface IFormProps<S, O> {
+  initial: S;
+  options: O;
+  error: string | null;
+  onChange: (state: S, valid: boolean) => void;
+}
+
+/**
+ * A dialog's body around a form (`Form`): it keeps what was typed (`state`, to reopen the
+ * dialog with it after the server refused) and whether it is valid.
+ */
+class FormBody<S, O> extends ValidatedBody<S | null> {
   constructor(
-    private _state: IMoveState,
-    private readonly _options: IMoveDialogOptions<unknown>,
-    private readonly _error: string | null
+    private readonly _form: (props: IFormProps<S, O>) => JSX.Element,
+    private _state: S,
+    private readonly _options: O,
+    private readonly _error: string | null,
+    className: string,
+    private readonly _value: (state: S) => S = state => state
   ) {
     super();
     this.addClass('jp-CondaStore-dialogBody');
-    this.addClass('jp-CondaStore-moveDialog');
+    this.addClass(className);
   }
 
-  get state(): IMoveState {
+  get state(): S {
     return this._state;
   }
 
-  getValue(): IMoveState | null {
-    return this._valid
-      ? { namespace: this._state.namespace.trim(), name: this._state.name.trim() }
-      : null;
+  getValue(): S | null {
+    return this._valid ? this._value(this._state) : null;
   }
 
   render(): JSX.Element {
+    const Form = this._form;
     return (
-      <MoveForm
+      <Form
         initial={this._state}
         options={this._options}
         error={this._error}
@@ -130,12 +144,12 @@ class MoveBody extends ValidatedBody<IMoveState | null> {
   private _valid = false;
 }
 
-export function MoveForm(props: {
-  initial: IMoveState;
-  options: IMoveDialogOptions<unknown>;
-  error: string | null;
-  onChange: (state: IMoveState, valid: boolean) => void;
-}): JSX.Element {
+/** A move's names, without the spaces around them. */
+function trimmed(state: IMoveState): IMoveState {
+  return { namespace: state.namespace.trim(), name: state.name.trim() };
+}
+
+export function MoveForm(props: IFormProps<IMoveState, IMoveDialogOptions<unknown>>): JSX.Element {
   const { options } = props;
   const [state, setState] = useState<IMoveState>(props.initial);
   const request = useMemo(() => moveRequest(state), [state.namespace, state.name]);
@@ -208,7 +222,7 @@ export async function moveEnvironmentDialog<T>(options: IMoveDialogOptions<T>): 
   };
   let error: string | null = null;
   for (;;) {
-    const body = new MoveBody(state, options, error);
+    const body = new FormBody(MoveForm, state, options, error, 'jp-CondaStore-moveDialog', trimmed);
     const result = await showDialog({
       title: `${copying ? 'Copy' : 'Rename'} ${options.namespace}/${options.name}`,
       body,
@@ -267,49 +281,9 @@ export function importProblems(
   return problems;
 }
 
-class ImportBody extends ValidatedBody<IImportState | null> {
-  constructor(
-    private _state: IImportState,
-    private readonly _options: IImportDialogOptions<unknown>,
-    private readonly _error: string | null
-  ) {
-    super();
-    this.addClass('jp-CondaStore-dialogBody');
-    this.addClass('jp-CondaStore-importDialog');
-  }
-
-  get state(): IImportState {
-    return this._state;
-  }
-
-  getValue(): IImportState | null {
-    return this._valid ? this._state : null;
-  }
-
-  render(): JSX.Element {
-    return (
-      <ImportForm
-        initial={this._state}
-        options={this._options}
-        error={this._error}
-        onChange={(state, valid) => {
-          this._state = state;
-          this._valid = valid;
-          this.setValid(valid);
-        }}
-      />
-    );
-  }
-
-  private _valid = false;
-}
-
-export function ImportForm(props: {
-  initial: IImportState;
-  options: IImportDialogOptions<unknown>;
-  error: string | null;
-  onChange: (state: IImportState, valid: boolean) => void;
-}): JSX.Element {
+export function ImportForm(
+  props: IFormProps<IImportState, IImportDialogOptions<unknown>>
+): JSX.Element {
   const { options } = props;
   const [state, setState] = useState<IImportState>(props.initial);
   const namespace = state.namespace.trim();
@@ -380,7 +354,7 @@ export async function importDialog<T>(options: IImportDialogOptions<T>): Promise
   let state: IImportState = { file: null, namespace: '' };
   let error: string | null = null;
   for (;;) {
-    const body = new ImportBody(state, options, error);
+    const body = new FormBody(ImportForm, state, options, error, 'jp-CondaStore-importDialog');
     const result = await showDialog({
       title: 'Import environments',
       body,
