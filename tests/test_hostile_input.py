@@ -242,7 +242,8 @@ def _operations_with_a_body() -> list[tuple[str, str]]:
         (method.upper(), path)
         for path, item in document["paths"].items()
         for method, operation in item.items()
-        if isinstance(operation, dict) and "requestBody" in operation
+        if isinstance(operation, dict)
+        and "application/json" in operation.get("requestBody", {}).get("content", {})
     ]
 
 
