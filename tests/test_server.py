@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.request
 
@@ -56,11 +57,10 @@ def route_examples() -> list[tuple[str, str]]:
     """(method, path) for every verb of every route, with sample values in the path."""
     examples = []
     for pattern, handler in ROUTES:
-        path = (
-            pattern.replace("([^/]+)", "x")
-            .replace(r"(\d+)", "1")
-            .replace("(lockfile|yaml|explicit|archive)", "lockfile")
-            .removesuffix("/?")
+        path = re.sub(  # a choice of words in the path: its first word
+            r"\(([a-z]+)(?:\|[a-z]+)+\)",
+            r"\1",
+            pattern.replace("([^/]+)", "x").replace(r"(\d+)", "1").removesuffix("/?"),
         )
         for verb in VERBS:
             if verb in vars(handler) or any(
