@@ -18,6 +18,7 @@ import fcntl
 import os
 import re
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -184,9 +185,7 @@ class StoreLayout:
             self.remove_tree(path)
             return True
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+            if not _lock_unless_running(fd):
                 return False
             self.remove_tree(path)
             return True
@@ -201,12 +200,9 @@ class StoreLayout:
         except OSError:
             return False
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
+            return not _lock_unless_running(fd)
         finally:
             os.close(fd)  # (and with it the lock, if taken)
-        return False
 
     def measure(self) -> tuple[int, int, dict[str, int]]:
         """(the store's bytes, its package cache's, each namespace directory's), in one walk
@@ -223,6 +219,29 @@ class StoreLayout:
 
     def empty_trash(self) -> None:
         shutil.rmtree(self.root / TRASH, ignore_errors=True)
+
+
+def _lock_unless_running(fd: int, patience: float = 10.0) -> bool:
+    """Take the exclusive lock on a prefix's conda-meta/ (`fd`) unless a kernel holds it shared:
+    True once taken, False if a kernel runs the prefix. Another process that holds it
+    exclusively (a delete, a sweep or a collection looking at the same prefix) holds it only
+    for a moment, so that one is waited for, not taken for a kernel."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            pass
+        try:  # granted only while nobody holds it exclusively: then its holders are kernels
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+            continue
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
 
 
 def human_size(size: float | None) -> str:

@@ -5,10 +5,16 @@ prefixes removes it once the kernel has stopped."""
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
+import os
+import subprocess
+import threading
 import time
 
 import pytest
+
+from conda_store_jupyter.store import StoreLayout
 
 from .test_api import Client
 from .test_kernels import KERNEL_SPECS, execute, kernel_name_of, wait_for_kernelspec
@@ -55,3 +61,32 @@ async def test_deleting_an_environment_waits_for_its_kernel(
         maintenance._last_sweep = 0
         maintenance.run_once()
         await asyncio.sleep(0.2)
+
+
+def test_a_remover_looking_at_the_same_prefix_is_not_taken_for_a_kernel(tmp_path):
+    """Two removers at once (a delete and a sweep, say): the one that finds the other holding the
+    prefix's lock waits for it rather than keep the prefix as if a kernel ran it. A kernel's
+    shared lock still keeps it."""
+    layout = StoreLayout(tmp_path / "store")
+    prefix = tmp_path / "store" / "default" / "prefix"
+    (prefix / "conda-meta").mkdir(parents=True)
+    fd = os.open(prefix / "conda-meta", os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # the other remover, for a moment
+    threading.Timer(0.3, os.close, (fd,)).start()
+    assert layout.remove_unless_running(prefix) and not prefix.exists()
+
+    (prefix / "conda-meta").mkdir(parents=True)
+    kernel = subprocess.Popen(  # what the kernels' activation script does (kernels.py)
+        ["flock", "-s", "-o", str(prefix / "conda-meta"), "sleep", "30"]
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not layout.in_use(prefix):
+            assert time.monotonic() < deadline, "the kernel's lock was never seen"
+            time.sleep(0.05)
+        assert not layout.remove_unless_running(prefix) and prefix.exists()
+    finally:
+        kernel.kill()
+        kernel.wait()
+    assert not layout.in_use(prefix)
+    assert layout.remove_unless_running(prefix) and not prefix.exists()

@@ -103,7 +103,13 @@ def spec(name: str, *dependencies: str, **extra) -> str:
 
 
 def wait(store: Store, build: Build) -> Build:
-    return store.service.wait_for_build(build.id, timeout=300)
+    """The build once it has ended. A completed one's envs/<name> follows the database just
+    after the commit (envlinks.py), and its log's last line ("prefix size ...") comes after
+    that: wait for it too, so that the link can be looked at."""
+    done = store.service.wait_for_build(build.id, timeout=300)
+    if done.status == BuildStatus.COMPLETED:
+        wait_until(lambda: "prefix size" in store.log(build.id), timeout=30)
+    return done
 
 
 def wait_until(predicate, timeout: float = 60, interval: float = 0.05):
