@@ -11,7 +11,8 @@ the schema): where a build lives (`namespace`, `environment_name`, `build_dir`) 
 environment's current build is only its pending one.
 
 The models of checking a specification (its problems, what a solve would install) are
-api_checks.py's, imported here with the others.
+api_checks.py's, imported here with the others; those of permissions and tokens are
+api_tokens.py's.
 """
 
 from __future__ import annotations
@@ -333,43 +334,6 @@ class Channel(ApiModel):
 
 class PackageName(ApiModel):
     name: str
-
-
-class Permission(ApiModel):
-    authenticated: bool
-    username: str
-    primary_namespace: str
-    entity_permissions: dict[str, list[str]] = Field(
-        description="Entity pattern (`namespace/environment`) → permissions"
-    )
-    entity_roles: dict[str, list[str]] = Field(
-        description="Entity pattern → role names (viewer, editor, admin)"
-    )
-    expiration: Timestamp | None = Field(
-        default=None, description="When the token the request was made with expires, if minted"
-    )
-
-
-class TokenRequest(ApiModel):
-    """The body of `POST token/` (conda-store's): every field optional."""
-
-    primary_namespace: str | None = Field(default=None, examples=["alice"])
-    expiration: str | None = Field(
-        default=None,
-        examples=["2026-12-31T00:00:00Z"],
-        description="ISO 8601; default a day from now, never later than the caller's own "
-        "credentials (CondaStore.token_max_lifetime, or the expiry of the token used)",
-    )
-    role_bindings: dict[str, list[str]] | None = Field(
-        default=None,
-        examples=[{"alice/*": ["viewer"]}],
-        description="Default: the caller's own. Each must be held by the caller.",
-    )
-
-
-class Token(ApiModel):
-    token: str
-    expiration: Timestamp
 
 
 class Version(ApiModel):

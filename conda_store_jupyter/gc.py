@@ -40,6 +40,7 @@ from .db import (
     Environment,
     GcRun,
     Namespace,
+    select_builds,
     transitions,
     utcnow,
 )
@@ -118,7 +119,7 @@ class GarbageCollector:
         now = utcnow()
         with self.sessions() as session:
             rows = session.execute(
-                sa.select(
+                select_builds(
                     Build.id,
                     Namespace.name,
                     Environment.name,
@@ -128,14 +129,7 @@ class GarbageCollector:
                     Build.build_dir,
                     Environment.current_build_id,
                 )
-                .join(Environment, Environment.id == Build.environment_id)
-                .join(Namespace, Namespace.id == Environment.namespace_id)
-                .where(
-                    Build.status == BuildStatus.COMPLETED,
-                    Build.deleted_on.is_(None),
-                    Environment.deleted_on.is_(None),
-                    Namespace.deleted_on.is_(None),
-                )
+                .where(Build.status == BuildStatus.COMPLETED)
                 .order_by(Environment.id, Build.id.desc())
             ).all()
         collect, kept_running = [], []
@@ -309,14 +303,20 @@ class PeriodicCollection:
 
     def __init__(self, collector: GarbageCollector, interval: float):
         self.collector, self.interval = collector, interval
+        # When to ask the database again (time.monotonic): not before the next one can be due.
+        self._next_look = 0.0
 
     def __call__(self) -> None:
-        if not self.interval:
+        if not self.interval or time.monotonic() < self._next_look:
             return
         with self.collector.sessions() as session:
             last = last_run(session)
-        if last is not None and (utcnow() - last.started_on).total_seconds() < self.interval:
-            return
+        if last is not None:
+            age = (utcnow() - last.started_on).total_seconds()
+            if age < self.interval:
+                self._next_look = time.monotonic() + self.interval - age
+                return
+        self._next_look = time.monotonic() + self.interval
         try:
             report = self.collector.run()
         except Exception:

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from traitlets import Bool, Float, List, Unicode, default
 from traitlets.config import LoggingConfigurable
 
-from .db import Build, BuildStatus, Environment, Namespace
+from .db import Build, BuildStatus, Environment, Namespace, select_builds
 from .kernel_listing import KernelListing, ListingBoard, PublishedKernel
 from .loops import BackgroundLoop
 from .spec import variable_name_problem
@@ -100,6 +100,16 @@ exec "$@"
 """
 # Beside a kernel's connection file, the prefix its activation script resolved the link to.
 RUNNING_PREFIX = ".conda-store-prefix"
+# What a kernel is made from: (environment id, its name, its namespace, build id, build dir,
+# specification id), for an environment's kernel and a build's own alike.
+KERNEL_COLUMNS = (
+    Environment.id,
+    Environment.name,
+    Namespace.name,
+    Build.id,
+    Build.build_dir,
+    Build.specification_id,
+)
 _UNSAFE = re.compile(r"[^a-z0-9._-]+")
 
 
@@ -111,15 +121,6 @@ class WantedKernel:
     spec: dict[str, Any]
     resources: Path | None = None  # a kernel's own directory (logos) inside the prefix
     files: dict[str, bytes] = field(default_factory=dict)
-
-
-def kernel_name(prefix: str, namespace: str, environment: str) -> str:
-    return _UNSAFE.sub("-", f"{prefix}{namespace}--{environment}".lower())
-
-
-def build_kernel_name(environment_kernel: str, build_id: int) -> str:
-    """The name of the kernel of one build of an environment (see `KernelRegistry`)."""
-    return f"{environment_kernel}--build-{build_id}"
 
 
 def following_link(argument: str, prefix: Path, link: Path) -> str:
@@ -243,19 +244,9 @@ class KernelRegistry(BackgroundLoop, LoggingConfigurable):
     def wanted(self) -> dict[str, WantedKernel]:
         with self.sessions() as session:
             rows = session.execute(
-                sa.select(
-                    Environment.id,
-                    Environment.name,
-                    Namespace.name,
-                    Build.id,
-                    Build.build_dir,
-                    Build.specification_id,
-                )
-                .join(Namespace, Namespace.id == Environment.namespace_id)
-                .join(Build, Build.id == Environment.current_build_id)
+                select_builds(*KERNEL_COLUMNS)
                 .where(
-                    Environment.deleted_on.is_(None),
-                    Namespace.deleted_on.is_(None),
+                    Build.id == Environment.current_build_id,
                     Build.status == BuildStatus.COMPLETED,
                 )
                 .order_by(Environment.id)
@@ -273,9 +264,7 @@ class KernelRegistry(BackgroundLoop, LoggingConfigurable):
             prefix = self.layout.build_prefix(namespace, build_dir)
             # A kernel of one build runs its prefix itself, not the environment's link.
             link = prefix if on_build else self.layout.environment_link(namespace, environment)
-            base = kernel_name(self.name_prefix, namespace, environment)
-            if on_build:
-                base = build_kernel_name(base, build_id)
+            base = self.kernel_name(namespace, environment, build_id if on_build else None)
             if base in wanted:  # two names that differ only in case or unsafe characters
                 base = (
                     f"{base}-{hashlib.sha1(f'{namespace}/{environment}'.encode()).hexdigest()[:6]}"
@@ -302,28 +291,24 @@ class KernelRegistry(BackgroundLoop, LoggingConfigurable):
                 )
         return wanted
 
+    def kernel_name(self, namespace: str, environment: str, build_id: int | None = None) -> str:
+        """The kernel spec's name of an environment (it runs the current build), or of one of
+        its builds (`build_id`: it runs that build's prefix, see `request_build_kernel`). Two
+        environments whose names differ only in case or unsafe characters: the second one's
+        gets a hash appended (`wanted`)."""
+        name = _UNSAFE.sub("-", f"{self.name_prefix}{namespace}--{environment}".lower())
+        return name if build_id is None else f"{name}--build-{build_id}"
+
     def _pinned_builds(self) -> list[Any]:
         """(environment id, name, namespace, build id, build dir, specification id) of the
         builds whose own kernel was asked for, that have their prefix."""
         with self.sessions() as session:
             return session.execute(
-                sa.select(
-                    Environment.id,
-                    Environment.name,
-                    Namespace.name,
-                    Build.id,
-                    Build.build_dir,
-                    Build.specification_id,
-                )
-                .join(Environment, Environment.id == Build.environment_id)
-                .join(Namespace, Namespace.id == Environment.namespace_id)
+                select_builds(*KERNEL_COLUMNS)
                 .where(
                     Build.kernel_requested_on.is_not(None),
                     Build.status == BuildStatus.COMPLETED,
                     Build.collected_on.is_(None),
-                    Build.deleted_on.is_(None),
-                    Environment.deleted_on.is_(None),
-                    Namespace.deleted_on.is_(None),
                 )
                 .order_by(Build.id)
             ).all()

@@ -12,7 +12,7 @@ import rattler
 import sqlalchemy as sa
 
 from . import artifacts as artifact_writers
-from .db import Build, BuildArtifactType, BuildStatus, Environment, Namespace
+from .db import Build, BuildArtifactType, BuildStatus, Namespace, select_builds
 from .errors import CondaStoreError
 from .pip import install_locked_pip_packages
 from .solver import host_platform
@@ -87,9 +87,7 @@ class LockedInstall:
         almost no disk."""
         with self.sessions() as session:
             sibling = session.execute(
-                sa.select(Namespace.name, Build.build_dir)
-                .join(Environment, Environment.id == Build.environment_id)
-                .join(Namespace, Namespace.id == Environment.namespace_id)
+                select_builds(Namespace.name, Build.build_dir)
                 .where(
                     Build.specification_id
                     == sa.select(Build.specification_id)
@@ -98,7 +96,6 @@ class LockedInstall:
                     Build.id != self.build_id,
                     Build.status == BuildStatus.COMPLETED,
                     Build.collected_on.is_(None),
-                    Build.deleted_on.is_(None),
                     Build.build_dir.is_not(None),
                 )
                 .order_by(Build.id.desc())

@@ -18,7 +18,15 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from .buildlog import BuildLog
-from .db import Build, BuildStatus, Environment, Namespace, transitions, utcnow
+from .db import (
+    Build,
+    BuildStatus,
+    Environment,
+    Namespace,
+    select_builds,
+    transitions,
+    utcnow,
+)
 from .envlinks import sync_environment_link
 from .storage import ArtifactStorage, StorageSettings, continue_log
 from .store import StoreLayout
@@ -150,10 +158,9 @@ def where_built(session: Session, build_id: int) -> tuple[str, str, str | None]:
     """(namespace, environment name, build directory) of a build."""
     return tuple(  # type: ignore[return-value]
         session.execute(
-            sa.select(Namespace.name, Environment.name, Build.build_dir)
-            .join(Environment, Environment.id == Build.environment_id)
-            .join(Namespace, Namespace.id == Environment.namespace_id)
-            .where(Build.id == build_id)
+            select_builds(Namespace.name, Environment.name, Build.build_dir, live=False).where(
+                Build.id == build_id
+            )
         ).one()
     )
 

@@ -23,6 +23,7 @@ from .models import (
     Specification,
     UTCDateTime,
     WatchedFile,
+    select_builds,
     utcnow,
 )
 from .transitions import claim_next_build
@@ -48,6 +49,7 @@ __all__ = [
     "claim_next_build",
     "create_engine_for",
     "open_database",
+    "select_builds",
     "upgrade_database",
     "utcnow",
 ]

@@ -337,3 +337,21 @@ class GcRun(Base):
     store_bytes: Mapped[int | None] = mapped_column(sa.BigInteger)
     package_cache_bytes: Mapped[int | None] = mapped_column(sa.BigInteger)
     error: Mapped[str | None] = mapped_column(sa.Text)
+
+
+def select_builds(*columns: Any, live: bool = True) -> sa.Select[Any]:
+    """SELECT `columns` from builds joined to their environment and namespace. `live`: only the
+    builds not deleted, of environments and namespaces not deleted."""
+    query = (
+        sa.select(*columns)
+        .select_from(Build)
+        .join(Environment, Environment.id == Build.environment_id)
+        .join(Namespace, Namespace.id == Environment.namespace_id)
+    )
+    if live:
+        query = query.where(
+            Build.deleted_on.is_(None),
+            Environment.deleted_on.is_(None),
+            Namespace.deleted_on.is_(None),
+        )
+    return query

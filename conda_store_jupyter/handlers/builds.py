@@ -14,7 +14,6 @@ from tornado.iostream import StreamClosedError
 
 from ..api_records import BuildKernel
 from ..db import BuildStatus
-from ..kernels import build_kernel_name, kernel_name
 from ..service.revision import BUILDS
 from .artifacts import readable_build, send_artifact
 from .base import CondaStoreHandler, parse_integer
@@ -113,12 +112,9 @@ class BuildKernelHandler(CondaStoreHandler):
     async def post(self, build_id: str) -> None:
         """A kernel of this very build, for a notebook recorded on it (service/records.py)."""
         build = await readable_build(self, self.id_argument(build_id))
-        self.caller.require("environment::read", build.namespace, build.environment_name)
         ready = await self.run(self.service.request_build_kernel, build.id)
         registry = self.settings["conda_store_kernels"]
-        name = build_kernel_name(
-            kernel_name(registry.name_prefix, build.namespace, build.environment_name), build.id
-        )
+        name = registry.kernel_name(build.namespace, build.environment_name, build.id)
         self.finish_ok(
             BuildKernel(kernel_name=name, build_id=build.id, restoring=not ready),
             message="the kernel is registered once the build is restored" if not ready else None,

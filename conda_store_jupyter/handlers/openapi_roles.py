@@ -3,7 +3,8 @@ openapi_routes.py)."""
 
 from __future__ import annotations
 
-from ..api_models import NamespaceRole, NamespaceRoleChange, Token, TokenRequest
+from ..api_models import NamespaceRole, NamespaceRoleChange
+from ..api_tokens import Token, TokenRequest
 from .openapi_parts import NOTHING, Body, Operation, Response, name_in_path, query
 
 NAMESPACE = name_in_path("namespace", "default")

@@ -12,7 +12,6 @@ from ..api_models import (
     Environment,
     EnvironmentUpdate,
     Namespace,
-    Permission,
     Solve,
     SolvedPackage,
     SpecificationCheck,
@@ -20,6 +19,7 @@ from ..api_models import (
     Validation,
     Version,
 )
+from ..api_tokens import Permission
 from ..service.kernels import RunningKernel
 from .openapi_builds import BUILD_TABLE
 from .openapi_kernels import KERNELSPECS_TABLE

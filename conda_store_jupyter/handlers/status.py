@@ -5,7 +5,8 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from .. import __version__
-from ..api_models import Permission, Version
+from ..api_models import Version
+from ..api_tokens import Permission
 from .base import CondaStoreHandler
 
 

@@ -5,7 +5,7 @@ import datetime
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
-from ..api_models import Token
+from ..api_tokens import Token
 from ..auth import effective_bindings
 from ..db import utcnow
 from ..errors import SpecError

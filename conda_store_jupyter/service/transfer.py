@@ -276,11 +276,10 @@ class TransferMixin(EnvironmentsMixin):
 
 
 def _exported_build(build: Build) -> ExportedBuild:
-    spec = build.specification
     return ExportedBuild(
         id=build.id,
-        specification=ExportedSpecification(
-            name=spec.name, spec=spec.spec, sha256=spec.sha256, is_lockfile=spec.is_lockfile
+        specification=ExportedSpecification.model_validate(
+            build.specification, from_attributes=True
         ),
         scheduled_on=build.scheduled_on,
         started_on=build.started_on,
@@ -288,20 +287,8 @@ def _exported_build(build: Build) -> ExportedBuild:
         size=build.size or 0,
         phases=build.phases,
         packages=[
-            ExportedPackage(
-                name=p.name,
-                version=p.version,
-                build=p.build,
-                build_number=p.build_number,
-                channel=p.channel,
-                subdir=p.subdir,
-                url=p.url,
-                sha256=p.sha256,
-                md5=p.md5,
-                size=p.size,
-                manager=p.manager.value,
-            )
-            for p in build.packages
+            ExportedPackage.model_validate(package, from_attributes=True)
+            for package in build.packages
         ],
     )
 
