@@ -249,6 +249,57 @@ export function TextField(props: {
   );
 }
 
+/**
+ * A namespace to type or pick among `namespaces`. Its note says `note` (`emptyNote` while empty),
+ * that a namespace not among them will be created, or the field's problem.
+ */
+export function NamespaceField(props: {
+  /** Names its help and its list of choices. */
+  id: string;
+  namespaces: ReadonlyArray<string>;
+  value: string;
+  onChange: (value: string) => void;
+  onBlur?: () => void;
+  problem: React.ReactNode;
+  note: string;
+  emptyNote?: string;
+  placeholder?: string;
+  alert?: boolean;
+}): JSX.Element {
+  const namespace = props.value.trim();
+  const listId = `${props.id}Options`;
+  return (
+    <TextField
+      label="Namespace"
+      helpId={`${props.id}Help`}
+      problem={props.problem}
+      alert={props.alert}
+      note={
+        props.problem ||
+        (!namespace
+          ? (props.emptyNote ?? props.note)
+          : props.namespaces.includes(namespace)
+            ? props.note
+            : `Namespace ${namespace} will be created.`)
+      }
+      input={{
+        name: 'namespace',
+        list: listId,
+        value: props.value,
+        placeholder: props.placeholder,
+        onChange: e => props.onChange(e.target.value),
+        onBlur: props.onBlur
+      }}
+    >
+      <datalist id={listId}>
+        {props.namespaces.map(ns => (
+          <option key={ns} value={ns} />
+        ))}
+      </datalist>
+    </TextField>
+  );
+}
+
 /** The head of a table: a column heading each. */
 export function TableHead(props: { columns: React.ReactNode[] }): JSX.Element {
   return (

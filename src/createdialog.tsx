@@ -5,7 +5,7 @@ import React, { useEffect, useMemo, useState } from 'react';
 import { parse } from 'yaml';
 
 import { IValidateRequest } from './api';
-import { TextField } from './components';
+import { ErrorMessage, NamespaceField, TextField } from './components';
 import { ValidatedBody, validatorOr } from './dialogbody';
 import { TEMPLATES, TemplateId, isLockfileContent, readSpec, templateText, withName } from './spec';
 import { ISpecValidator, problemMessage, useValidation } from './validation';
@@ -275,30 +275,15 @@ function CreateForm(props: {
           autoFocus: true
         }}
       />
-      <TextField
-        label="Namespace"
-        helpId="jp-CondaStore-createNamespaceHelp"
+      <NamespaceField
+        id="jp-CondaStore-createNamespace"
+        namespaces={props.options.namespaces}
+        value={state.namespace}
+        onChange={value => update({ namespace: value })}
+        onBlur={() => setTouched({ ...touched, namespace: true })}
         problem={show('namespace')}
-        note={
-          show('namespace') ||
-          (props.options.namespaces.includes(state.namespace.trim()) || !state.namespace.trim()
-            ? 'Where the environment lives.'
-            : `Namespace ${state.namespace.trim()} will be created.`)
-        }
-        input={{
-          name: 'namespace',
-          list: 'jp-CondaStore-namespaceOptions',
-          value: state.namespace,
-          onChange: e => update({ namespace: e.target.value }),
-          onBlur: () => setTouched({ ...touched, namespace: true })
-        }}
-      >
-        <datalist id="jp-CondaStore-namespaceOptions">
-          {props.options.namespaces.map(ns => (
-            <option key={ns} value={ns} />
-          ))}
-        </datalist>
-      </TextField>
+        note="Where the environment lives."
+      />
       <fieldset className="jp-CondaStore-fieldset">
         <legend>Start from</legend>
         {(Object.keys(TEMPLATES) as TemplateId[]).map(id => (
@@ -359,11 +344,7 @@ function CreateForm(props: {
         />
         <span>Build right away, without reviewing the specification</span>
       </label>
-      {props.options.error && (
-        <div className="jp-CondaStore-error" role="alert">
-          {props.options.error}
-        </div>
-      )}
+      <ErrorMessage error={props.options.error} />
     </div>
   );
 }

@@ -5,7 +5,7 @@
 import { Dialog, showDialog } from '@jupyterlab/apputils';
 import React, { useEffect, useMemo, useState } from 'react';
 
-import { TextField, errorText } from './components';
+import { ErrorMessage, TextField, errorText } from './components';
 import { ValidatedBody, validatorOr } from './dialogbody';
 import { ISpecValidator, problemMessage, useValidation } from './validation';
 
@@ -88,11 +88,7 @@ function NamespaceForm(props: {
           autoFocus: true
         }}
       />
-      {props.error && (
-        <div className="jp-CondaStore-error" role="alert">
-          {props.error}
-        </div>
-      )}
+      <ErrorMessage error={props.error} />
     </div>
   );
 }

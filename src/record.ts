@@ -305,17 +305,6 @@ export function environmentKernelName(
   return names.includes(unpinned) ? unpinned : (names[0] ?? unpinned);
 }
 
-/** The session of the document the item sits in (a NotebookPanel has one), or null. */
-function enclosingSession(widget: Widget): ISessionContext | null {
-  for (let parent = widget.parent; parent; parent = parent.parent) {
-    const candidate = (parent as Widget & { sessionContext?: ISessionContext }).sessionContext;
-    if (typeof candidate?.changeKernel === 'function') {
-      return candidate;
-    }
-  }
-  return null;
-}
-
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -342,10 +331,7 @@ export interface IRecordStatusOptions {
   running?: RunningKernels | null;
   /** The document's content is loaded (its metadata with it). */
   ready?: Promise<void>;
-  /**
-   * The notebook's session, whose kernel runs on the recorded build or moves to the current one.
-   * When not given, the session of the document widget the item is added to.
-   */
+  /** The notebook's session, whose kernel runs on the recorded build or moves to the current one. */
   sessionContext?: ISessionContext | null;
   /** How long to wait for a build's kernel to appear, and how often to look (milliseconds). */
   kernelTimeout?: number;
@@ -382,7 +368,8 @@ export class RecordStatusItem extends Widget {
     this._model?.metadataChanged?.connect(this._onMetadataChanged, this);
     _options.environments?.changed.connect(this._onEnvironmentsChanged, this);
     _options.running?.changed.connect(() => void this.check(), this);
-    this._bindSession();
+    this._session = _options.sessionContext ?? null;
+    this._session?.kernelChanged.connect(this._onKernelChanged, this);
     void this.check();
     void _options.ready?.then(() => this.check());
   }
@@ -405,7 +392,7 @@ export class RecordStatusItem extends Widget {
    */
   get onRecordedBuild(): boolean {
     const record = this.record;
-    const session = this._bindSession();
+    const session = this._session;
     const kernel = session?.session?.kernel;
     if (!record || !kernel) {
       return false;
@@ -466,7 +453,7 @@ export class RecordStatusItem extends Widget {
    */
   async runOnRecordedBuild(): Promise<void> {
     const record = this.record;
-    const session = this._bindSession();
+    const session = this._session;
     if (!record || !session || this._busy) {
       return;
     }
@@ -495,7 +482,7 @@ export class RecordStatusItem extends Widget {
    */
   async moveToCurrent(): Promise<void> {
     const record = this.record;
-    const session = this._bindSession();
+    const session = this._session;
     const kernelName = session?.session?.kernel?.name;
     if (!record || !session || !kernelName || this._busy) {
       return;
@@ -522,22 +509,6 @@ export class RecordStatusItem extends Widget {
     }
     Signal.disconnectReceiver(this);
     super.dispose();
-  }
-
-  protected onAfterAttach(): void {
-    // Without a session given, it is the document's: known once the item is in the document.
-    if (!this._session && this._bindSession()) {
-      this._render();
-    }
-  }
-
-  /** The notebook's session (found once), its kernel changes followed. */
-  private _bindSession(): ISessionContext | null {
-    if (!this._session) {
-      this._session = this._options.sessionContext ?? enclosingSession(this);
-      this._session?.kernelChanged.connect(this._onKernelChanged, this);
-    }
-    return this._session;
   }
 
   /**
@@ -671,7 +642,7 @@ export class RecordStatusItem extends Widget {
     }
     const current = shown.compareWith;
     // Another build is current (not deleted): the kernel can move between the two.
-    const movable = current !== null && !!this._bindSession();
+    const movable = current !== null && !!this._session;
     const onRecorded = movable && this.onRecordedBuild;
     if (this._busy) {
       this._text.textContent = this._busy;

@@ -3,7 +3,7 @@ import { Dialog, showDialog } from '@jupyterlab/apputils';
 import React, { useEffect, useMemo, useState } from 'react';
 
 import { IValidateRequest } from './api';
-import { TextField, errorText } from './components';
+import { ErrorMessage, NamespaceField, TextField, errorText } from './components';
 import { ValidatedBody, validatorOr } from './dialogbody';
 import { ICheck, ISpecValidator, problemMessage, useValidation } from './validation';
 
@@ -159,7 +159,6 @@ export function MoveForm(props: IFormProps<IMoveState, IMoveDialogOptions<unknow
   useEffect(() => {
     props.onChange(state, valid);
   }, [state, valid]);
-  const namespace = state.namespace.trim();
   return (
     <div className="jp-CondaStore-dialogForm">
       <TextField
@@ -175,37 +174,20 @@ export function MoveForm(props: IFormProps<IMoveState, IMoveDialogOptions<unknow
           autoFocus: true
         }}
       />
-      <TextField
-        label="Namespace"
-        helpId="jp-CondaStore-moveNamespaceHelp"
+      <NamespaceField
+        id="jp-CondaStore-moveNamespace"
+        namespaces={options.namespaces}
+        value={state.namespace}
+        onChange={value => setState({ ...state, namespace: value })}
         problem={problems.namespace}
         alert
         note={
-          problems.namespace ??
-          (!namespace || options.namespaces.includes(namespace)
-            ? options.verb === 'rename'
-              ? 'Another namespace moves it there: a copy, then this one is deleted.'
-              : 'Where the copy lives.'
-            : `Namespace ${namespace} will be created.`)
+          options.verb === 'rename'
+            ? 'Another namespace moves it there: a copy, then this one is deleted.'
+            : 'Where the copy lives.'
         }
-        input={{
-          name: 'namespace',
-          list: 'jp-CondaStore-moveNamespaceOptions',
-          value: state.namespace,
-          onChange: e => setState({ ...state, namespace: e.target.value })
-        }}
-      >
-        <datalist id="jp-CondaStore-moveNamespaceOptions">
-          {options.namespaces.map(ns => (
-            <option key={ns} value={ns} />
-          ))}
-        </datalist>
-      </TextField>
-      {props.error && (
-        <div className="jp-CondaStore-error" role="alert">
-          {props.error}
-        </div>
-      )}
+      />
+      <ErrorMessage error={props.error} />
     </div>
   );
 }
@@ -313,38 +295,18 @@ export function ImportForm(
             : 'A .conda-store.tar.gz file, from Export.'}
         </p>
       </div>
-      <TextField
-        label="Namespace"
-        helpId="jp-CondaStore-importNamespaceHelp"
+      <NamespaceField
+        id="jp-CondaStore-importNamespace"
+        namespaces={options.namespaces}
+        value={state.namespace}
+        onChange={value => setState({ ...state, namespace: value })}
         problem={problems.namespace}
         alert
-        note={
-          problems.namespace ??
-          (!namespace
-            ? 'Leave empty to import into the namespaces the archive names.'
-            : options.namespaces.includes(namespace)
-              ? 'Every environment of the archive goes there.'
-              : `Namespace ${namespace} will be created.`)
-        }
-        input={{
-          name: 'namespace',
-          list: 'jp-CondaStore-importNamespaceOptions',
-          value: state.namespace,
-          placeholder: 'the archive’s own',
-          onChange: e => setState({ ...state, namespace: e.target.value })
-        }}
-      >
-        <datalist id="jp-CondaStore-importNamespaceOptions">
-          {options.namespaces.map(ns => (
-            <option key={ns} value={ns} />
-          ))}
-        </datalist>
-      </TextField>
-      {props.error && (
-        <div className="jp-CondaStore-error" role="alert">
-          {props.error}
-        </div>
-      )}
+        note="Every environment of the archive goes there."
+        emptyNote="Leave empty to import into the namespaces the archive names."
+        placeholder="the archive’s own"
+      />
+      <ErrorMessage error={props.error} />
     </div>
   );
 }

@@ -5,7 +5,6 @@
 import type { ISessionContext } from '@jupyterlab/apputils';
 import { KernelSpec, ServerConnection } from '@jupyterlab/services';
 import { Signal } from '@lumino/signaling';
-import { Panel, Widget } from '@lumino/widgets';
 
 import type { IBuildRecord, IRunningKernel } from '../api';
 import type { IBuild } from '../models';
@@ -588,25 +587,6 @@ describe('RecordStatusItem runs the notebook on the recorded build', () => {
     );
     expect(session.changeKernel).not.toHaveBeenCalled();
     item.dispose();
-  });
-
-  it('finds the notebook’s session in the document it is added to', async () => {
-    specPolls = 1; // the default wait polls each second
-    session = fakeNotebookSession(ENV_KERNEL);
-    const m = new FakeModel();
-    m.metadata[RECORD_KEY] = recordOf(12);
-    const item = new RecordStatusItem({ model: m, api, environments: null, commands: null });
-    // As a notebook panel holds its session, and the bar in its content header.
-    const document = Object.assign(new Panel(), { sessionContext: session });
-    const header = new Panel();
-    document.addWidget(header);
-    header.addWidget(item);
-    Widget.attach(document, window.document.body);
-    await flush();
-    expect(button(item, 'run').hidden).toBe(false);
-    await item.runOnRecordedBuild();
-    expect(session.changeKernel).toHaveBeenCalledWith({ name: BUILD_KERNEL });
-    document.dispose();
   });
 
   it('moves a notebook on the recorded build to the environment’s kernel', async () => {
