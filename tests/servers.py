@@ -267,3 +267,14 @@ class PrivateRedis:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+
+def build_process_ended(log: Path) -> bool:
+    """Whether a completed build's process has written its log's last line (build.py: "build
+    COMPLETED in N s"). It does so after setting envs/<name>, which follows the database a
+    moment after the commit that made the build COMPLETED: a test that looks at the link waits
+    for this line first. A log no longer on disk was published (S3): it was ended then."""
+    try:
+        return " build COMPLETED in " in log.read_text()
+    except FileNotFoundError:
+        return True

@@ -17,6 +17,8 @@ from tornado.httpclient import HTTPClientError
 from conda_store_jupyter.db import Build
 from conda_store_jupyter.solver import host_platform
 
+from .servers import build_process_ended
+
 API = ("conda-store", "api", "v1")
 
 
@@ -74,9 +76,13 @@ class Client:
         deadline = time.monotonic() + timeout
         while True:
             build = (await self.call("GET", "build", str(build_id)))["data"]
-            if build["status"] not in ("QUEUED", "BUILDING"):
+            # A completed one once its envs/<name> link is set too (build_process_ended).
+            if build["status"] not in ("QUEUED", "BUILDING", "COMPLETED") or (
+                build["status"] == "COMPLETED"
+                and build_process_ended(self.service.layout.log_path(build_id))
+            ):
                 return build
-            assert time.monotonic() < deadline
+            assert time.monotonic() < deadline, build
             await asyncio.sleep(0.05)
 
 

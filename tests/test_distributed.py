@@ -22,7 +22,7 @@ import yaml
 
 from conda_store_jupyter.config import CondaStore
 
-from .servers import PrivateRedis, StandaloneServer, Worker
+from .servers import PrivateRedis, StandaloneServer, Worker, build_process_ended
 from .test_server_crash import _alive
 
 FINAL = {"COMPLETED", "FAILED", "CANCELED"}
@@ -179,6 +179,8 @@ def test_eight_builds_from_two_servers_are_built_once_over_two_workers(deploymen
     hosts = {build["worker"].rpartition(":")[0] for build in builds}
     assert hosts == {"w1@fakehost-a", "w2@fakehost-b"}
     for build in builds:
+        path = deployment.store_dir / ".artifacts" / str(build["id"]) / "build.log"
+        wait_for(lambda path=path: build_process_ended(path))  # its envs/<name> link set too
         # Built once: one claim, and the log of one run, naming the worker in the API record.
         log = log_of(deployment, build["id"])
         assert log.count("starting build") == 1

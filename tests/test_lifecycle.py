@@ -25,6 +25,8 @@ from conda_store_jupyter.executor import BuildExecutor
 from conda_store_jupyter.service import CondaStoreService, build_settings
 from conda_store_jupyter.solver import host_platform
 
+from .servers import build_process_ended
+
 
 class Store:
     """A service with its executor running on a loop in a background thread, as in the server."""
@@ -103,12 +105,10 @@ def spec(name: str, *dependencies: str, **extra) -> str:
 
 
 def wait(store: Store, build: Build) -> Build:
-    """The build once it has ended. A completed one's envs/<name> follows the database just
-    after the commit (envlinks.py), and its log's last line ("prefix size ...") comes after
-    that: wait for it too, so that the link can be looked at."""
+    """The build once it has ended, and for a completed one, its envs/<name> link set."""
     done = store.service.wait_for_build(build.id, timeout=300)
     if done.status == BuildStatus.COMPLETED:
-        wait_until(lambda: "prefix size" in store.log(build.id), timeout=30)
+        wait_until(lambda: build_process_ended(store.service.layout.log_path(build.id)), timeout=30)
     return done
 
 
