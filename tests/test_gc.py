@@ -262,3 +262,41 @@ async def test_gc_over_rest_for_store_admins(api, jp_fetch):
     assert code == 400 and "keep_builds" in message
     code, _ = await api.error("POST", "gc", body={"everything": True})
     assert code == 400
+
+
+def test_the_server_collects_by_itself_every_gc_interval(tmp_path, local_channel):
+    """With `gc_interval` set, the server's maintenance collects on its own: no command, no
+    request. The older build goes, the current one stays."""
+    from .servers import StandaloneServer
+
+    workdir = tmp_path / "periodic"
+    workdir.mkdir()
+    server = StandaloneServer(
+        workdir,
+        f"--CondaStore.store_dir={workdir / 'store'}",
+        f"--CondaStore.channels={local_channel}",
+        "--CondaStore.keep_builds=1",
+        "--CondaStore.gc_interval=1",
+        "--BuildExecutor.stale_after=10",  # a maintenance pass each second
+    ).start()
+    try:
+        ids = []
+        for package in ALPHAS[:2]:
+            text = yaml.safe_dump({"name": "periodic", "dependencies": [package]})
+            answer = server.call(
+                "POST", "specification/", {"namespace": "default", "specification": text}
+            )
+            ids.append(answer["data"]["build_id"])
+            deadline = time.monotonic() + 120
+            while (build := server.get(f"build/{ids[-1]}/")["data"])["status"] != "COMPLETED":
+                assert build["status"] in ("QUEUED", "BUILDING"), build
+                assert time.monotonic() < deadline, build
+                time.sleep(0.1)
+        deadline = time.monotonic() + 30
+        while not server.get(f"build/{ids[0]}/")["data"]["collected_on"]:
+            assert time.monotonic() < deadline, "no periodic collection took the older build"
+            time.sleep(0.2)
+        assert not server.get(f"build/{ids[1]}/")["data"]["collected_on"]
+        assert prefixes(workdir / "store") == {ids[1]}
+    finally:
+        server.stop()
