@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from conda_store_jupyter.service.usage import store_measurement
+
 from .test_api import Client
 
 pytestmark = pytest.mark.local_channel_only
@@ -60,3 +62,28 @@ async def test_usage_counts_what_du_counts(api, store_dir):
     free = shutil.disk_usage(store_dir).free
     assert abs(usage["store"]["free_bytes"] - free) < 100 * 2**20
     assert usage["store"]["storage_threshold"] == api.service.config.storage_threshold
+
+
+async def test_one_walk_serves_every_caller_until_the_store_changes(api, store_dir):
+    """Hundreds of panels ask for usage: an unchanged store is not walked again for each; a
+    build that completed, or a deleted build, is counted at the next request."""
+    first = await api.wait(await api.submit("walked", "alpha"))
+    assert first["status"] == "COMPLETED"
+    before = (await api.call("GET", "usage"))["data"]
+    walks = store_measurement(api.service).walks
+    for _ in range(3):
+        assert (await api.call("GET", "usage"))["data"] == before
+    assert store_measurement(api.service).walks == walks
+
+    second = await api.wait(await api.submit("walked", "alpha", "gamma"))
+    assert second["status"] == "COMPLETED"
+    grown = (await api.call("GET", "usage"))["data"]
+    assert store_measurement(api.service).walks == walks + 1
+    assert grown["store"]["bytes"] == du_bytes(store_dir)
+
+    await api.call("PUT", "environment", "default", "walked", body={"build_id": first["id"]})
+    await api.call("DELETE", "build", str(second["id"]))
+    after = (await api.call("GET", "usage"))["data"]
+    assert store_measurement(api.service).walks == walks + 2
+    assert after["store"]["bytes"] == du_bytes(store_dir)
+    assert after["namespaces"][0]["bytes"] == du_bytes(store_dir / "default")

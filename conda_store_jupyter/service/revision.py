@@ -187,6 +187,8 @@ class Revision:
             else:
                 self.namespaces.setdefault(int(namespace_id), {})[label] = numbers
         self.shared = _digest(sorted(shared))
+        # Everything: changes whenever any listing of any namespace would.
+        self.whole = _digest([self.shared, sorted(self.namespaces.items())])
         self._scopes: dict[tuple[str, tuple[str, ...]], str] = {}
         # who -> ids of the namespaces they read: kept from one revision to the next while no
         # namespace came or went (matching 200 names against bindings is the costly part).
