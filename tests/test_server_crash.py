@@ -16,6 +16,7 @@ from conda_store_jupyter.db import BuildStatus, open_database
 from conda_store_jupyter.service import CondaStoreService
 
 from .servers import StandaloneServer
+from .test_gc import age_package_cache
 
 
 def _cmdline(pid: int) -> str:
@@ -130,6 +131,69 @@ def test_build_launcher_killed_mid_build(tmp_path, local_channel):
         )
         assert service.wait_for_build(again.id, timeout=120).status == BuildStatus.COMPLETED
         assert service.get_environment("default", "env").current_build_id == again.id
+    finally:
+        server.stop()
+        engine.dispose()
+
+
+def test_server_killed_mid_restore_then_restarted(tmp_path, local_channel):
+    """A restore (a collected build reinstalled from its lock file) cut by a SIGKILL of the
+    server: after the restart the build is still collected, says why, left no partial prefix,
+    and the environment stays on its current build; the next restore completes."""
+    store_dir = tmp_path / "store"
+    args = (
+        f"--CondaStore.store_dir={store_dir}",
+        f"--CondaStore.channels={local_channel}",
+        "--BuildExecutor.poll_interval=0.1",
+    )
+    config = CondaStore(store_dir=str(store_dir), channels=[local_channel])
+    server = StandaloneServer(tmp_path, *args).start()
+    engine, sessions = open_database(config.database_url)
+    service = CondaStoreService(config, sessions)
+    try:
+        big = service.submit_specification(
+            "default", yaml.safe_dump({"name": "env", "dependencies": ["alpha", "csj-bigdata"]})
+        )
+        assert service.wait_for_build(big.id, timeout=120).status == BuildStatus.COMPLETED
+        small = service.submit_specification(
+            "default", yaml.safe_dump({"name": "env", "dependencies": ["alpha"]})
+        )
+        assert service.wait_for_build(small.id, timeout=120).status == BuildStatus.COMPLETED
+        age_package_cache(store_dir)  # so the large package leaves the cache too: a slow restore
+        report = service.collector(keep_builds=1).run()
+        assert [b.build_id for b in report.builds] == [big.id]
+        prefix = store_dir / "default" / service.get_build(big.id).build_dir
+        assert not prefix.exists()
+
+        service.restore_build(big.id)
+        log = store_dir / ".artifacts" / str(big.id) / "build.log"
+        restoring = f"restoring build {big.id}"
+
+        def restore_pid() -> int | None:
+            text = log.read_text()
+            if restoring not in text or "installing" not in text.rpartition(restoring)[2]:
+                return None
+            return int(re.findall(r", pid (\d+)", text)[-1])
+
+        _wait(lambda: restore_pid() is not None)
+        build_pid = restore_pid()
+        server.kill()
+        _wait(lambda: not _alive(build_pid), timeout=10)
+
+        server = StandaloneServer(tmp_path, *args).start()
+        ended = service.get_build(big.id)
+        assert ended.status == BuildStatus.COMPLETED and ended.collected_on is not None
+        assert "restore ended" in ended.status_info, ended.status_info
+        time.sleep(1)  # an orphaned build process, had one survived, would write again by now
+        assert not prefix.exists()
+        assert service.get_environment("default", "env").current_build_id == small.id
+        link = store_dir / "default" / "envs" / "env"
+        assert link.resolve() == (store_dir / "default" / small.build_dir).resolve()
+
+        service.restore_build(big.id)
+        restored = service.wait_for_build(big.id, timeout=120)
+        assert restored.status == BuildStatus.COMPLETED and restored.collected_on is None
+        assert (prefix / "share" / "csj-bigdata").is_dir()
     finally:
         server.stop()
         engine.dispose()
