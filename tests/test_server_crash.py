@@ -36,6 +36,20 @@ def _alive(pid: int) -> bool:
     return state != "Z"  # a zombie has ended; only its parent's wait is missing
 
 
+def _store(tmp_path: Path, local_channel: str):
+    """(the store's directory, the server's arguments, and a client of the same store: an
+    engine and a service on the same database and directory)."""
+    store_dir = tmp_path / "store"
+    args = (
+        f"--CondaStore.store_dir={store_dir}",
+        f"--CondaStore.channels={local_channel}",
+        "--BuildExecutor.poll_interval=0.1",
+    )
+    config = CondaStore(store_dir=str(store_dir), channels=[local_channel])
+    engine, sessions = open_database(config.database_url)
+    return store_dir, args, engine, CondaStoreService(config, sessions)
+
+
 def _start_long_build(service: CondaStoreService, store_dir: Path):
     """Submit a build of default/env with a large package; return it and its process id once it
     is installing."""
@@ -55,17 +69,8 @@ def _wait(predicate, timeout: float = 120, interval: float = 0.02) -> None:
 
 
 def test_server_killed_mid_build_then_restarted(tmp_path, local_channel):
-    store_dir = tmp_path / "store"
-    args = (
-        f"--CondaStore.store_dir={store_dir}",
-        f"--CondaStore.channels={local_channel}",
-        "--BuildExecutor.poll_interval=0.1",
-    )
-    # A client of the same store (the REST API comes later): same database, same directory.
-    config = CondaStore(store_dir=str(store_dir), channels=[local_channel])
+    store_dir, args, engine, service = _store(tmp_path, local_channel)
     server = StandaloneServer(tmp_path, *args).start()
-    engine, sessions = open_database(config.database_url)
-    service = CondaStoreService(config, sessions)
     try:
         good = service.submit_specification(
             "default", yaml.safe_dump({"name": "env", "dependencies": ["alpha"]})
@@ -107,16 +112,8 @@ def test_server_killed_mid_build_then_restarted(tmp_path, local_channel):
 def test_build_launcher_killed_mid_build(tmp_path, local_channel):
     """The process that forks builds dies (OOM killer, a stray kill): the build it was running
     fails with the reason, its prefix goes, and the next build gets a new launcher."""
-    store_dir = tmp_path / "store"
-    config = CondaStore(store_dir=str(store_dir), channels=[local_channel])
-    server = StandaloneServer(
-        tmp_path,
-        f"--CondaStore.store_dir={store_dir}",
-        f"--CondaStore.channels={local_channel}",
-        "--BuildExecutor.poll_interval=0.1",
-    ).start()
-    engine, sessions = open_database(config.database_url)
-    service = CondaStoreService(config, sessions)
+    store_dir, args, engine, service = _store(tmp_path, local_channel)
+    server = StandaloneServer(tmp_path, *args).start()
     try:
         doomed, build_pid = _start_long_build(service, store_dir)
         os.kill(_parent_pid(build_pid), signal.SIGKILL)  # the launcher
@@ -140,16 +137,8 @@ def test_server_killed_mid_restore_then_restarted(tmp_path, local_channel):
     """A restore (a collected build reinstalled from its lock file) cut by a SIGKILL of the
     server: after the restart the build is still collected, says why, left no partial prefix,
     and the environment stays on its current build; the next restore completes."""
-    store_dir = tmp_path / "store"
-    args = (
-        f"--CondaStore.store_dir={store_dir}",
-        f"--CondaStore.channels={local_channel}",
-        "--BuildExecutor.poll_interval=0.1",
-    )
-    config = CondaStore(store_dir=str(store_dir), channels=[local_channel])
+    store_dir, args, engine, service = _store(tmp_path, local_channel)
     server = StandaloneServer(tmp_path, *args).start()
-    engine, sessions = open_database(config.database_url)
-    service = CondaStoreService(config, sessions)
     try:
         big = service.submit_specification(
             "default", yaml.safe_dump({"name": "env", "dependencies": ["alpha", "csj-bigdata"]})
