@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -269,12 +270,20 @@ class PrivateRedis:
         self.start()
 
 
-def build_process_ended(log: Path) -> bool:
-    """Whether a completed build's process has written its log's last line (build.py: "build
-    COMPLETED in N s"). It does so after setting envs/<name>, which follows the database a
-    moment after the commit that made the build COMPLETED: a test that looks at the link waits
-    for this line first. A log no longer on disk was published (S3): it was ended then."""
+# The last line of a build's log once everything about its end is done (build.py, recovery.py):
+# its process's ("build COMPLETED in 3.20 s", after envs/<name> was set or its partial prefix
+# removed), or, for a process that was killed, recovery's (after it removed the prefix).
+LOG_ENDED = re.compile(
+    r" build (COMPLETED|FAILED|CANCELED)( in [0-9.]+ s|: .*; partial prefix removed)$", re.M
+)
+
+
+def build_log_ended(log: Path) -> bool:
+    """Whether a started build's end is complete on disk, as its log's last line says. The
+    database says COMPLETED (or FAILED) a moment before: envs/<name> follows it, and a failed
+    build's prefix is removed, just after the commit. A test that looks at the link or the
+    prefix waits for this line first. A log no longer on disk was published (S3): ended."""
     try:
-        return " build COMPLETED in " in log.read_text()
+        return LOG_ENDED.search(log.read_text()) is not None
     except FileNotFoundError:
         return True

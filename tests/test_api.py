@@ -17,7 +17,7 @@ from tornado.httpclient import HTTPClientError
 from conda_store_jupyter.db import Build
 from conda_store_jupyter.solver import host_platform
 
-from .servers import build_process_ended
+from .servers import build_log_ended
 
 API = ("conda-store", "api", "v1")
 
@@ -76,10 +76,10 @@ class Client:
         deadline = time.monotonic() + timeout
         while True:
             build = (await self.call("GET", "build", str(build_id)))["data"]
-            # A completed one once its envs/<name> link is set too (build_process_ended).
-            if build["status"] not in ("QUEUED", "BUILDING", "COMPLETED") or (
-                build["status"] == "COMPLETED"
-                and build_process_ended(self.service.layout.log_path(build_id))
+            # Once its end is complete on disk too: link set, or prefix removed (build_log_ended).
+            if build["status"] not in ("QUEUED", "BUILDING") and (
+                build["started_on"] is None
+                or build_log_ended(self.service.layout.log_path(build_id))
             ):
                 return build
             assert time.monotonic() < deadline, build

@@ -22,7 +22,7 @@ import yaml
 
 from conda_store_jupyter.config import CondaStore
 
-from .servers import PrivateRedis, StandaloneServer, Worker, build_process_ended
+from .servers import PrivateRedis, StandaloneServer, Worker, build_log_ended
 from .test_server_crash import _alive
 
 FINAL = {"COMPLETED", "FAILED", "CANCELED"}
@@ -180,7 +180,7 @@ def test_eight_builds_from_two_servers_are_built_once_over_two_workers(deploymen
     assert hosts == {"w1@fakehost-a", "w2@fakehost-b"}
     for build in builds:
         path = deployment.store_dir / ".artifacts" / str(build["id"]) / "build.log"
-        wait_for(lambda path=path: build_process_ended(path))  # its envs/<name> link set too
+        wait_for(lambda path=path: build_log_ended(path))  # its envs/<name> link set too
         # Built once: one claim, and the log of one run, naming the worker in the API record.
         log = log_of(deployment, build["id"])
         assert log.count("starting build") == 1
@@ -252,6 +252,8 @@ def test_worker_killed_mid_install_ends_its_build_and_the_other_worker_goes_on(d
     assert failed["status"] == "FAILED"
     assert ended_after < STALE_AFTER + 5
     assert "w1@fakehost-a" in failed["status_info"]
+    log = deployment.store_dir / ".artifacts" / str(build_id) / "build.log"
+    wait_for(lambda: build_log_ended(log), timeout=10)  # its end complete on disk
     # The environment answers with its previous build; its link resolves to a complete prefix.
     environment = server.get("environment/default/env/")["data"]
     assert environment["current_build_id"] == good["id"]

@@ -25,7 +25,7 @@ from conda_store_jupyter.executor import BuildExecutor
 from conda_store_jupyter.service import CondaStoreService, build_settings
 from conda_store_jupyter.solver import host_platform
 
-from .servers import build_process_ended
+from .servers import build_log_ended
 
 
 class Store:
@@ -105,10 +105,11 @@ def spec(name: str, *dependencies: str, **extra) -> str:
 
 
 def wait(store: Store, build: Build) -> Build:
-    """The build once it has ended, and for a completed one, its envs/<name> link set."""
+    """The build once it has ended, its end complete on disk: its envs/<name> link set, or its
+    prefix removed (build_log_ended)."""
     done = store.service.wait_for_build(build.id, timeout=300)
-    if done.status == BuildStatus.COMPLETED:
-        wait_until(lambda: build_process_ended(store.service.layout.log_path(build.id)), timeout=30)
+    if done.started_on is not None:
+        wait_until(lambda: build_log_ended(store.service.layout.log_path(build.id)), timeout=30)
     return done
 
 
