@@ -298,6 +298,17 @@ async def test_environment_and_build_changes_change_the_tags(building):
     await asyncio.sleep(REVISION_TTL)
     await lists(("environment", "build"))
 
+    # A collection takes the build that is no longer current: no status changes, yet the lists
+    # that show builds show it collected; and restored again.
+    report = await asyncio.to_thread(api.service.collector(keep_builds=1).run)
+    assert [build.build_id for build in report.builds] == [first.id]
+    await lists(("environment", "build"), same=("namespace",))
+    await api.call("POST", "build", str(first.id), "restore")
+    restored = await asyncio.to_thread(api.service.wait_for_build, first.id, 120)
+    assert restored.status == BuildStatus.COMPLETED and restored.collected_on is None
+    await asyncio.sleep(REVISION_TTL)
+    await lists(("environment", "build"))
+
     # Roll back, describe, delete a build, delete the environment: all through the API.
     await api.call("PUT", "environment", "default", "evolve", body={"build_id": first.id})
     await lists(("environment",), same=("build", "namespace"))

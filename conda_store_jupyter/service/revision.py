@@ -12,10 +12,11 @@ each row's changing columns. Every write that changes a listing changes one of t
 - a new row raises the count (and the largest id); a deleted row lowers the count;
 - a soft delete sets `deleted_on`, a status change sets `started_on` or `ended_on` (see
   db/transitions.py: every transition does) and the status itself, a new current build or
-  description moves `current_build_id` and `updated_on`, a role change the role: all of them
-  are in the row's hash. Sums of per-row hashes (each reduced modulo a prime) do not let two
-  changes cancel out as a plain sum of the columns would (short of a 1 in 2**31 collision),
-  and unlike a max of timestamps they do not depend on the writers' clocks agreeing.
+  description moves `current_build_id` and `updated_on`, a collection or a restore sets or
+  clears `collected_on`, a role change the role: all of them are in the row's hash. Sums of
+  per-row hashes (each reduced modulo a prime) do not let two changes cancel out as a plain
+  sum of the columns would (short of a 1 in 2**31 collision), and unlike a max of timestamps
+  they do not depend on the writers' clocks agreeing.
 
 The result is the same in every process that reads the same state (no per-process salt), so a
 client moving between servers behind one address keeps its 304s.
@@ -151,6 +152,7 @@ def revision_statement() -> sa.CompoundSelect:
             epoch_micros(Build.started_on),
             epoch_micros(Build.ended_on),
             epoch_micros(Build.deleted_on),
+            epoch_micros(Build.collected_on),  # a collection changes no status
             Build.size,
         ).select_from(builds),
         _aggregates(
