@@ -251,14 +251,14 @@ class KernelRegistry(BackgroundLoop, LoggingConfigurable):
                 )
                 .order_by(Environment.id)
             ).all()
-            variables = self._variables(session, {row[5] for row in rows}, self.log)
-        pinned = self._pinned_builds()
+            pinned = self._pinned_builds(session)
+            spec_ids = {row[5] for row in [*rows, *pinned]}
+            variables = self._variables(session, spec_ids, self.log)
         wanted: dict[str, WantedKernel] = {}
-        for environment_id, environment, namespace, build_id, build_dir, spec_id in [
-            *rows,
-            *pinned,
-        ]:
-            on_build = (environment_id, build_id) in {(p[0], p[3]) for p in pinned}
+        # Each environment's own kernel, then those of builds asked for (`on_build`): a build
+        # can be both, its environment's current one and asked for, and then has both kernels.
+        for on_build, row in [*((False, row) for row in rows), *((True, row) for row in pinned)]:
+            environment_id, environment, namespace, build_id, build_dir, spec_id = row
             if not build_dir or not self._registered_namespace(namespace):
                 continue
             prefix = self.layout.build_prefix(namespace, build_dir)
@@ -299,19 +299,19 @@ class KernelRegistry(BackgroundLoop, LoggingConfigurable):
         name = _UNSAFE.sub("-", f"{self.name_prefix}{namespace}--{environment}".lower())
         return name if build_id is None else f"{name}--build-{build_id}"
 
-    def _pinned_builds(self) -> list[Any]:
+    @staticmethod
+    def _pinned_builds(session: Session) -> list[Any]:
         """(environment id, name, namespace, build id, build dir, specification id) of the
         builds whose own kernel was asked for, that have their prefix."""
-        with self.sessions() as session:
-            return session.execute(
-                select_builds(*KERNEL_COLUMNS)
-                .where(
-                    Build.kernel_requested_on.is_not(None),
-                    Build.status == BuildStatus.COMPLETED,
-                    Build.collected_on.is_(None),
-                )
-                .order_by(Build.id)
-            ).all()
+        return session.execute(
+            select_builds(*KERNEL_COLUMNS)
+            .where(
+                Build.kernel_requested_on.is_not(None),
+                Build.status == BuildStatus.COMPLETED,
+                Build.collected_on.is_(None),
+            )
+            .order_by(Build.id)
+        ).all()
 
     def _registered_namespace(self, namespace: str) -> bool:
         import fnmatch

@@ -27,7 +27,9 @@ def api(jp_fetch, jp_started_server) -> Client:
 
 
 async def test_a_kernel_of_an_older_build_runs_its_packages(api, jp_fetch, jp_ws_fetch):
-    old = await api.wait(await api.submit("pinned", *KERNEL_SPECS, "alpha=1.0"))
+    old = await api.wait(
+        await api.submit("pinned", *KERNEL_SPECS, "alpha=1.0", variables={"CSJ_BUILD": "old"})
+    )
     new = await api.wait(await api.submit("pinned", *KERNEL_SPECS, "alpha=2.0"))
     assert old["status"] == new["status"] == "COMPLETED"
     specs = json.loads((await jp_fetch("api", "kernelspecs")).body)["kernelspecs"]
@@ -42,6 +44,9 @@ async def test_a_kernel_of_an_older_build_runs_its_packages(api, jp_fetch, jp_ws
         (await jp_fetch("api", "kernels", method="POST", body=json.dumps({"name": name}))).body
     )
     assert "alpha-1.0.txt" in await execute(jp_ws_fetch, kernel["id"], READ_ALPHA)
+    # With its own specification's variables, not the current build's (which has none).
+    printed = await execute(jp_ws_fetch, kernel["id"], "import os; print(os.environ['CSJ_BUILD'])")
+    assert printed.strip() == "old"
     running = (await api.call("GET", "kernels"))["data"]
     (mine,) = [k for k in running if k["kernel_id"] == kernel["id"]]
     assert (mine["build_id"], mine["current_build_id"], mine["stale"]) == (
@@ -67,6 +72,16 @@ async def test_a_kernel_of_an_older_build_runs_its_packages(api, jp_fetch, jp_ws
     await wait_for_kernelspec(jp_fetch, name)
     environment = (await api.call("GET", "environment", "default", "pinned"))["data"]
     assert environment["current_build_id"] == new["id"], "the environment did not move"
+
+    # Rolled back to that build: the environment's own kernel stays (it follows the link, now
+    # to the same build), and so does the build's.
+    await api.call("PUT", "environment", "default", "pinned", body={"build_id": old["id"]})
+    await asyncio.sleep(1)  # the registry's next sync
+    await wait_for_kernelspec(jp_fetch, name)
+    specs = json.loads((await jp_fetch("api", "kernelspecs")).body)["kernelspecs"]
+    own = specs[kernel_name_of("default", "pinned")]["spec"]["metadata"]["conda_store"]
+    assert "pinned" not in own and own["build_id"] == old["id"]
+    assert specs[name]["spec"]["metadata"]["conda_store"]["pinned"] is True
 
 
 async def test_a_notebook_run_with_nbclient_reruns_on_its_recorded_build(
