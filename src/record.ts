@@ -681,6 +681,6 @@ export class RecordStatusItem extends Widget {
   private readonly _moveButton: HTMLButtonElement;
   private readonly _runButton: HTMLButtonElement;
   private _serverAnswered = false;
-  private _session: ISessionContext | null = null;
+  private readonly _session: ISessionContext | null;
   private _text = document.createElement('span');
 }

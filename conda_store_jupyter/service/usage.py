@@ -92,7 +92,8 @@ class UsageMixin(ServiceBase):
             counts = session.execute(query).all()
             held = held_bytes(session, [name for name, _, _ in counts])
         root = self.layout.root
-        revision = store_revision(self).read().whole  # after the counts: never older
+        revisions = store_revision(self)  # read after the counts: never older than they are
+        revision = (revisions.cached() or revisions.read()).whole
         store_bytes, cache_bytes, by_directory = store_measurement(self).get(revision)
         namespaces = [
             NamespaceUsage(
