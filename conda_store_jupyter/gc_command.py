@@ -13,7 +13,7 @@ import logging
 import sys
 
 from jupyter_core.application import JupyterApp
-from traitlets import Bool, default
+from traitlets import Bool, TraitError, default
 
 from . import __version__
 from .api_gc import CollectedBuild, GcReport
@@ -124,3 +124,6 @@ def main(argv: list[str] | None = None) -> None:
     except CondaStoreError as error:
         print(f"error: {error.message}", file=sys.stderr)
         sys.exit(1)
+    except TraitError as error:  # a bad --keep-builds / --keep-days / --CondaStore.* value
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)

@@ -300,3 +300,11 @@ def test_the_server_collects_by_itself_every_gc_interval(tmp_path, local_channel
         assert prefixes(workdir / "store") == {ids[1]}
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("flag", ["--keep-days=-1", "--keep-days=soon"])
+def test_gc_refuses_a_bad_rule_with_a_message(store_dir, tmp_path, flag):
+    refused = gc_command(store_dir, tmp_path, "--dry-run", flag)
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("error: ") and "keep_days" in refused.stderr, refused.stderr
+    assert "Traceback" not in refused.stderr
